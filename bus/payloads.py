@@ -1,0 +1,184 @@
+"""JSON payloads on the bus (DESIGN.md), validated at the boundary by pydantic."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+#: Largest request payload the hub reads.  Receipts with a logo image are the largest
+#: legitimate requests a till sends; anything bigger is refused with invalid_request.
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+class ErrorCode(StrEnum):
+    INVALID_REQUEST = "invalid_request"
+    UNKNOWN_TARGET = "unknown_target"
+    UNKNOWN_ACTION = "unknown_action"
+    FORBIDDEN = "forbidden"
+    NOT_CLAIMED = "not_claimed"
+    CLAIMED_BY_OTHER = "claimed_by_other"
+    DEVICE_OFFLINE = "device_offline"
+    DEVICE_ERROR = "device_error"
+    BUSY = "busy"
+    TIMEOUT = "timeout"
+    CONFLICT = "conflict"
+    INTERNAL = "internal"
+
+
+#: Codes a till may sensibly retry the same request after.
+RETRYABLE = frozenset(
+    {
+        ErrorCode.CLAIMED_BY_OTHER,
+        ErrorCode.DEVICE_OFFLINE,
+        ErrorCode.BUSY,
+        ErrorCode.TIMEOUT,
+        ErrorCode.INTERNAL,
+    }
+)
+
+
+def now() -> float:
+    """Wall-clock time as Unix seconds; every timestamp on the bus uses it."""
+    return round(time.time(), 3)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+
+class Request(Payload):
+    """What a till sends on ``client/{id}/req/{target}``."""
+
+    action: str = Field(min_length=1, max_length=64, description="What the target should do.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Arguments of the action.")
+    request_id: str = Field(min_length=1, max_length=128, description="Chosen by the client; echoed.")
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Same key, same effect: at most once."
+    )
+    deadline_ms: int | None = Field(
+        default=None, gt=0, le=3_600_000, description="Drop the job if it cannot start within this."
+    )
+
+
+class ErrorBody(Payload):
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+    details: dict[str, Any] | None = None
+
+
+class Response(Payload):
+    """The one final answer to every request."""
+
+    request_id: str | None
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: ErrorBody | None = None
+
+    @classmethod
+    def success(cls, request_id: str | None, result: dict[str, Any] | None = None) -> Response:
+        return cls(request_id=request_id, ok=True, result=result or {})
+
+    @classmethod
+    def failure(
+        cls,
+        request_id: str | None,
+        code: ErrorCode,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> Response:
+        return cls(
+            request_id=request_id,
+            ok=False,
+            error=ErrorBody(code=code, message=message, retryable=code in RETRYABLE, details=details),
+        )
+
+
+class DeviceError(Exception):
+    """A structured failure an actor or the hub reports to the requester."""
+
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def to_response(self, request_id: str | None) -> Response:
+        return Response.failure(request_id, self.code, self.message, self.details)
+
+
+DeviceStatus = Literal["idle", "busy", "error", "offline"]
+Sharing = Literal["exclusive", "shared"]
+
+
+class DeviceStateDoc(Payload):
+    """Retained on ``dev/{device}/state``."""
+
+    device_id: str
+    kind: str
+    model: str | None = None
+    status: DeviceStatus
+    sharing: Sharing
+    claimed_by: str | None = None
+    lease_expires_at: float | None = None
+    queue_depth: int = 0
+    running_job: str | None = None
+    error: dict[str, str] | None = None
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    counters: dict[str, int] = Field(default_factory=dict)
+    updated_at: float
+
+
+class DeviceListEntry(Payload):
+    id: str
+    kind: str
+    model: str | None = None
+    sharing: Sharing
+
+
+class DeviceList(Payload):
+    """Retained on ``hub/devices``."""
+
+    devices: list[DeviceListEntry]
+
+
+class HubStateDoc(Payload):
+    """Retained on ``hub/state``; the Last Will carries the same boot with ``offline``."""
+
+    state: Literal["online", "offline"]
+    boot: int
+    version: str
+    started_at: float
+
+
+class ClientStateDoc(Payload):
+    """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    state: Literal["online", "offline"]
+    ts: float | None = None
+
+
+class Event(Payload):
+    """On ``dev/{device}/event`` and ``client/{id}/event``."""
+
+    type: str
+    device: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    ts: float = Field(default_factory=now)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and why, for an ``invalid_request`` message."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "payload"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

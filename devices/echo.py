@@ -1,0 +1,67 @@
+"""The diagnostic device: an actor with no hardware behind it.
+
+``echo`` exists so technicians, tests and ``storehub bench`` can exercise the bus,
+arbitration and the actor runtime on a hub with no peripherals attached.  It answers
+at once.  Options: ``sharing`` ("shared" or "exclusive", default shared) and
+``allow_crash`` (lets the ``crash`` action kill the actor, to try supervision).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bus.payloads import DeviceError, ErrorCode
+from devices.actor import DeviceActor, DeviceGone, DeviceSpec, DevicePort, Job, action
+
+
+class EchoArgs(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class SleepArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ms: int = Field(ge=0, le=60_000, description="How long the job holds the device.")
+
+
+class FailArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = "the diagnostic device was asked to fail"
+    offline: bool = Field(False, description="Fail as if unplugged: the device goes offline and comes back.")
+
+
+class EchoDevice(DeviceActor):
+    kind = "echo"
+
+    def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
+        super().__init__(spec, port)
+        self.sharing = spec.options.get("sharing", "shared")
+        self.capabilities = {"diagnostic": True}
+
+    @action("echo", EchoArgs)
+    async def echo(self, job: Job) -> dict[str, Any]:
+        return {"echo": job.args.model_dump()}
+
+    @action("sleep", SleepArgs)
+    async def sleep(self, job: Job) -> dict[str, Any]:
+        # Blocking on purpose: shows that a slow device never stalls the hub.
+        await self.blocking(time.sleep, job.args.ms / 1000)
+        return {"slept_ms": job.args.ms}
+
+    @action("fail", FailArgs)
+    async def fail(self, job: Job) -> dict[str, Any]:
+        if job.args.offline:
+            raise DeviceGone(job.args.message)
+        raise DeviceError(ErrorCode.DEVICE_ERROR, job.args.message)
+
+    @action("crash")
+    async def crash(self, job: Job) -> dict[str, Any]:
+        if not self.spec.options.get("allow_crash", False):
+            raise DeviceError(ErrorCode.FORBIDDEN, f"{self.id} does not allow `crash` (options.allow_crash)")
+        raise RuntimeError("crash requested by a technician")
+
+    @action("status")
+    async def status_(self, job: Job) -> dict[str, Any]:
+        return {"status": self.status, "counters": dict(self.counters)}

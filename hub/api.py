@@ -1,0 +1,137 @@
+"""The REST API: the same requests as on MQTT, for tills that prefer HTTP.
+
+Callers authenticate with ``Authorization: Bearer <client-id>:<secret>``, the same id
+and secret they use on MQTT.  Request and response bodies are the bus envelopes; the
+HTTP status mirrors the error code so plain HTTP clients can react without reading
+the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
+"""
+
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request as HttpRequest, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bus.passwords import verify_secret
+from bus.payloads import MAX_REQUEST_BYTES, DeviceStateDoc, ErrorCode, Request, Response
+from devices.supervisor import DeviceSupervisor
+from hub.config import ClientConfig, StoreHubConfig
+from hub.metrics import HubMetrics
+from hub.requests import RequestRouter
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+#: The HTTP status that goes with each error code.
+HTTP_STATUS = {
+    ErrorCode.INVALID_REQUEST: 400,
+    ErrorCode.UNKNOWN_TARGET: 404,
+    ErrorCode.UNKNOWN_ACTION: 400,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_CLAIMED: 409,
+    ErrorCode.CLAIMED_BY_OTHER: 409,
+    ErrorCode.DEVICE_OFFLINE: 503,
+    ErrorCode.DEVICE_ERROR: 502,
+    ErrorCode.BUSY: 429,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    config: StoreHubConfig
+    router: RequestRouter
+    devices: DeviceSupervisor
+    metrics: HubMetrics
+    hub: "Hub"
+
+
+def create_api(services: ApiServices) -> FastAPI:
+    app = FastAPI(
+        title="StoreHub",
+        summary="The in-store server: devices, arbitration and the store's omnichannel link.",
+        version=services.hub.version,
+    )
+    bearer = HTTPBearer(auto_error=False, description="<client-id>:<secret>")
+
+    def get_services() -> ApiServices:
+        return services
+
+    Services = Annotated[ApiServices, Depends(get_services)]
+
+    def authenticated_client(
+        services: Services, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> ClientConfig:
+        refusal = HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="a bearer token <client-id>:<secret> of a configured client is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        if credentials is None:
+            raise refusal
+        client_id, _, secret = credentials.credentials.partition(":")
+        client = services.config.client(client_id)
+        if client is None or not secret or not verify_secret(secret, client.secret_hash):
+            raise refusal
+        return client
+
+    Caller = Annotated[ClientConfig, Depends(authenticated_client)]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: HttpRequest, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        body = Response.failure(None, ErrorCode.INVALID_REQUEST, problems)
+        return JSONResponse(body.model_dump(mode="json"), status_code=400)
+
+    @app.middleware("http")
+    async def limit_body(request: HttpRequest, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
+            body = Response.failure(
+                None, ErrorCode.INVALID_REQUEST, f"body of {length} bytes exceeds the limit of {MAX_REQUEST_BYTES}"
+            )
+            return JSONResponse(body.model_dump(mode="json"), status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["health"], summary="Connected to the broker and serving.")
+    async def readyz(services: Services) -> JSONResponse:
+        ready, reason = services.hub.ready()
+        return JSONResponse({"ready": ready, "reason": reason}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics.", response_class=PlainTextResponse)
+    async def metrics(services: Services) -> PlainTextResponse:
+        return PlainTextResponse(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/api/v1/devices", tags=["devices"], summary="Every device and its state.")
+    async def list_devices(services: Services, caller: Caller) -> list[DeviceStateDoc]:
+        return [actor.state_document() for actor in services.devices.actors()]
+
+    @app.get("/api/v1/devices/{device_id}", tags=["devices"], summary="One device's state.")
+    async def get_device(device_id: str, services: Services, caller: Caller) -> DeviceStateDoc:
+        actor = services.devices.get(device_id)
+        if actor is None:
+            raise HTTPException(404, detail=f"no device {device_id!r} in this store")
+        return actor.state_document()
+
+    @app.post(
+        "/api/v1/devices/{device_id}/requests",
+        tags=["devices"],
+        summary="Send a device the same request a till would send over MQTT.",
+        response_model=Response,
+        responses={code: {"model": Response} for code in sorted(set(HTTP_STATUS.values()))},
+    )
+    async def device_request(device_id: str, request: Request, services: Services, caller: Caller) -> JSONResponse:
+        response = await services.router.execute(caller.id, device_id, request)
+        code = 200 if response.ok else HTTP_STATUS[response.error.code]  # type: ignore[union-attr]
+        return JSONResponse(response.model_dump(mode="json"), status_code=code)
+
+    return app

@@ -1,0 +1,298 @@
+"""The hub process: every part of the appliance, built and started in one place.
+
+Read ``Hub.start`` to know every part and its order; ``Hub.stop`` undoes it in
+reverse.  Nothing is built anywhere else (no module-level singletons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from importlib import metadata
+from typing import Any
+
+import uvicorn
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bus.broker import HUB_USERNAME, BrokerPlan, BrokerUser, ManagedBroker
+from bus.mqtt import BusConnection, Will
+from bus.passwords import hash_secret, new_secret
+from bus.payloads import DeviceList, DeviceListEntry, DeviceStateDoc, Event, HubStateDoc
+from bus.topics import TopicTree
+from devices.actor import DevicePort, DeviceSpec
+from devices.supervisor import DeviceSupervisor
+from hub.api import ApiServices, create_api
+from hub.config import StoreHubConfig
+from hub.db import create_store_engine, migrate
+from hub.metrics import HubMetrics
+from hub.requests import RequestRouter
+from hub.store.boots import record_boot
+
+log = logging.getLogger(__name__)
+
+#: At shutdown, how long answers already on their way may take before the bus closes.
+DRAIN_TIMEOUT_S = 5.0
+
+#: Wait this long for the broker at start-up before giving up (external brokers may be
+#: slow to come up after a power cut; the hub retries for this long, logging each time).
+BUS_CONNECT_TIMEOUT_S = 60.0
+
+
+def hub_version() -> str:
+    try:
+        return metadata.version("storehub")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class BusDevicePort(DevicePort):
+    """What a device actor publishes, put on the bus under its own topics."""
+
+    def __init__(self, bus: BusConnection, topics: TopicTree, device_id: str) -> None:
+        self._bus = bus
+        self._state_topic = topics.device_state(device_id)
+        self._event_topic = topics.device_event(device_id)
+        self._topics = topics
+
+    def publish_state(self, document: DeviceStateDoc) -> None:
+        self._bus.publish(self._state_topic, document.to_bytes(), retain=True)
+
+    def publish_event(self, event: Event) -> None:
+        self._bus.publish(self._event_topic, event.to_bytes())
+
+    def send_to_client(self, client: str, event: Event) -> None:
+        self._bus.publish(self._topics.client_event(client), event.to_bytes())
+
+
+class EmbeddedApiServer(uvicorn.Server):
+    """uvicorn inside the hub's loop; the hub, not uvicorn, owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+class Hub:
+    def __init__(self, config: StoreHubConfig) -> None:
+        self.config = config
+        self.version = hub_version()
+        self.topics = TopicTree(config.store_id)
+        self.started_at = time.time()
+        self.boot = 0
+        self.engine: Engine | None = None
+        self.metrics: HubMetrics | None = None
+        self.broker: ManagedBroker | None = None
+        self.bus: BusConnection | None = None
+        self.devices: DeviceSupervisor | None = None
+        self.router: RequestRouter | None = None
+        self.api_server: EmbeddedApiServer | None = None
+        self._api_task: asyncio.Task[None] | None = None
+        self._undo: list[Any] = []
+
+    # -- start-up, in order ----------------------------------------------------------
+
+    async def start(self) -> None:
+        self.init_database()
+        self.init_boot()
+        self.init_metrics()
+        await self.start_broker()
+        await self.connect_bus()
+        self.start_devices()
+        self.start_requests()
+        self.announce_online()
+        await self.start_api()
+        log.info("hub %s boot %d serving store %s", self.version, self.boot, self.config.store_id)
+
+    def init_database(self) -> None:
+        self.engine = create_store_engine(self.config.database_path)
+        migrate(self.engine)
+
+    def init_boot(self) -> None:
+        assert self.engine is not None
+        with Session(self.engine) as session:
+            self.boot = record_boot(session=session, started_at=self.started_at, version=self.version)
+
+    def init_metrics(self) -> None:
+        self.metrics = HubMetrics()
+        self.metrics.boot.set(self.boot)
+
+    async def start_broker(self) -> None:
+        bus = self.config.bus
+        if bus.mode != "managed":
+            self._hub_password = bus.hub_password.get_secret_value() if bus.hub_password else None
+            return
+        # A fresh password for the hub's own login at every start: it never leaves
+        # this process and the broker files are rewritten each time.
+        self._hub_password = new_secret()
+        self.broker = ManagedBroker(broker_plan(self.config), self.config.broker_workdir, hash_secret(self._hub_password))
+        await self.broker.start()
+
+    async def connect_bus(self) -> None:
+        assert self.metrics is not None
+        will = HubStateDoc(state="offline", boot=self.boot, version=self.version, started_at=self.started_at)
+        self.bus = BusConnection(
+            address=self.config.bus.address(),
+            client_id=f"storehub-{self.config.store_id}",
+            username=HUB_USERNAME,
+            password=self._hub_password,
+            # The Last Will goes in before connecting (STYLE.md point 8).
+            will=Will(self.topics.hub_state(), will.to_bytes()),
+        )
+        await self.bus.connect(timeout=BUS_CONNECT_TIMEOUT_S)
+        self.metrics.bus_connected.set_function(lambda: 1 if self.bus and self.bus.connected else 0)
+
+    def start_devices(self) -> None:
+        assert self.bus is not None and self.metrics is not None
+        bus = self.bus
+        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec.id))
+        self.devices.start(device_specs(self.config))
+        for status in ("idle", "busy", "error", "offline"):
+            self.metrics.devices.labels(status).set_function(
+                lambda status=status: sum(1 for a in self.devices.actors() if a.status == status)  # type: ignore[union-attr]
+            )
+
+    def start_requests(self) -> None:
+        assert self.bus is not None and self.devices is not None and self.metrics is not None
+        self.router = RequestRouter(
+            topics=self.topics,
+            bus=self.bus,
+            devices=self.devices,
+            hub_actions={"ping": self.ping, "list_devices": self.list_devices, "status": self.status},
+            metrics=self.metrics,
+        )
+        self._undo.append(self.router.attach())
+
+    def announce_online(self) -> None:
+        """Retained state first, then ``online``; again after every reconnect."""
+        assert self.bus is not None
+        self._publish_availability()
+        self._undo.append(self.bus.on_connected(self._on_reconnected))
+
+    def _on_reconnected(self) -> None:
+        assert self.metrics is not None
+        self.metrics.bus_reconnects.inc()
+        self._publish_availability()
+
+    def _publish_availability(self) -> None:
+        assert self.bus is not None and self.devices is not None
+        entries = [
+            DeviceListEntry(id=a.id, kind=a.kind, model=a.spec.model, sharing=a.sharing) for a in self.devices.actors()
+        ]
+        self.bus.publish(self.topics.hub_devices(), DeviceList(devices=entries).to_bytes(), retain=True)
+        for actor in self.devices.actors():
+            actor.publish_state(force=True)
+        self.bus.publish(self.topics.hub_state(), self._hub_state("online").to_bytes(), retain=True)
+
+    def _hub_state(self, state: str) -> HubStateDoc:
+        return HubStateDoc(state=state, boot=self.boot, version=self.version, started_at=self.started_at)  # type: ignore[arg-type]
+
+    async def start_api(self) -> None:
+        assert self.router is not None and self.devices is not None and self.metrics is not None
+        app = create_api(
+            ApiServices(config=self.config, router=self.router, devices=self.devices, metrics=self.metrics, hub=self)
+        )
+        server_config = uvicorn.Config(
+            app, host=self.config.api.host, port=self.config.api.port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self.api_server = EmbeddedApiServer(server_config)
+        self._api_task = asyncio.create_task(self.api_server.serve(), name="api")
+        while not self.api_server.started:
+            if self._api_task.done():
+                self._api_task.result()  # raises what stopped it (say, the port is taken)
+                raise RuntimeError(f"the API did not start on {self.config.api.host}:{self.config.api.port}")
+            await asyncio.sleep(0.01)
+
+    # -- hub actions (target `hub`) --------------------------------------------------
+
+    async def ping(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True, "boot": self.boot}
+
+    async def list_devices(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.devices is not None
+        return {"devices": [a.state_document().model_dump() for a in self.devices.actors()]}
+
+    async def status(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        return self.status_document()
+
+    def status_document(self) -> dict[str, Any]:
+        return {
+            "store_id": self.config.store_id,
+            "boot": self.boot,
+            "version": self.version,
+            "started_at": self.started_at,
+            "bus_connected": bool(self.bus and self.bus.connected),
+            "broker": None
+            if self.broker is None
+            else {"managed": True, "running": self.broker.running, "restarts": self.broker.restarts},
+            "devices": len(self.devices.actors()) if self.devices else 0,
+        }
+
+    def ready(self) -> tuple[bool, str]:
+        if self.bus is None or not self.bus.connected:
+            return False, "not connected to the broker"
+        if self.broker is not None and not self.broker.running:
+            return False, "the managed broker is not running"
+        return True, "ready"
+
+    # -- shutdown, in reverse --------------------------------------------------------
+
+    async def stop(self) -> None:
+        log.info("hub stopping")
+        if self.api_server is not None and self._api_task is not None:
+            self.api_server.should_exit = True
+            await asyncio.gather(self._api_task, return_exceptions=True)
+        for undo in reversed(self._undo):
+            undo()
+        if self.router is not None:
+            await self.router.drain(DRAIN_TIMEOUT_S)
+        if self.devices is not None:
+            await self.devices.stop()
+        if self.bus is not None:
+            if self.bus.connected:
+                info = self.bus.publish(self.topics.hub_state(), self._hub_state("offline").to_bytes(), retain=True)
+                await asyncio.to_thread(info.wait_for_publish, 2.0)
+            await self.bus.close()
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+        log.info("hub stopped")
+
+
+def broker_plan(config: StoreHubConfig) -> BrokerPlan:
+    return BrokerPlan(
+        store=config.store_id,
+        users=tuple(
+            BrokerUser(c.id, c.secret_hash, reads_everything=c.role == "technician") for c in config.clients
+        ),
+        host=config.bus.host,
+        port=config.bus.port,
+        websockets_port=config.bus.websockets_port,
+    )
+
+
+def device_specs(config: StoreHubConfig) -> list[DeviceSpec]:
+    return [
+        DeviceSpec(
+            id=d.id, kind=d.kind, driver=d.driver, port=d.port, model=d.model, assigned_to=d.assigned_to, options=d.options
+        )
+        for d in config.devices
+    ]
+
+
+async def run_hub(config: StoreHubConfig) -> None:
+    """Run until SIGTERM or SIGINT, then shut down in reverse order."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    hub = Hub(config)
+    try:
+        await hub.start()
+        await stop.wait()
+    finally:
+        await hub.stop()

@@ -1,0 +1,185 @@
+"""``storehub``: run the hub, try it in demo mode, check a config, benchmark it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+
+from hub.config import DEFAULT_CONFIG_PATH, ConfigError, StoreHubConfig, load_config
+
+log = logging.getLogger("storehub")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storehub", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the hub from a config file")
+    _config_option(run)
+
+    demo = commands.add_parser("demo", help="run the hub with a demo store, its broker and simulated devices")
+    demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
+    demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
+
+    check = commands.add_parser("check-config", help="validate a config file and name every bad field")
+    _config_option(check)
+
+    hash_cmd = commands.add_parser("hash-secret", help="hash a client secret for the config (reads stdin or asks)")
+    hash_cmd.add_argument("--generate", action="store_true", help="make up a new secret and print both")
+
+    broker = commands.add_parser("broker-files", help="write Mosquitto's conf, password file and ACL for a store")
+    _config_option(broker)
+    broker.add_argument("--out", type=Path, required=True, help="folder to write them into")
+
+    bench = commands.add_parser("bench", help="measure the hub (see `storehub bench rtt --help`)")
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    rtt = benches.add_parser("rtt", help="request/response round trips through the hub vs. the raw broker")
+    rtt.add_argument("--clients", type=int, default=1, help="concurrent clients (default 1)")
+    rtt.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
+    rtt.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    rtt.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+
+    args = parser.parse_args(argv)
+    handler = {
+        "run": _run,
+        "demo": _demo,
+        "check-config": _check_config,
+        "hash-secret": _hash_secret,
+        "broker-files": _broker_files,
+        "bench": _bench,
+    }[args.command]
+    return handler(args)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})"
+    )
+
+
+def _load_or_explain(path: Path) -> StoreHubConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{exc.path}: invalid configuration", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Migrations announce every step at INFO; a technician needs only problems.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _serve(config: StoreHubConfig) -> int:
+    from hub.app import run_hub
+
+    setup_logging(config.log_level)
+    try:
+        asyncio.run(run_hub(config))
+    except Exception as exc:  # a start-up failure: say what, not a traceback
+        log.error("the hub could not start: %s", exc, exc_info=config.log_level == "debug")
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _load_or_explain(args.config)
+    return 2 if config is None else _serve(config)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hub.demo import prepare_demo
+
+    config_path, credentials = prepare_demo(args.dir)
+    config = _load_or_explain(config_path)
+    if config is None:
+        return 2
+    print(credentials.banner(config), flush=True)
+    if args.print_config:
+        return 0
+    return _serve(config)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _load_or_explain(args.config)
+    if config is None:
+        return 2
+    print(
+        f"{args.config}: ok — store {config.store_id}, {len(config.clients)} clients, "
+        f"{len(config.devices)} devices, broker {config.bus.mode}"
+    )
+    return 0
+
+
+def _hash_secret(args: argparse.Namespace) -> int:
+    from bus.passwords import hash_secret, new_secret
+
+    if args.generate:
+        secret = new_secret()
+        print(f"secret:      {secret}\nsecret_hash: {hash_secret(secret)}")
+        return 0
+    secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("secret: ")
+    if not secret:
+        print("no secret given", file=sys.stderr)
+        return 2
+    print(hash_secret(secret))
+    return 0
+
+
+def _broker_files(args: argparse.Namespace) -> int:
+    from bus.broker import write_broker_files
+    from bus.passwords import hash_secret
+    from hub.app import broker_plan
+
+    config = _load_or_explain(args.config)
+    if config is None:
+        return 2
+    hub_password = config.bus.hub_password.get_secret_value() if config.bus.hub_password else None
+    if hub_password is None:
+        print("bus.hub_password is needed: the broker must know the hub's own login", file=sys.stderr)
+        return 2
+    conf = write_broker_files(broker_plan(config), args.out, hash_secret(hub_password))
+    print(f"wrote {conf}, {args.out / 'passwd'} and {args.out / 'acl'}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from hub.bench import run_rtt_bench
+
+    setup_logging("warning")
+    report = asyncio.run(run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup))
+    print(json.dumps(report, indent=2) if args.json else report_table(report))
+    return 0
+
+
+def report_table(report: dict) -> str:
+    lines = [
+        f"storehub bench rtt: {report['clients']} client(s), {report['seconds']:g} s per phase, "
+        f"{report['cpus']} CPU(s)",
+        f"{'phase':<8}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}",
+    ]
+    for name in ("raw", "hub"):
+        p = report[name]
+        lines.append(
+            f"{name:<8}{p['requests']:>10}{p['throughput']:>10.0f}{p['p50_ms']:>9.2f}{p['p90_ms']:>9.2f}"
+            f"{p['p99_ms']:>9.2f}{p['max_ms']:>9.2f}{p['errors']:>8}"
+        )
+    r = report["ratio"]
+    lines.append(
+        f"hub/raw: throughput {r['throughput']:.2f}x, p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

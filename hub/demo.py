@@ -1,0 +1,98 @@
+"""The demo store: its own config, example clients with printed credentials, devices.
+
+``storehub demo`` writes ``<dir>/storehub.toml`` afresh at every start (so new device
+kinds appear as the product grows) and keeps the clients' secrets in
+``<dir>/credentials.json`` (mode 0600) so they stay the same from one run to the next.
+The ports stay clear of a system Mosquitto that Debian may have started on 1883.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bus.passwords import hash_secret, new_secret
+from hub.config import StoreHubConfig
+
+DEMO_STORE = "demo-store"
+DEMO_MQTT_PORT = 1884
+DEMO_WEBSOCKETS_PORT = 9002
+DEMO_API_PORT = 8080
+
+DEMO_CLIENTS = (
+    ("till-1", "till", "Till 1 at the checkout"),
+    ("till-2", "till", "Till 2 at the checkout"),
+    ("kiosk-1", "kiosk", "Endless-aisle kiosk by the entrance"),
+    ("manager-1", "manager", "The store manager"),
+    ("tech-1", "technician", "Field technician"),
+    ("cloud", "cloud", "The central cloud"),
+)
+
+DEMO_DEVICES = """
+[[devices]]
+id = "echo-1"
+kind = "echo"
+options = { sharing = "shared" }
+
+[[devices]]
+id = "echo-2"
+kind = "echo"
+options = { sharing = "exclusive", allow_crash = true }
+"""
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    secrets: dict[str, str]
+
+    def banner(self, config: StoreHubConfig) -> str:
+        width = max(len(c) for c in self.secrets)
+        rows = "\n".join(f"  {cid:<{width}}  {secret}" for cid, secret in self.secrets.items())
+        till = "till-1"
+        topics = f"storehub/v1/{config.store_id}"
+        return (
+            f"StoreHub demo — store {config.store_id}\n"
+            f"  MQTT      mqtt://{config.bus.host}:{config.bus.port}  (WebSockets :{config.bus.websockets_port})\n"
+            f"  REST      http://{config.api.host}:{config.api.port}/docs\n"
+            f"  state     {config.state_dir}\n"
+            f"Clients (username = id, password = secret):\n{rows}\n"
+            f"Try it:\n"
+            f"  mosquitto_rr -V 5 -p {config.bus.port} -u {till} -P {self.secrets[till]} \\\n"
+            f"    -t {topics}/client/{till}/req/echo-1 -e {topics}/client/{till}/res \\\n"
+            f"    -m '{{\"action\": \"echo\", \"args\": {{\"hello\": \"shop\"}}, \"request_id\": \"r1\"}}'\n"
+            f"  curl -H 'Authorization: Bearer {till}:{self.secrets[till]}' "
+            f"http://{config.api.host}:{config.api.port}/api/v1/devices\n"
+        )
+
+
+def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    credentials_path = directory / "credentials.json"
+    secrets: dict[str, str] = {}
+    if credentials_path.exists():
+        secrets = json.loads(credentials_path.read_text())
+    for client_id, _role, _text in DEMO_CLIENTS:
+        secrets.setdefault(client_id, new_secret())
+    credentials_path.write_text(json.dumps(secrets, indent=2))
+    os.chmod(credentials_path, 0o600)
+
+    clients = "".join(
+        f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\ndescription = "{text}"\nsecret_hash = "{hash_secret(secrets[cid])}"\n'
+        for cid, role, text in DEMO_CLIENTS
+    )
+    config_path = directory / "storehub.toml"
+    config_path.write_text(
+        "# The demo store. Rewritten by `storehub demo` at every start; edit a copy instead.\n"
+        f'store_id = "{DEMO_STORE}"\n'
+        f'state_dir = "{directory / "state"}"\n'
+        "\n[bus]\n"
+        'mode = "managed"\n'
+        f"port = {DEMO_MQTT_PORT}\n"
+        f"websockets_port = {DEMO_WEBSOCKETS_PORT}\n"
+        "\n[api]\n"
+        f"port = {DEMO_API_PORT}\n" + clients + DEMO_DEVICES
+    )
+    return config_path, DemoCredentials(secrets)

@@ -1,0 +1,187 @@
+"""Requests from tills and kiosks: read, route to a device or the hub, answer once.
+
+MQTT requests arrive on ``client/{id}/req/{target}``; REST requests come through
+``POST /api/v1/devices/{id}/requests``; both end in ``RequestRouter.execute``.  Every
+request gets exactly one response.  A payload that cannot be read is answered with
+``invalid_request`` saying what was wrong, on the sender's response topic (the sender
+is known from the topic, so there is always somewhere to answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from bus.mqtt import BusConnection, Message
+from bus.payloads import (
+    MAX_REQUEST_BYTES,
+    DeviceError,
+    ErrorCode,
+    Request,
+    Response,
+    describe_validation_error,
+)
+from bus.topics import HUB_TARGET, RequestTopic, TopicTree
+from devices.actor import Job
+from devices.supervisor import DeviceSupervisor
+from hub.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+
+HubAction = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class RequestRouter:
+    def __init__(
+        self,
+        *,
+        topics: TopicTree,
+        bus: BusConnection,
+        devices: DeviceSupervisor,
+        hub_actions: dict[str, HubAction],
+        metrics: HubMetrics,
+    ) -> None:
+        self.topics = topics
+        self.bus = bus
+        self.devices = devices
+        self.hub_actions = hub_actions
+        self.metrics = metrics
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def attach(self) -> Callable[[], None]:
+        """Start taking requests from the bus; returns the way to stop."""
+        return self.bus.subscribe(self.topics.all_requests(), self.on_message)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for requests already being answered (at shutdown)."""
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=timeout)
+
+    # -- MQTT ------------------------------------------------------------------------
+
+    def on_message(self, message: Message) -> None:
+        received = time.perf_counter()
+        sender = self.topics.sender_of(message.topic)
+        if sender is None:
+            self._reject("bad_topic", f"ignored a request on {message.topic!r}: no client id in the topic")
+            return
+        reply_to = self._reply_topic(sender, message.response_topic)
+        topic = self.topics.parse(message.topic)
+        request, problem = self._read(message.payload)
+        if request is None:
+            self._answer(reply_to, message, Response.failure(_request_id_of(message.payload), ErrorCode.INVALID_REQUEST, problem))
+            return
+        if not isinstance(topic, RequestTopic):
+            self._reject("bad_topic", f"{sender}: bad request topic {message.topic!r}")
+            self._answer(
+                reply_to,
+                message,
+                Response.failure(request.request_id, ErrorCode.UNKNOWN_TARGET, f"no such target in {message.topic!r}"),
+            )
+            return
+        deadline_ms = request.deadline_ms or (message.expiry_s * 1000 if message.expiry_s else None)
+        task = asyncio.create_task(self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message, received))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    def _read(self, payload: bytes) -> tuple[Request | None, str]:
+        if len(payload) > MAX_REQUEST_BYTES:
+            self._reject("too_large", f"request of {len(payload)} bytes refused")
+            return None, f"payload of {len(payload)} bytes exceeds the limit of {MAX_REQUEST_BYTES}"
+        try:
+            return Request.model_validate_json(payload), ""
+        except ValidationError as exc:
+            if any(e["type"] == "json_invalid" for e in exc.errors()):
+                self._reject("not_json", "request is not JSON")
+                return None, f"payload is not valid JSON: {exc.errors()[0]['msg']}"
+            self._reject("invalid_fields", describe_validation_error(exc))
+            return None, describe_validation_error(exc)
+
+    def _reply_topic(self, sender: str, requested: str | None) -> str:
+        # Honour an MQTT 5 Response Topic only inside the sender's own subtree: the hub
+        # may publish anywhere, and must not be made to deliver into another till's.
+        if requested and self.topics.owned_by(requested, sender):
+            return requested
+        return self.topics.response(sender)
+
+    async def _execute_and_answer(
+        self,
+        client: str,
+        target: str,
+        request: Request,
+        deadline_ms: int | None,
+        reply_to: str,
+        message: Message,
+        received: float,
+    ) -> None:
+        response = await self.execute(client, target, request, deadline_ms=deadline_ms)
+        self._answer(reply_to, message, response)
+        kind = "hub" if target == HUB_TARGET else getattr(self.devices.get(target), "kind", "unknown")
+        self.metrics.request_seconds.labels(kind).observe(time.perf_counter() - received)
+
+    def _answer(self, reply_to: str, message: Message, response: Response) -> None:
+        self.bus.publish(reply_to, response.to_bytes(), correlation_data=message.correlation_data)
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.metrics.rejected.labels(reason).inc()
+        log.warning("rejected request: %s", detail)
+
+    # -- both doors ------------------------------------------------------------------
+
+    async def execute(self, client: str, target: str, request: Request, *, deadline_ms: int | None = None) -> Response:
+        """Run one request from ``client`` against ``target``; always returns a response."""
+        deadline_ms = deadline_ms or request.deadline_ms
+        actor = None if target == HUB_TARGET else self.devices.get(target)
+        kind = "hub" if target == HUB_TARGET else getattr(actor, "kind", "unknown")
+        try:
+            if target == HUB_TARGET:
+                result = await self._hub_action(client, request)
+            else:
+                if actor is None:
+                    raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {target!r} in this store")
+                job = Job(
+                    client=client,
+                    action=request.action,
+                    args=request.args,
+                    request_id=request.request_id,
+                    idempotency_key=request.idempotency_key,
+                    deadline=time.monotonic() + deadline_ms / 1000 if deadline_ms else None,
+                )
+                actor.submit(job)
+                result = await job.future
+        except DeviceError as exc:
+            self.metrics.requests.labels(kind, exc.code.value).inc()
+            return exc.to_response(request.request_id)
+        except Exception:
+            log.exception("request %s from %s to %s failed", request.request_id, client, target)
+            self.metrics.requests.labels(kind, "internal").inc()
+            return Response.failure(request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log")
+        self.metrics.requests.labels(kind, "ok").inc()
+        return Response.success(request.request_id, result)
+
+    async def _hub_action(self, client: str, request: Request) -> dict[str, Any]:
+        handler = self.hub_actions.get(request.action)
+        if handler is None:
+            raise DeviceError(
+                ErrorCode.UNKNOWN_ACTION,
+                f"the hub has no action {request.action!r}; it knows: {', '.join(sorted(self.hub_actions))}",
+            )
+        return await handler(client, request.args)
+
+
+def _request_id_of(payload: bytes) -> str | None:
+    """The request id of a payload that failed validation, if one can be found."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        return None
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None
+    value = data.get("request_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
