@@ -215,11 +215,11 @@ def load_config(path: Path) -> StoreHubConfig:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(path, ["file not found (use --config to choose another)"]) from None
+        raise ConfigError(path, ["file: not found (use --config to choose another)"]) from None
     except OSError as exc:
-        raise ConfigError(path, [f"cannot read: {exc.strerror}"]) from None
+        raise ConfigError(path, [f"file: cannot read: {exc.strerror}"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(path, [f"file: not valid TOML: {exc}"]) from None
     try:
         return StoreHubConfig(**data)
     except ValidationError as exc:

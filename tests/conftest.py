@@ -1,0 +1,216 @@
+"""Fixtures that start real things — a Mosquitto, a hub process — and always stop them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bus.broker import find_mosquitto, stop_stale_broker
+from bus.client import StoreHubClient
+from bus.mqtt import BrokerAddress
+from bus.passwords import hash_secret, new_secret
+
+STORE = "test-store"
+
+#: A hub subprocess gets this long to answer /readyz after it starts.
+HUB_START_TIMEOUT_S = 20.0
+
+#: The clients every test hub knows: id -> role.
+TEST_CLIENTS = {
+    "till-1": "till",
+    "till-2": "till",
+    "kiosk-1": "kiosk",
+    "tech-1": "technician",
+}
+
+TEST_DEVICES = """
+[[devices]]
+id = "echo-1"
+kind = "echo"
+options = { sharing = "shared" }
+
+[[devices]]
+id = "echo-2"
+kind = "echo"
+options = { sharing = "exclusive", allow_crash = true }
+"""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if find_mosquitto() is None:
+        raise pytest.UsageError("Mosquitto is not installed; `make test` installs it")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class HubProcess:
+    """A hub running as its own process, as in the shop, driven from the outside."""
+
+    directory: Path
+    mqtt_port: int = field(default_factory=free_port)
+    websockets_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    secrets: dict[str, str] = field(default_factory=lambda: {cid: new_secret() for cid in TEST_CLIENTS})
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "storehub.toml"
+
+    @property
+    def broker_workdir(self) -> Path:
+        return self.directory / "state" / "broker"
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress("127.0.0.1", self.mqtt_port)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def write_config(self, extra: str = "") -> None:
+        clients = "".join(
+            f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\nsecret_hash = "{hash_secret(self.secrets[cid])}"\n'
+            for cid, role in TEST_CLIENTS.items()
+        )
+        self.config_path.write_text(
+            f'store_id = "{STORE}"\nstate_dir = "{self.directory / "state"}"\nlog_level = "debug"\n'
+            f'[bus]\nport = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n'
+            f"[api]\nport = {self.api_port}\n" + clients + TEST_DEVICES + extra
+        )
+
+    def start(self) -> None:
+        log = open(self.directory / "hub.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run", "--config", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = HUB_START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the hub exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=0.5) as answer:
+                    if json.load(answer)["ready"]:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"the hub did not become ready in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        path = self.directory / "hub.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def broker_pid(self) -> int:
+        return int((self.broker_workdir / "mosquitto.pid").read_text())
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> int | None:
+        """SIGTERM, as systemd would; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the hub did not stop on SIGTERM:\n{self.log()}") from None
+
+    def cleanup(self) -> None:
+        self.stop()
+        # A hub killed with SIGKILL leaves its broker behind on purpose (so the Last
+        # Will is delivered); the test that killed it must not leave it running.
+        stop_stale_broker(self.broker_workdir)
+
+
+def _start_hub(directory: Path) -> HubProcess:
+    directory.mkdir(parents=True, exist_ok=True)
+    hub = HubProcess(directory)
+    hub.write_config()
+    hub.start()
+    return hub
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    """A fresh hub for tests that kill or restart things."""
+    hub = _start_hub(tmp_path / "hub")
+    try:
+        yield hub
+    finally:
+        hub.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One hub for a module of tests that leave it as they found it."""
+    hub = _start_hub(tmp_path_factory.mktemp("hub"))
+    try:
+        yield hub
+    finally:
+        hub.cleanup()
+
+
+Connect = Callable[..., Awaitable[StoreHubClient]]
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """``await connect(hub, "till-1", protocol=4)``: a logged-in client, closed afterwards."""
+    clients: list[StoreHubClient] = []
+
+    async def _connect(hub: HubProcess, client_id: str, *, protocol: int = 5, secret: str | None = None) -> StoreHubClient:
+        client = StoreHubClient(
+            store=STORE,
+            client_id=client_id,
+            secret=secret if secret is not None else hub.secrets[client_id],
+            address=hub.address,
+            protocol=protocol,  # type: ignore[arg-type]
+        )
+        await client.connect(timeout=5)
+        clients.append(client)
+        return client
+
+    yield _connect
+    for client in clients:
+        try:
+            await client.close()
+        except Exception:
+            pass
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

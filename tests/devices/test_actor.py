@@ -1,0 +1,182 @@
+"""The actor runtime: one job at a time, structured errors, supervision, state on the bus.
+
+These run the real actor and supervisor in-process; the ``RecordingPort`` stands where
+the hub's bus port would and keeps what would have been published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from bus.payloads import DeviceError, DeviceStateDoc, ErrorCode, Event
+from devices import actor as actor_module
+from devices import supervisor as supervisor_module
+from devices.actor import DeviceSpec, Job
+from devices.echo import EchoDevice
+from devices.supervisor import DeviceSupervisor
+
+
+class RecordingPort:
+    def __init__(self) -> None:
+        self.states: list[DeviceStateDoc] = []
+        self.events: list[Event] = []
+        self.client_events: list[tuple[str, Event]] = []
+
+    def publish_state(self, document: DeviceStateDoc) -> None:
+        self.states.append(document)
+
+    def publish_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def send_to_client(self, client: str, event: Event) -> None:
+        self.client_events.append((client, event))
+
+
+def job(action: str, args: dict[str, Any] | None = None, **kwargs: Any) -> Job:
+    return Job(client="till-1", action=action, args=args or {}, request_id=f"r-{action}", **kwargs)
+
+
+@pytest.fixture
+async def echo():
+    """An echo device under a real supervisor."""
+    port = RecordingPort()
+    supervisor = DeviceSupervisor(lambda spec: port)
+    supervisor.start([DeviceSpec(id="echo-1", kind="echo", options={"allow_crash": True})])
+    device = supervisor.get("echo-1")
+    assert isinstance(device, EchoDevice)
+    while device.status != "idle":
+        await asyncio.sleep(0.001)
+    yield device, port, supervisor
+    await supervisor.stop()
+
+
+async def test_jobs_run_one_at_a_time_in_order(echo):
+    device, _port, _ = echo
+    jobs = [job("sleep", {"ms": 30}) for _ in range(3)]
+    started = time.monotonic()
+    for j in jobs:
+        device.submit(j)
+    await asyncio.gather(*(j.future for j in jobs))
+    assert time.monotonic() - started >= 0.09, "jobs overlapped"
+    assert device.counters["jobs_done"] == 3
+
+
+async def test_blocking_io_runs_off_the_event_loop(echo):
+    device, _port, _ = echo
+    sleeping = job("sleep", {"ms": 300})
+    device.submit(sleeping)
+    ticks = 0
+    while not sleeping.future.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks >= 10, "the loop stalled while the device was busy"
+
+
+async def test_unknown_action_and_bad_arguments_are_refused_before_queueing(echo):
+    device, _port, _ = echo
+    with pytest.raises(DeviceError) as unknown:
+        device.submit(job("teleport"))
+    assert unknown.value.code == ErrorCode.UNKNOWN_ACTION and "echo" in unknown.value.message
+    with pytest.raises(DeviceError) as bad:
+        device.submit(job("sleep", {"ms": -1}))
+    assert bad.value.code == ErrorCode.INVALID_REQUEST and "ms" in bad.value.message
+    assert device.queue_depth == 0
+
+
+async def test_a_job_whose_deadline_passed_is_dropped_not_run(echo):
+    device, _port, _ = echo
+    blocker = job("sleep", {"ms": 100})
+    late = job("sleep", {"ms": 1}, deadline=time.monotonic() + 0.02)
+    device.submit(blocker)
+    device.submit(late)
+    with pytest.raises(DeviceError) as expired:
+        await late.future
+    assert expired.value.code == ErrorCode.TIMEOUT
+    await blocker.future
+    assert device.counters["jobs_done"] == 1
+    assert device.counters["jobs_expired"] == 1
+
+
+async def test_a_full_inbox_answers_busy(echo, monkeypatch: pytest.MonkeyPatch):
+    device, _port, _ = echo
+    device.submit(job("sleep", {"ms": 200}))
+    await asyncio.sleep(0.01)  # the first job is running, the inbox is empty
+    for _ in range(actor_module.INBOX_LIMIT):
+        device.submit(job("echo"))
+    with pytest.raises(DeviceError) as full:
+        device.submit(job("echo"))
+    assert full.value.code == ErrorCode.BUSY
+
+
+async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(echo, monkeypatch):
+    monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_MIN_S", 0.05)
+    device, port, supervisor = echo
+    crash = job("crash")
+    device.submit(crash)
+    with pytest.raises(DeviceError) as failed:
+        await crash.future
+    assert failed.value.code == ErrorCode.INTERNAL
+    assert device.status == "offline"
+    with pytest.raises(DeviceError) as offline:
+        device.submit(job("echo"))
+    assert offline.value.code == ErrorCode.DEVICE_OFFLINE
+    for _ in range(200):
+        if device.status == "idle":
+            break
+        await asyncio.sleep(0.01)
+    assert device.status == "idle"
+    assert supervisor.restarts["echo-1"] == 1
+    assert [e.type for e in port.events][-2:] == ["offline", "online"]
+    again = job("echo", {"n": 1})
+    device.submit(again)
+    assert await again.future == {"echo": {"n": 1}}
+
+
+async def test_an_unplugged_device_answers_queued_jobs_device_offline(echo):
+    device, _port, _ = echo
+    unplug = job("fail", {"offline": True, "message": "cable pulled"})
+    waiting = job("echo")
+    device.submit(unplug)
+    device.submit(waiting)
+    with pytest.raises(DeviceError) as gone:
+        await unplug.future
+    assert gone.value.code == ErrorCode.DEVICE_OFFLINE
+    with pytest.raises(DeviceError) as queued:
+        await waiting.future
+    assert queued.value.code == ErrorCode.DEVICE_OFFLINE and "cable pulled" in queued.value.message
+
+
+async def test_status_changes_publish_at_once_and_counters_are_coalesced(echo, monkeypatch):
+    device, port, _ = echo
+    await asyncio.sleep(0.01)
+    published = len(port.states)
+    assert port.states[-1].status == "idle"
+    jobs = [job("echo", {"n": n}) for n in range(50)]
+    for j in jobs:
+        device.submit(j)
+    await asyncio.gather(*(j.future for j in jobs))
+    await asyncio.sleep(0.01)
+    # Fifty instant jobs: no flood of retained documents.
+    assert len(port.states) - published <= 2
+    device.submit(failing := job("fail", {"message": "jam"}))
+    with pytest.raises(DeviceError):
+        await failing.future
+    await asyncio.sleep(actor_module.COUNTER_PUBLISH_INTERVAL_S + 0.2)
+    assert port.states[-1].counters["jobs_done"] == 50
+    assert port.states[-1].counters["jobs_failed"] == 1
+
+
+async def test_stopping_answers_the_running_job_and_marks_the_device_offline(echo):
+    device, port, supervisor = echo
+    running = job("sleep", {"ms": 1000})
+    device.submit(running)
+    await asyncio.sleep(0.05)
+    await supervisor.stop()
+    with pytest.raises(DeviceError) as stopped:
+        await running.future
+    assert stopped.value.code == ErrorCode.DEVICE_OFFLINE
+    assert port.states[-1].status == "offline"

@@ -1,0 +1,52 @@
+"""The REST door: tokens checked, health and metrics visible, OpenAPI served."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import HubProcess
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer till-1:wrong", "Bearer nobody:whatever", "Bearer till-1", "Basic dGlsbC0xOng="],
+)
+def test_calls_without_a_valid_token_get_401(shared_hub: HubProcess, authorization: str | None):
+    headers = {"Authorization": authorization} if authorization else {}
+    for method, path in (("GET", "/api/v1/devices"), ("GET", "/api/v1/devices/echo-1"), ("POST", "/api/v1/devices/echo-1/requests")):
+        answer = httpx.request(method, shared_hub.api_url + path, headers=headers, json={"action": "echo", "request_id": "r"})
+        assert answer.status_code == 401, (method, path, answer.text)
+
+
+def test_devices_are_listed_with_their_state(shared_hub: HubProcess):
+    headers = {"Authorization": f"Bearer tech-1:{shared_hub.secrets['tech-1']}"}
+    devices = httpx.get(shared_hub.api_url + "/api/v1/devices", headers=headers).json()
+    assert {(d["device_id"], d["sharing"]) for d in devices} == {("echo-1", "shared"), ("echo-2", "exclusive")}
+    one = httpx.get(shared_hub.api_url + "/api/v1/devices/echo-2", headers=headers)
+    assert one.status_code == 200 and one.json()["status"] == "idle"
+    missing = httpx.get(shared_hub.api_url + "/api/v1/devices/nowhere", headers=headers)
+    assert missing.status_code == 404
+
+
+def test_health_readiness_metrics_and_openapi(shared_hub: HubProcess):
+    assert httpx.get(shared_hub.api_url + "/healthz").json() == {"status": "alive"}
+    ready = httpx.get(shared_hub.api_url + "/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    metrics = httpx.get(shared_hub.api_url + "/metrics").text
+    assert "storehub_bus_connected 1.0" in metrics
+    assert 'storehub_devices{status="idle"} 2.0' in metrics
+    spec = httpx.get(shared_hub.api_url + "/openapi.json").json()
+    assert "/api/v1/devices/{device_id}/requests" in spec["paths"]
+    assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
+
+
+def test_an_oversized_body_is_refused_with_the_envelope(shared_hub: HubProcess):
+    headers = {"Authorization": f"Bearer till-1:{shared_hub.secrets['till-1']}"}
+    answer = httpx.post(
+        shared_hub.api_url + "/api/v1/devices/echo-1/requests",
+        headers=headers,
+        json={"action": "echo", "request_id": "big", "args": {"x": "y" * 400_000}},
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "invalid_request"
