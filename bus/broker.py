@@ -80,24 +80,28 @@ def render_passwords(plan: BrokerPlan, hub_password_hash: str) -> str:
     return "\n".join(entries) + "\n"
 
 
-def render_conf(plan: BrokerPlan, workdir: Path) -> str:
+def render_conf(plan: BrokerPlan, workdir: Path, *, managed: bool = True) -> str:
+    """The broker's conf; ``managed=False`` leaves process settings to the system's Mosquitto."""
     lines = [
-        "# Mosquitto for StoreHub. Written by the hub at every start; edits are overwritten.",
+        "# Mosquitto for StoreHub. Written by the hub; edits are overwritten.",
         "per_listener_settings false",
         "allow_anonymous false",
         f"password_file {workdir / 'passwd'}",
         f"acl_file {workdir / 'acl'}",
         "persistence true",
-        f"persistence_location {workdir / 'data'}/",
         f"max_packet_size {BROKER_MAX_PACKET_BYTES}",
-        f"pid_file {workdir / 'mosquitto.pid'}",
-        f"log_dest file {workdir / 'mosquitto.log'}",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
     ]
-    if os.geteuid() == 0:
+    if managed:
+        lines += [
+            f"persistence_location {workdir / 'data'}/",
+            f"pid_file {workdir / 'mosquitto.pid'}",
+            f"log_dest file {workdir / 'mosquitto.log'}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        ]
+    if managed and os.geteuid() == 0:
         # Started as root, Mosquitto drops to the `mosquitto` user, which cannot read
         # files in a private state folder.  Production runs the hub as its own user.
         lines.append("user root")
@@ -107,21 +111,27 @@ def render_conf(plan: BrokerPlan, workdir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_broker_files(plan: BrokerPlan, workdir: Path, hub_password_hash: str) -> Path:
-    """Write conf, password file and ACL into ``workdir``; returns the conf path."""
+def write_broker_files(plan: BrokerPlan, workdir: Path, hub_password_hash: str, *, managed: bool = True) -> Path:
+    """Write conf, password file and ACL into ``workdir``; returns the conf path.
+
+    For a system Mosquitto (``managed=False``) the files are readable by its group, so
+    ``chgrp mosquitto`` lets the broker read them after it drops root.
+    """
+    mode = 0o600 if managed else 0o640
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "data").mkdir(exist_ok=True)
-    _write_private(workdir / "passwd", render_passwords(plan, hub_password_hash))
-    _write_private(workdir / "acl", render_acl(plan))
+    if managed:
+        (workdir / "data").mkdir(exist_ok=True)
+    _write_file(workdir / "passwd", render_passwords(plan, hub_password_hash), mode)
+    _write_file(workdir / "acl", render_acl(plan), mode)
     conf = workdir / "mosquitto.conf"
-    _write_private(conf, render_conf(plan, workdir))
+    _write_file(conf, render_conf(plan, workdir, managed=managed), mode)
     return conf
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_file(path: Path, text: str, mode: int) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
-    tmp.chmod(0o600)
+    tmp.chmod(mode)
     tmp.replace(path)
 
 

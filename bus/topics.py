@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 ROOT = "storehub"
 VERSION = "v1"
@@ -90,17 +89,17 @@ class SyncStateTopic:
     """``sync/state``: the retained cloud replication status."""
 
 
-Topic = Union[
-    HubStateTopic,
-    HubDevicesTopic,
-    DeviceStateTopic,
-    DeviceEventTopic,
-    ClientStateTopic,
-    RequestTopic,
-    ResponseTopic,
-    ClientEventTopic,
-    SyncStateTopic,
-]
+Topic = (
+    HubStateTopic
+    | HubDevicesTopic
+    | DeviceStateTopic
+    | DeviceEventTopic
+    | ClientStateTopic
+    | RequestTopic
+    | ResponseTopic
+    | ClientEventTopic
+    | SyncStateTopic
+)
 
 
 class TopicTree:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bus.payloads import DeviceError, ErrorCode
-from devices.actor import DeviceActor, DeviceGone, DeviceSpec, DevicePort, Job, action
+from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 
 
 class EchoArgs(BaseModel):

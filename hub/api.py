@@ -10,7 +10,8 @@ the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request as HttpRequest, status
+from fastapi import Depends, FastAPI, HTTPException, status
+from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer

@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 #: At shutdown, how long answers already on their way may take before the bus closes.
 DRAIN_TIMEOUT_S = 5.0
 
-#: Wait this long for the broker at start-up before giving up (external brokers may be
-#: slow to come up after a power cut; the hub retries for this long, logging each time).
-BUS_CONNECT_TIMEOUT_S = 60.0
+#: Start-up waits this long for the broker before going on without it.  The hub then
+#: keeps retrying in the background; REST works meanwhile and /readyz says why not ready.
+BUS_FIRST_CONNECT_WAIT_S = 5.0
 
 
 def hub_version() -> str:
@@ -142,8 +142,15 @@ class Hub:
             # The Last Will goes in before connecting (STYLE.md point 8).
             will=Will(self.topics.hub_state(), will.to_bytes()),
         )
-        await self.bus.connect(timeout=BUS_CONNECT_TIMEOUT_S)
+        self.bus.start()
         self.metrics.bus_connected.set_function(lambda: 1 if self.bus and self.bus.connected else 0)
+        try:
+            await self.bus.wait_connected(BUS_FIRST_CONNECT_WAIT_S)
+        except TimeoutError:
+            address = self.config.bus.address()
+            log.warning(
+                "no broker at %s:%s yet; starting without it and retrying in the background", address.host, address.port
+            )
 
     def start_devices(self) -> None:
         assert self.bus is not None and self.metrics is not None
@@ -167,14 +174,18 @@ class Hub:
         self._undo.append(self.router.attach())
 
     def announce_online(self) -> None:
-        """Retained state first, then ``online``; again after every reconnect."""
+        """Retained state first, then ``online``: now if connected, and after every (re)connect."""
         assert self.bus is not None
-        self._publish_availability()
-        self._undo.append(self.bus.on_connected(self._on_reconnected))
+        self._announced = False
+        self._undo.append(self.bus.on_connected(self._on_connected))
+        if self.bus.connected:
+            self._on_connected()
 
-    def _on_reconnected(self) -> None:
+    def _on_connected(self) -> None:
         assert self.metrics is not None
-        self.metrics.bus_reconnects.inc()
+        if self._announced:
+            self.metrics.bus_reconnects.inc()
+        self._announced = True
         self._publish_availability()
 
     def _publish_availability(self) -> None:
@@ -264,14 +275,20 @@ class Hub:
 
 
 def broker_plan(config: StoreHubConfig) -> BrokerPlan:
+    """The broker this store needs: listening where the hub runs it, or where bus.url points."""
+    if config.bus.mode == "external":
+        address = config.bus.address()
+        host, port, websockets_port = address.host, address.port, None
+    else:
+        host, port, websockets_port = config.bus.host, config.bus.port, config.bus.websockets_port
     return BrokerPlan(
         store=config.store_id,
         users=tuple(
             BrokerUser(c.id, c.secret_hash, reads_everything=c.role == "technician") for c in config.clients
         ),
-        host=config.bus.host,
-        port=config.bus.port,
-        websockets_port=config.bus.websockets_port,
+        host=host,
+        port=port,
+        websockets_port=websockets_port,
     )
 
 

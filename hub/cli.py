@@ -148,8 +148,9 @@ def _broker_files(args: argparse.Namespace) -> int:
     if hub_password is None:
         print("bus.hub_password is needed: the broker must know the hub's own login", file=sys.stderr)
         return 2
-    conf = write_broker_files(broker_plan(config), args.out, hash_secret(hub_password))
+    conf = write_broker_files(broker_plan(config), args.out, hash_secret(hub_password), managed=False)
     print(f"wrote {conf}, {args.out / 'passwd'} and {args.out / 'acl'}")
+    print(f"let the broker read them: chgrp mosquitto {args.out}/*; then include {conf} in its configuration")
     return 0
 
 

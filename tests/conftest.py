@@ -85,15 +85,18 @@ class HubProcess:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def write_config(self, extra: str = "") -> None:
+    def write_config(self, *, bus: str | None = None) -> None:
         clients = "".join(
             f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\nsecret_hash = "{hash_secret(self.secrets[cid])}"\n'
             for cid, role in TEST_CLIENTS.items()
         )
         self.config_path.write_text(
             f'store_id = "{STORE}"\nstate_dir = "{self.directory / "state"}"\nlog_level = "debug"\n'
-            f'[bus]\nport = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n'
-            f"[api]\nport = {self.api_port}\n" + clients + TEST_DEVICES + extra
+            + "[bus]\n"
+            + (bus or f"port = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n")
+            + f"\n[api]\nport = {self.api_port}\n"
+            + clients
+            + TEST_DEVICES
         )
 
     def start(self) -> None:
