@@ -32,7 +32,9 @@ async def test_hub_on_an_external_broker_built_from_broker_files(tmp_path: Path,
     # broker would read them through the `mosquitto` group instead (see the command's hint).
     (broker_dir / "mosquitto.conf").write_text(conf + "user root\n")
 
-    broker = subprocess.Popen([find_mosquitto(), "-c", str(broker_dir / "mosquitto.conf")], stderr=subprocess.PIPE)
+    broker = subprocess.Popen(
+        [find_mosquitto(), "-c", str(broker_dir / "mosquitto.conf")], stderr=subprocess.PIPE, cwd=tmp_path
+    )
     try:
         deadline = time.monotonic() + 5
         while not accepts_connections("127.0.0.1", hub.mqtt_port):
