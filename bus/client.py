@@ -65,6 +65,7 @@ class StoreHubClient:
         )
         self._response_topic = self.topics.response(client_id)
         self._unsubscribes: list[Callable[[], None]] = []
+        self._closed = False
 
     async def connect(self, timeout: float = 10.0) -> None:
         self._unsubscribes.append(self.bus.subscribe(self._response_topic, self._on_response))
@@ -77,6 +78,9 @@ class StoreHubClient:
 
     async def close(self) -> None:
         """Leave cleanly: say ``offline`` (a clean disconnect does not fire the Will)."""
+        if self._closed:
+            return
+        self._closed = True
         if self.bus.connected:
             info = self.bus.publish(
                 self.topics.client_state(self.client_id),
