@@ -1,4 +1,4 @@
-# The two commands: `make run` (the hub with every simulated device) and `make test`.
+# The two commands: `make run` (the hub in demo mode) and `make test` (the whole suite).
 # Both set up everything they need on a fresh Debian machine with Python 3.11+.
 
 PYTHON ?= python3

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bus.payloads import (
     DeviceError,
@@ -122,9 +122,15 @@ class DeviceGone(DeviceError):
         super().__init__(ErrorCode.DEVICE_OFFLINE, message)
 
 
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class DeviceActor:
     kind: ClassVar[str]
     sharing: Sharing = "shared"
+    #: The kind's ``options`` in the config, checked by ``storehub check-config``.
+    Options: ClassVar[type[BaseModel]] = NoOptions
     #: The routing table: action name -> handler.  Built from ``@action`` marks.
     actions: ClassVar[dict[str, ActionSpec]] = {}
 
@@ -141,6 +147,7 @@ class DeviceActor:
         self.spec = spec
         self.id = spec.id
         self.port = port
+        self.options = self.Options.model_validate(spec.options)
         self.status: DeviceStatus = "offline"
         self.error: dict[str, str] | None = None
         self.running_job: str | None = None

@@ -2,8 +2,8 @@
 
 ``echo`` exists so technicians, tests and ``storehub bench`` can exercise the bus,
 arbitration and the actor runtime on a hub with no peripherals attached.  It answers
-at once.  Options: ``sharing`` ("shared" or "exclusive", default shared) and
-``allow_crash`` (lets the ``crash`` action kill the actor, to try supervision).
+at once.  Its options say whether it behaves as a shared or an exclusive device and
+whether technicians may crash it on purpose to watch the supervisor at work.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.payloads import DeviceError, ErrorCode
+from bus.payloads import DeviceError, ErrorCode, Sharing
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
+
+
+class EchoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sharing: Sharing = Field("shared", description="Behave as a shared (queued) or an exclusive (claimed) device.")
+    allow_crash: bool = Field(False, description="Let the `crash` action kill the actor, to try supervision.")
 
 
 class EchoArgs(BaseModel):
@@ -34,10 +40,11 @@ class FailArgs(BaseModel):
 
 class EchoDevice(DeviceActor):
     kind = "echo"
+    Options = EchoOptions
 
     def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
         super().__init__(spec, port)
-        self.sharing = spec.options.get("sharing", "shared")
+        self.sharing = self.options.sharing
         self.capabilities = {"diagnostic": True}
 
     @action("echo", EchoArgs)
@@ -58,7 +65,7 @@ class EchoDevice(DeviceActor):
 
     @action("crash")
     async def crash(self, job: Job) -> dict[str, Any]:
-        if not self.spec.options.get("allow_crash", False):
+        if not self.options.allow_crash:
             raise DeviceError(ErrorCode.FORBIDDEN, f"{self.id} does not allow `crash` (options.allow_crash)")
         raise RuntimeError("crash requested by a technician")
 

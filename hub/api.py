@@ -8,13 +8,14 @@ the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
 
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi import Request as HttpRequest
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.passwords import verify_secret
 from bus.payloads import MAX_REQUEST_BYTES, DeviceStateDoc, ErrorCode, Request, Response
@@ -52,6 +53,40 @@ class ApiServices:
     hub: "Hub"
 
 
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=f"body exceeds the limit of {limit} bytes")
+
+
+class BodyLimit:
+    """Refuses bodies over the limit, whether announced (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            body = Response.failure(None, ErrorCode.INVALID_REQUEST, BodyTooLarge(self.limit).detail)
+            await JSONResponse(body.model_dump(mode="json"), status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def create_api(services: ApiServices) -> FastAPI:
     app = FastAPI(
         title="StoreHub",
@@ -86,18 +121,16 @@ def create_api(services: ApiServices) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: HttpRequest, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        body = Response.failure(None, ErrorCode.INVALID_REQUEST, problems)
+        request_id = exc.body.get("request_id") if isinstance(exc.body, dict) else None
+        body = Response.failure(request_id if isinstance(request_id, str) else None, ErrorCode.INVALID_REQUEST, problems)
         return JSONResponse(body.model_dump(mode="json"), status_code=400)
 
-    @app.middleware("http")
-    async def limit_body(request: HttpRequest, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-            body = Response.failure(
-                None, ErrorCode.INVALID_REQUEST, f"body of {length} bytes exceeds the limit of {MAX_REQUEST_BYTES}"
-            )
-            return JSONResponse(body.model_dump(mode="json"), status_code=413)
-        return await call_next(request)
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: HttpRequest, exc: BodyTooLarge) -> JSONResponse:
+        body = Response.failure(None, ErrorCode.INVALID_REQUEST, exc.detail)
+        return JSONResponse(body.model_dump(mode="json"), status_code=413)
+
+    app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive.")
     async def healthz() -> dict[str, str]:

@@ -252,26 +252,56 @@ class Hub:
     # -- shutdown, in reverse --------------------------------------------------------
 
     async def stop(self) -> None:
+        """Undo start-up in reverse.  A step that fails is logged and the rest still run,
+        so a broken part never leaves the broker or the database behind."""
         log.info("hub stopping")
+        for step in (
+            self.stop_api,
+            self.stop_requests,
+            self.stop_devices,
+            self.announce_offline,
+            self.disconnect_bus,
+            self.stop_broker,
+            self.close_database,
+        ):
+            try:
+                await step()
+            except Exception:
+                log.exception("shutdown step %s failed; going on", step.__name__)
+        log.info("hub stopped")
+
+    async def stop_api(self) -> None:
         if self.api_server is not None and self._api_task is not None:
             self.api_server.should_exit = True
             await asyncio.gather(self._api_task, return_exceptions=True)
+
+    async def stop_requests(self) -> None:
         for undo in reversed(self._undo):
             undo()
+        self._undo.clear()
         if self.router is not None:
             await self.router.drain(DRAIN_TIMEOUT_S)
+
+    async def stop_devices(self) -> None:
         if self.devices is not None:
             await self.devices.stop()
+
+    async def announce_offline(self) -> None:
+        if self.bus is not None and self.bus.connected:
+            info = self.bus.publish(self.topics.hub_state(), self._hub_state("offline").to_bytes(), retain=True)
+            await asyncio.to_thread(info.wait_for_publish, 2.0)
+
+    async def disconnect_bus(self) -> None:
         if self.bus is not None:
-            if self.bus.connected:
-                info = self.bus.publish(self.topics.hub_state(), self._hub_state("offline").to_bytes(), retain=True)
-                await asyncio.to_thread(info.wait_for_publish, 2.0)
             await self.bus.close()
+
+    async def stop_broker(self) -> None:
         if self.broker is not None:
             await self.broker.stop()
+
+    async def close_database(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
-        log.info("hub stopped")
 
 
 def broker_plan(config: StoreHubConfig) -> BrokerPlan:
@@ -280,7 +310,7 @@ def broker_plan(config: StoreHubConfig) -> BrokerPlan:
         address = config.bus.address()
         host, port, websockets_port = address.host, address.port, None
     else:
-        host, port, websockets_port = config.bus.host, config.bus.port, config.bus.websockets_port
+        host, port, websockets_port = config.bus.host, config.bus.port, config.bus.websockets_port or None
     return BrokerPlan(
         store=config.store_id,
         users=tuple(
@@ -289,6 +319,7 @@ def broker_plan(config: StoreHubConfig) -> BrokerPlan:
         host=host,
         port=port,
         websockets_port=websockets_port,
+        websockets_interface=config.bus.websockets_binding(),
     )
 
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the hub from a config file")
     _config_option(run)
 
-    demo = commands.add_parser("demo", help="run the hub with a demo store, its broker and simulated devices")
+    demo = commands.add_parser("demo", help="run the hub with a demo store: its own broker, example clients and diagnostic devices")
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
 

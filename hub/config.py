@@ -38,8 +38,15 @@ class BusConfig(Section):
     )
     host: str = Field("127.0.0.1", description="Managed mode: the address Mosquitto listens on.")
     port: int = Field(1883, ge=1, le=65535, description="Managed mode: Mosquitto's MQTT TCP port.")
-    websockets_port: int | None = Field(
-        9001, ge=1, le=65535, description="Managed mode: MQTT over WebSockets for browser tills; empty to disable."
+    websockets_port: int = Field(
+        9001, ge=0, le=65535, description="Managed mode: MQTT over WebSockets for browser tills; 0 turns it off."
+    )
+    websockets_interface: str | None = Field(
+        None,
+        description=(
+            "Managed mode: network interface for WebSockets (Mosquitto 2.0 binds them by interface, not "
+            "address); default lo when host is a loopback address, otherwise every interface."
+        ),
     )
     url: str | None = Field(
         None,
@@ -66,6 +73,11 @@ class BusConfig(Section):
         if self.mode == "external" and (self.url is None or self.hub_password is None):
             raise ValueError("external mode needs bus.url and bus.hub_password")
         return self
+
+    def websockets_binding(self) -> str | None:
+        if self.websockets_interface:
+            return self.websockets_interface
+        return "lo" if self.host in {"127.0.0.1", "localhost", "::1"} else None
 
     def address(self) -> BrokerAddress:
         """Where the hub (and any local client) reaches the broker."""
@@ -135,6 +147,19 @@ class DeviceConfig(Section):
         if value not in DEVICE_KINDS:
             raise ValueError(f"unknown device kind; known: {', '.join(sorted(DEVICE_KINDS))}")
         return value
+
+    @model_validator(mode="after")
+    def _options_fit_the_kind(self) -> DeviceConfig:
+        from devices.registry import DEVICE_KINDS
+
+        options_model = DEVICE_KINDS[self.kind].Options
+        try:
+            options_model.model_validate(self.options)
+        except ValidationError as exc:
+            raise ValueError(
+                "options: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            ) from None
+        return self
 
 
 class StoreHubConfig(BaseSettings):

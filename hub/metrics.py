@@ -19,7 +19,7 @@ class HubMetrics:
         )
         self.request_seconds = Histogram(
             "storehub_request_seconds",
-            "Time from a request reaching the hub to its response leaving it.",
+            "Time from a request being routed to its response being ready (MQTT and REST).",
             ["target_kind"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

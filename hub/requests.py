@@ -66,7 +66,6 @@ class RequestRouter:
     # -- MQTT ------------------------------------------------------------------------
 
     def on_message(self, message: Message) -> None:
-        received = time.perf_counter()
         sender = self.topics.sender_of(message.topic)
         if sender is None:
             self._reject("bad_topic", f"ignored a request on {message.topic!r}: no client id in the topic")
@@ -86,7 +85,7 @@ class RequestRouter:
             )
             return
         deadline_ms = request.deadline_ms or (message.expiry_s * 1000 if message.expiry_s else None)
-        task = asyncio.create_task(self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message, received))
+        task = asyncio.create_task(self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
@@ -118,24 +117,23 @@ class RequestRouter:
         deadline_ms: int | None,
         reply_to: str,
         message: Message,
-        received: float,
     ) -> None:
         response = await self.execute(client, target, request, deadline_ms=deadline_ms)
         self._answer(reply_to, message, response)
-        kind = "hub" if target == HUB_TARGET else getattr(self.devices.get(target), "kind", "unknown")
-        self.metrics.request_seconds.labels(kind).observe(time.perf_counter() - received)
 
     def _answer(self, reply_to: str, message: Message, response: Response) -> None:
         self.bus.publish(reply_to, response.to_bytes(), correlation_data=message.correlation_data)
 
     def _reject(self, reason: str, detail: str) -> None:
         self.metrics.rejected.labels(reason).inc()
+        self.metrics.requests.labels("unknown", ErrorCode.INVALID_REQUEST.value).inc()
         log.warning("rejected request: %s", detail)
 
     # -- both doors ------------------------------------------------------------------
 
     async def execute(self, client: str, target: str, request: Request, *, deadline_ms: int | None = None) -> Response:
         """Run one request from ``client`` against ``target``; always returns a response."""
+        started = time.perf_counter()
         deadline_ms = deadline_ms or request.deadline_ms
         actor = None if target == HUB_TARGET else self.devices.get(target)
         kind = "hub" if target == HUB_TARGET else getattr(actor, "kind", "unknown")
@@ -155,15 +153,16 @@ class RequestRouter:
                 )
                 actor.submit(job)
                 result = await job.future
+            response = Response.success(request.request_id, result)
         except DeviceError as exc:
-            self.metrics.requests.labels(kind, exc.code.value).inc()
-            return exc.to_response(request.request_id)
+            response = exc.to_response(request.request_id)
         except Exception:
             log.exception("request %s from %s to %s failed", request.request_id, client, target)
-            self.metrics.requests.labels(kind, "internal").inc()
-            return Response.failure(request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log")
-        self.metrics.requests.labels(kind, "ok").inc()
-        return Response.success(request.request_id, result)
+            response = Response.failure(request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log")
+        outcome = "ok" if response.error is None else response.error.code.value
+        self.metrics.requests.labels(kind, outcome).inc()
+        self.metrics.request_seconds.labels(kind).observe(time.perf_counter() - started)
+        return response
 
     async def _hub_action(self, client: str, request: Request) -> dict[str, Any]:
         handler = self.hub_actions.get(request.action)

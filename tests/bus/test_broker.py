@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from bus.broker import BrokerPlan, BrokerUser, render_acl
+from bus.broker import BrokerPlan, BrokerUser, render_acl, render_conf
 from bus.mqtt import BusConnection, BusError
 from bus.passwords import hash_secret
 from bus.topics import TopicTree
@@ -83,3 +83,25 @@ def test_the_acl_names_the_store_and_gives_technicians_read_everywhere():
     assert "pattern read storehub/v1/store-7/dev/+/state" in acl
     assert "user tech-1" in acl and "topic read storehub/v1/store-7/#" in acl
     assert "user till-1" not in acl
+
+
+def test_the_broker_sends_small_packets_at_once_and_keeps_websockets_on_loopback(tmp_path):
+    plan = BrokerPlan(store="store-7", users=(), host="127.0.0.1", port=1883, websockets_port=9001)
+    conf = render_conf(plan, tmp_path).splitlines()
+    assert "set_tcp_nodelay true" in conf
+    assert "listener 1883 127.0.0.1" in conf
+    # Mosquitto 2.0 ignores an address on a WebSockets listener; it takes an interface.
+    assert "listener 9001 lo" in conf
+
+
+def test_websockets_can_be_turned_off_and_bound_to_a_lan_interface(tmp_path):
+    from hub.app import broker_plan
+    from hub.config import StoreHubConfig
+
+    off = StoreHubConfig(store_id="s", bus={"websockets_port": 0})
+    assert broker_plan(off).websockets_port is None
+    assert "protocol websockets" not in render_conf(broker_plan(off), tmp_path)
+    lan = StoreHubConfig(store_id="s", bus={"host": "0.0.0.0", "websockets_interface": "eth0"})
+    assert "listener 9001 eth0" in render_conf(broker_plan(lan), tmp_path).splitlines()
+    everywhere = StoreHubConfig(store_id="s", bus={"host": "0.0.0.0"})
+    assert "listener 9001" in render_conf(broker_plan(everywhere), tmp_path).splitlines()

@@ -41,6 +41,30 @@ def test_health_readiness_metrics_and_openapi(shared_hub: HubProcess):
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
 
 
+def test_a_streamed_oversized_body_is_refused_too(shared_hub: HubProcess):
+    headers = {"Authorization": f"Bearer till-1:{shared_hub.secrets['till-1']}", "Content-Type": "application/json"}
+
+    def chunks():  # no Content-Length: the body arrives chunked
+        yield b'{"action": "echo", "request_id": "big", "args": {"x": "'
+        for _ in range(40):
+            yield b"y" * 10_000
+        yield b'"}}'
+
+    answer = httpx.post(shared_hub.api_url + "/api/v1/devices/echo-1/requests", headers=headers, content=chunks())
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "invalid_request"
+
+
+def test_an_invalid_body_keeps_its_request_id(shared_hub: HubProcess):
+    headers = {"Authorization": f"Bearer till-1:{shared_hub.secrets['till-1']}"}
+    answer = httpx.post(
+        shared_hub.api_url + "/api/v1/devices/echo-1/requests", headers=headers, json={"request_id": "till-1-77"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["request_id"] == "till-1-77"
+    assert "action" in answer.json()["error"]["message"]
+
+
 def test_an_oversized_body_is_refused_with_the_envelope(shared_hub: HubProcess):
     headers = {"Authorization": f"Bearer till-1:{shared_hub.secrets['till-1']}"}
     answer = httpx.post(

@@ -56,6 +56,8 @@ def test_a_good_file_passes(tmp_path: Path):
         (lambda t: t + "\n[[devices]]\nid = \"echo-1\"\nkind = \"echo\"\n", "file", "id echo-1 appears twice"),
         (lambda t: t.replace('id = "till-1"', 'id = "hub"').replace('"till-1"', '"hub"'), "clients[0] (id=hub).id", "reserved"),
         (lambda t: t + "\n[api\n", "file", "not valid TOML"),
+        (lambda t: t.replace('kind = "echo"', 'kind = "echo"\noptions = { sharing = "sometimes" }'), "devices[0] (id=echo-1)", "options: sharing"),
+        (lambda t: t.replace('kind = "echo"', 'kind = "echo"\noptions = { colour = "red" }'), "devices[0] (id=echo-1)", "options: colour"),
     ],
 )
 def test_a_broken_file_is_rejected_naming_the_field_and_the_reason(tmp_path: Path, change, field: str, reason: str):
