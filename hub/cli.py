@@ -158,7 +158,11 @@ def _bench(args: argparse.Namespace) -> int:
     from hub.bench import run_rtt_bench
 
     setup_logging("warning")
-    report = asyncio.run(run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup))
+    try:
+        report = asyncio.run(run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup))
+    except KeyboardInterrupt:
+        print("bench interrupted; everything it started has been stopped", file=sys.stderr)
+        return 130
     print(json.dumps(report, indent=2) if args.json else report_table(report))
     return 0
 

@@ -1,0 +1,445 @@
+"""``storehub bench rtt``: request round trips through the hub, next to the raw broker.
+
+The bench builds a throwaway store in a temporary folder — its own Mosquitto on a free
+loopback port, N bench tills with fresh secrets — and measures it twice with the same
+tills doing the same thing, each in a closed loop (send, await the answer, send again):
+
+1. **raw**: a plain paho client (``hub.bench_echo``) answers every request at once.
+   This is the floor: two paho clients echoing through the same Mosquitto.
+2. **hub**: the real hub, started as its own process from a config, answers through
+   its request router and the ``echo`` diagnostic device actor.
+
+Each phase warms up unmeasured, then measures.  Latency is taken per request with
+``time.perf_counter`` in the till; throughput is answered requests per measured
+second.  Everything started is stopped again, even on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bus.broker import BrokerPlan, BrokerUser, ManagedBroker, find_mosquitto
+from bus.client import RequestTimeout, StoreHubClient
+from bus.mqtt import BrokerAddress
+from bus.passwords import hash_secret, new_secret
+
+#: The throwaway store's id; nothing outside the temporary folder ever sees it.
+BENCH_STORE = "bench"
+
+#: The device the tills ask.  The raw echoer answers any target; the hub has one
+#: shared echo device, so every till's request goes through the same actor inbox.
+BENCH_DEVICE = "echo-1"
+
+#: A request unanswered this long counts as an error; far above any sane round trip,
+#: short enough that a stuck phase still ends soon after its measured time.
+REQUEST_TIMEOUT_S = 5.0
+
+#: How long the bench tills may take to log in to the fresh broker.
+CONNECT_TIMEOUT_S = 10.0
+
+#: The echoer is a bare paho client: it is subscribed well within this.
+ECHO_READY_TIMEOUT_S = 15.0
+
+#: The hub runs its database migrations before it goes online; generous for a slow
+#: machine under load.
+HUB_READY_TIMEOUT_S = 60.0
+
+#: SIGTERM first; a process still running after this is killed.
+STOP_TIMEOUT_S = 10.0
+
+#: How often start-up waits re-check that the child process is still alive.
+POLL_INTERVAL_S = 0.05
+
+
+def say(line: str) -> None:
+    """Progress for the person watching; the report itself goes to stdout."""
+    print(line, file=sys.stderr, flush=True)
+
+
+# -- the throwaway store -------------------------------------------------------------
+
+
+@dataclass
+class BenchStore:
+    """Ports, logins and files of the store the bench builds and throws away."""
+
+    root: Path
+    mqtt_port: int
+    api_port: int
+    hub_password: str
+    till_secrets: dict[str, str]
+    till_hashes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, root: Path, tills: int) -> BenchStore:
+        secrets = {f"bench-{n}": new_secret() for n in range(1, tills + 1)}
+        mqtt_port, api_port = free_loopback_ports(2)
+        store = cls(root, mqtt_port, api_port, new_secret(), secrets)
+        store.till_hashes = {till: hash_secret(secret) for till, secret in secrets.items()}
+        return store
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress("127.0.0.1", self.mqtt_port)
+
+    def broker(self) -> ManagedBroker:
+        plan = BrokerPlan(
+            store=BENCH_STORE,
+            users=tuple(BrokerUser(till, hashed) for till, hashed in self.till_hashes.items()),
+            host="127.0.0.1",
+            port=self.mqtt_port,
+            websockets_port=None,
+        )
+        return ManagedBroker(plan, self.root / "broker", hash_secret(self.hub_password))
+
+    def write_hub_config(self) -> Path:
+        """The hub's config: the bench's broker as an external one, the tills, one echo device."""
+        quote = json.dumps  # a JSON string is a valid TOML basic string
+        lines = [
+            "# Written by `storehub bench rtt` for one run; thrown away after it.",
+            f"store_id = {quote(BENCH_STORE)}",
+            f"state_dir = {quote(str(self.root / 'hub-state'))}",
+            'log_level = "warning"',
+            "",
+            "[bus]",
+            'mode = "external"',
+            f"url = {quote(f'mqtt://127.0.0.1:{self.mqtt_port}')}",
+            f"hub_password = {quote(self.hub_password)}",
+            "",
+            "[api]",
+            'host = "127.0.0.1"',
+            f"port = {self.api_port}",
+        ]
+        for till, hashed in self.till_hashes.items():
+            lines += ["", "[[clients]]", f"id = {quote(till)}", 'role = "till"', f"secret_hash = {quote(hashed)}"]
+        lines += ["", "[[devices]]", f"id = {quote(BENCH_DEVICE)}", 'kind = "echo"', 'options = { sharing = "shared" }']
+        path = self.root / "storehub.toml"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        return path
+
+
+def free_loopback_ports(count: int) -> list[int]:
+    """Ports the kernel says are free on 127.0.0.1 (all held open at once, so distinct)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def child_environment() -> dict[str, str]:
+    """This environment without STOREHUB_* overrides, which would bend the bench's config."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
+
+
+# -- the two answerers ---------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
+    """The baseline: ``hub.bench_echo`` logged in as the hub, answering every request."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hub.bench_echo",
+        "--port",
+        str(store.mqtt_port),
+        "--store",
+        BENCH_STORE,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=child_environment(),
+        # Its own session: a Ctrl-C reaches the bench only, which then stops it in order.
+        start_new_session=True,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(store.hub_password.encode() + b"\n")
+        await process.stdin.drain()
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), ECHO_READY_TIMEOUT_S)
+        except TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the raw echoer did not start (exit code {process.returncode})")
+        yield
+    finally:
+        await stop_process(process, "raw echoer")
+
+
+@contextlib.asynccontextmanager
+async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterator[None]:
+    """The real hub as its own process, yielded once it is online with its echo device idle."""
+    config = store.write_hub_config()
+    log_path = store.root / "hub.log"
+    with log_path.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "run",
+            "--config",
+            str(config),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            env=child_environment(),
+            start_new_session=True,
+        )
+    try:
+        await wait_until_hub_ready(process, watcher, log_path)
+        yield
+    finally:
+        await stop_process(process, "hub")
+
+
+async def wait_until_hub_ready(process: asyncio.subprocess.Process, watcher: StoreHubClient, log_path: Path) -> None:
+    """Until ``hub/state`` says online and the echo device's retained state says idle."""
+    seen: dict[str, Any] = {}
+    ready = asyncio.Event()
+    hub_state, device_state = watcher.topics.hub_state(), watcher.topics.device_state(BENCH_DEVICE)
+
+    def note(topic: str, document: Any) -> None:
+        seen[topic] = document
+        hub_online = (seen.get(hub_state) or {}).get("state") == "online"
+        device_idle = (seen.get(device_state) or {}).get("status") == "idle"
+        if hub_online and device_idle:
+            ready.set()
+
+    unwatch = [watcher.watch("hub/state", note), watcher.watch(f"dev/{BENCH_DEVICE}/state", note)]
+    try:
+        deadline = time.monotonic() + HUB_READY_TIMEOUT_S
+        while not ready.is_set():
+            if process.returncode is not None:
+                raise RuntimeError(f"the hub exited with code {process.returncode}:\n{tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the hub was not online within {HUB_READY_TIMEOUT_S:g} s:\n{tail(log_path)}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), POLL_INTERVAL_S)
+    finally:
+        for stop in unwatch:
+            stop()
+
+
+async def stop_process(process: asyncio.subprocess.Process, name: str) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            say(f"{name}: did not stop within {STOP_TIMEOUT_S:g} s; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# -- the tills -----------------------------------------------------------------------
+
+
+@dataclass
+class PhaseTally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    last_answer_at: float = 0.0
+
+
+async def measure_phase(name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float) -> dict[str, Any]:
+    """Every till in a closed loop for ``warmup`` + ``seconds``; only the latter counts."""
+    tally = PhaseTally()
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop_at = measure_from + seconds
+
+    async def till_loop(till: StoreHubClient) -> None:
+        n = 0
+        while (sent := time.perf_counter()) < stop_at:
+            n += 1
+            try:
+                response = await till.request(BENCH_DEVICE, "echo", {"n": n}, timeout=REQUEST_TIMEOUT_S)
+                ok = response.ok and response.result == {"echo": {"n": n}}
+            except RequestTimeout:
+                ok = False
+            answered = time.perf_counter()
+            if sent >= measure_from:
+                if ok:
+                    tally.latencies.append(answered - sent)
+                else:
+                    tally.errors += 1
+                tally.last_answer_at = max(tally.last_answer_at, answered)
+
+    async def announce_measuring() -> None:
+        await asyncio.sleep(warmup)
+        say(f"{name}: measuring {seconds:g} s…")
+
+    say(f"{name}: warming up {warmup:g} s with {len(tills)} till(s)…")
+    announcer = asyncio.create_task(announce_measuring())
+    try:
+        await asyncio.gather(*(till_loop(till) for till in tills))
+    finally:
+        announcer.cancel()
+    # The window closes when the last answer in it arrived (at most one round trip late).
+    measured_s = max(tally.last_answer_at - measure_from, seconds) if tally.last_answer_at else seconds
+    return summarize(tally, measured_s)
+
+
+def summarize(tally: PhaseTally, measured_s: float) -> dict[str, Any]:
+    ordered = sorted(tally.latencies)
+
+    def percentile_ms(p: float) -> float:
+        # Nearest rank: the smallest latency at or above p percent of the requests.
+        if not ordered:
+            return 0.0
+        return round(ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] * 1000, 3)
+
+    return {
+        "requests": len(ordered),
+        "throughput": round(len(ordered) / measured_s, 1),
+        "p50_ms": percentile_ms(50),
+        "p90_ms": percentile_ms(90),
+        "p99_ms": percentile_ms(99),
+        "max_ms": percentile_ms(100),
+        "errors": tally.errors,
+        "measured_s": round(measured_s, 3),
+    }
+
+
+def ratio(hub: float, raw: float) -> float:
+    return round(hub / raw, 3) if raw else 0.0
+
+
+@contextlib.asynccontextmanager
+async def connected_tills(store: BenchStore) -> AsyncIterator[list[StoreHubClient]]:
+    tills = [
+        StoreHubClient(store=BENCH_STORE, client_id=till, secret=secret, address=store.address)
+        for till, secret in store.till_secrets.items()
+    ]
+    connected: list[StoreHubClient] = []
+    try:
+        for till in tills:
+            await till.connect(CONNECT_TIMEOUT_S)
+            connected.append(till)
+        yield tills
+    finally:
+        await asyncio.gather(*(till.close() for till in connected), return_exceptions=True)
+
+
+# -- the bench -----------------------------------------------------------------------
+
+
+async def run_rtt_bench(*, clients: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """Measure both phases in one run; the dict ``hub.cli.report_table`` formats."""
+    if clients < 1 or seconds <= 0 or warmup < 0:
+        raise ValueError("need at least one client, a positive measured time and a warm-up of 0 s or more")
+    if find_mosquitto() is None:
+        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
+    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
+        # Run as root, the broker files say `user root` (bus.broker), so Mosquitto can
+        # read them inside this private folder.
+        store = BenchStore.create(Path(folder), clients)
+        broker = store.broker()
+        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
+        try:
+            await broker.start()
+            async with connected_tills(store) as tills:
+                async with raw_echoer(store):
+                    raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup)
+                say("hub: starting the hub…")
+                async with hub_process(store, tills[0]):
+                    hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup)
+        finally:
+            await broker.stop()
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "warmup": warmup,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "python": platform.python_version(),
+        "mosquitto": mosquitto_version(),
+        "paho_mqtt": package_version("paho-mqtt"),
+        "storehub": package_version("storehub"),
+        "raw": raw,
+        "hub": hub,
+        "ratio": {
+            "throughput": ratio(hub["throughput"], raw["throughput"]),
+            "p50": ratio(hub["p50_ms"], raw["p50_ms"]),
+            "p99": ratio(hub["p99_ms"], raw["p99_ms"]),
+        },
+    }
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Let SIGTERM (a CI timeout, ``kill``) end the bench through its clean-up, as Ctrl-C does.
+
+    The broker, echoer and hub run in their own sessions so that a Ctrl-C reaches only
+    the bench; without this a plain ``kill`` of the bench would leave them running.
+    Only installed where nobody else handles SIGTERM (not under a host that does).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        say("bench: terminated; stopping everything it started…")
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if terminated:
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def mosquitto_version() -> str:
+    executable = find_mosquitto()
+    if executable is None:
+        return "unknown"
+    # `mosquitto -h` prints "mosquitto version 2.0.11" first (and exits non-zero).
+    result = subprocess.run([executable, "-h"], capture_output=True, text=True, check=False)
+    first = (result.stdout or result.stderr).splitlines()[:1]
+    return first[0].removeprefix("mosquitto version ").strip() if first else "unknown"
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "unknown"

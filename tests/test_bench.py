@@ -1,0 +1,48 @@
+"""``storehub bench rtt`` runs end to end: its own broker, the raw echoer, the real hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hub.bench import run_rtt_bench
+from hub.cli import report_table
+
+PHASE_KEYS = {"requests", "throughput", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors"}
+
+
+def bench_processes() -> set[int]:
+    """Processes the bench starts: Mosquitto and the hub in a storehub-bench-* folder, the echoer."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"storehub-bench-" in cmdline or b"hub.bench_echo" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+async def test_both_phases_answer_every_request_and_leave_nothing_running() -> None:
+    before = bench_processes()
+
+    report = await run_rtt_bench(clients=2, seconds=0.5, warmup=0.2)
+
+    assert report["clients"] == 2
+    assert report["cpus"] >= 1
+    for name in ("raw", "hub"):
+        phase = report[name]
+        assert PHASE_KEYS <= phase.keys()
+        assert phase["errors"] == 0, f"{name} phase had errors"
+        assert phase["requests"] > 0, f"{name} phase answered nothing"
+        assert phase["throughput"] > 0
+        assert 0 < phase["p50_ms"] <= phase["p90_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    for key in ("throughput", "p50", "p99"):
+        assert report["ratio"][key] > 0
+    table = report_table(report)
+    assert "raw" in table and "hub" in table and "hub/raw" in table
+    # The broker, the echoer and the hub are all stopped again.
+    assert bench_processes() - before == set()
