@@ -18,6 +18,7 @@ test: setup
 bench: setup
 	$(BIN)/storehub bench rtt --clients 1 --seconds 5
 	$(BIN)/storehub bench rtt --clients 20 --seconds 5
+	$(BIN)/storehub bench rtt --clients 20 --rate 5 --seconds 5
 
 lint: setup
 	$(BIN)/ruff check hub devices bus tui cloud_link tests

@@ -1,23 +1,28 @@
-"""A paho-mqtt 2.x connection bridged into asyncio.
+"""A paho-mqtt 2.x connection driven by the asyncio loop.
 
-paho runs its network thread (``loop_start``) and reconnects by itself; this module
-moves every incoming message onto the asyncio loop, keeps the subscription table so a
-reconnect resubscribes, and runs "connected" hooks after each (re)connect so callers
-can republish their retained state.  It is the bus seam of STYLE.md point 6:
-``publish``, ``subscribe`` (which returns the way to unsubscribe) and ``close``.
+paho does the MQTT protocol; the loop does the I/O.  The socket is watched with
+``add_reader`` and paho reads from it there, so messages and acknowledgements are
+handled on the loop thread with no hand-off between threads.  Publishes made during
+one turn of the loop are written together at the end of it.  Only the TCP connect,
+which can block for seconds towards a LAN broker that is down, runs in a worker.
+
+The connection reconnects by itself with a capped, doubling pause, resubscribes, and
+then runs the "connected" hooks so callers can republish their retained state.  It is
+the bus seam of STYLE.md point 6: ``publish``, ``subscribe`` (which returns the way to
+unsubscribe) and ``close``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -27,14 +32,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger(__name__)
 
-#: How long a lost connection waits before paho's first reconnect attempt, and the cap
-#: of its doubling backoff.  Two seconds keeps a broker restart under the 5 s the hub
-#: promises for republishing retained state.
-RECONNECT_MIN_DELAY_S = 1
-RECONNECT_MAX_DELAY_S = 2
+#: Pause before the first reconnect attempt, doubling up to the cap.  The cap keeps a
+#: broker restart under the 5 s the hub promises for republishing retained state.
+RECONNECT_MIN_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 2.0
 
 #: Keepalive: the broker fires a client's Last Will 1.5 keepalives after it goes silent.
 KEEPALIVE_S = 10
+
+#: paho's timers (keepalive pings, retries) run this often.
+HOUSEKEEPING_INTERVAL_S = 1.0
+
+#: A clean close waits this long for the DISCONNECT to leave before dropping the socket.
+CLOSE_TIMEOUT_S = 2.0
 
 #: Messages held while the broker is away.  Beyond this, publishing fails fast: what
 #: matters (retained state) is republished in full after every reconnect anyway.
@@ -81,7 +91,7 @@ class BusError(Exception):
 
 
 class BusConnection:
-    """One MQTT session, reconnecting by itself, delivering on the asyncio loop."""
+    """One MQTT session on the running asyncio loop, reconnecting by itself."""
 
     def __init__(
         self,
@@ -97,13 +107,20 @@ class BusConnection:
         self.client_id = client_id
         self.protocol = protocol
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._subscriptions: dict[str, tuple[int, list[Handler]]] = {}
         self._connected_hooks: list[ConnectedHook] = []
-        self._inbox: collections.deque[Message] = collections.deque()
-        self._drain_scheduled = False
         self._first_connack: asyncio.Future[ReasonCode] | None = None
         self._connected = asyncio.Event()
+        self._socket_closed = asyncio.Event()
         self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fd: int | None = None
+        self._watching_writes = False
+        self._flush_scheduled = False
+        self._reconnect_delay = RECONNECT_MIN_DELAY_S
+        self._unreachable_since: float | None = None
+        self._unreachable_logged = 0.0
 
         version = MQTTProtocolVersion.MQTTv5 if protocol == 5 else MQTTProtocolVersion.MQTTv311
         self._client = mqtt.Client(
@@ -111,6 +128,7 @@ class BusConnection:
             client_id=client_id,
             protocol=version,
             transport=address.transport,
+            reconnect_on_failure=False,  # the loop below reconnects
         )
         if username is not None:
             self._client.username_pw_set(username, password)
@@ -119,24 +137,27 @@ class BusConnection:
         if will is not None:
             # The Last Will is set before connecting (STYLE.md point 8).
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-        self._client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        self._client.max_queued_messages_set(OUTGOING_QUEUE_LIMIT)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.on_connect_fail = self._on_connect_fail
-        self._client.max_queued_messages_set(OUTGOING_QUEUE_LIMIT)
-        self._unreachable_since: float | None = None
-        self._unreachable_logged = 0.0
-        self._client.on_socket_open = _send_small_packets_at_once
+        self._client.on_socket_open = self._on_socket_open
+        self._client.on_socket_close = self._on_socket_close
+        self._client.on_socket_register_write = self._on_wants_write
+        self._client.on_socket_unregister_write = self._on_written
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin connecting in the background; paho keeps retrying until it succeeds."""
+        """Begin connecting in the background; it keeps retrying until it succeeds."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._first_connack = self._loop.create_future()
         self._client.connect_async(self.address.host, self.address.port, KEEPALIVE_S)
-        self._client.loop_start()
+        self._tasks = [
+            self._loop.create_task(self._keep_connected(), name=f"mqtt-connect-{self.client_id}"),
+            self._loop.create_task(self._housekeeping(), name=f"mqtt-timers-{self.client_id}"),
+        ]
 
     async def connect(self, timeout: float = 10.0) -> None:
         """Connect and wait for the broker's answer; raise ``BusError`` if refused or silent."""
@@ -155,9 +176,19 @@ class BusConnection:
             raise BusError(f"the broker refused {self.client_id}: {reason}")
 
     async def close(self) -> None:
+        if self._closing:
+            return
         self._closing = True
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        if self._client.socket() is not None:
+            self._client.disconnect()
+            try:
+                await asyncio.wait_for(self._socket_closed.wait(), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("%s: the broker did not take our DISCONNECT in time", self.client_id)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._forget_socket()
         self._connected.clear()
 
     @property
@@ -170,7 +201,7 @@ class BusConnection:
     def on_connected(self, hook: ConnectedHook) -> Callable[[], None]:
         """Run ``hook`` on the loop after every reconnect (after resubscribing)."""
         self._connected_hooks.append(hook)
-        return lambda: self._connected_hooks.remove(hook)
+        return lambda: self._connected_hooks.remove(hook) if hook in self._connected_hooks else None
 
     # -- publish / subscribe -------------------------------------------------------
 
@@ -207,7 +238,7 @@ class BusConnection:
             entry[1].append(handler)
 
         def unsubscribe() -> None:
-            qos_, handlers = self._subscriptions.get(pattern, (qos, []))
+            _qos, handlers = self._subscriptions.get(pattern, (qos, []))
             if handler in handlers:
                 handlers.remove(handler)
             if not handlers and pattern in self._subscriptions:
@@ -217,30 +248,121 @@ class BusConnection:
 
         return unsubscribe
 
-    # -- paho callbacks (network thread) -------------------------------------------
+    # -- connecting ------------------------------------------------------------------
 
-    def _on_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._connected_on_loop, reason)
+    async def _keep_connected(self) -> None:
+        while not self._closing:
+            self._socket_closed.clear()
+            try:
+                # Blocking (TCP connect, TLS handshake): off the loop.
+                await asyncio.to_thread(self._client.reconnect)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self._note_unreachable(exc)
+            else:
+                await self._socket_closed.wait()
+                if self._closing:
+                    return
+            await asyncio.sleep(self._reconnect_delay)
+            self._reconnect_delay = min(self._reconnect_delay * 2, RECONNECT_MAX_DELAY_S)
 
-    def _on_connect_fail(self, client, userdata) -> None:
+    def _note_unreachable(self, exc: BaseException) -> None:
         now = time.monotonic()
         if self._unreachable_since is None:
             self._unreachable_since = now
         if now - self._unreachable_logged >= UNREACHABLE_LOG_INTERVAL_S:
             self._unreachable_logged = now
             log.warning(
-                "%s cannot reach the broker at %s:%s (for %.0f s); retrying",
+                "%s cannot reach the broker at %s:%s (for %.0f s: %s); retrying",
                 self.client_id,
                 self.address.host,
                 self.address.port,
                 now - self._unreachable_since,
+                exc,
             )
 
-    def _on_disconnect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
-        if self._loop is None or self._loop.is_closed():
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+            if self._client.socket() is not None:
+                self._client.loop_misc()
+
+    # -- the socket on the loop ------------------------------------------------------
+
+    def _on_loop(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run now if on the loop thread, else hand over (the connect runs in a worker)."""
+        if threading.get_ident() == self._loop_thread:
+            function(*args)
+        elif self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        _send_small_packets_at_once(sock)
+        self._on_loop(self._watch_socket, sock, sock.fileno())
+
+    def _watch_socket(self, sock, fd: int) -> None:
+        if self._client.socket() is not sock or self._closing:
+            return  # closed again before we got to it
+        assert self._loop is not None
+        self._fd = fd
+        self._loop.add_reader(fd, self._read)
+
+    def _on_socket_close(self, client, userdata, sock) -> None:
+        self._on_loop(self._socket_gone)
+
+    def _socket_gone(self) -> None:
+        self._forget_socket()
+        self._socket_closed.set()
+
+    def _forget_socket(self) -> None:
+        if self._fd is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+        self._fd = None
+        self._watching_writes = False
+
+    def _read(self) -> None:
+        self._client.loop_read()
+        sock = self._client.socket()
+        # TLS may hold decrypted bytes the socket no longer signals (paho's own loop checks too).
+        while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+            self._client.loop_read()
+            sock = self._client.socket()
+
+    def _on_wants_write(self, client, userdata, sock) -> None:
+        self._on_loop(self._schedule_flush)
+
+    def _schedule_flush(self) -> None:
+        # Every publish of this loop turn goes out in one write, at the end of the turn.
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._client.socket() is None:
             return
-        self._loop.call_soon_threadsafe(self._disconnected_on_loop, reason)
+        self._client.loop_write()
+        if self._client.want_write() and self._fd is not None and not self._watching_writes:
+            # The socket's buffer is full: write the rest when it has room.
+            assert self._loop is not None
+            self._watching_writes = True
+            self._loop.add_writer(self._fd, self._flush)
+
+    def _on_written(self, client, userdata, sock) -> None:
+        self._on_loop(self._stop_watching_writes)
+
+    def _stop_watching_writes(self) -> None:
+        if self._watching_writes and self._fd is not None and self._loop is not None:
+            self._loop.remove_writer(self._fd)
+        self._watching_writes = False
+
+    # -- paho callbacks (on the loop thread, inside loop_read) ----------------------
+
+    def _on_connect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        self._on_loop(self._connected_on_loop, reason)
+
+    def _on_disconnect(self, client, userdata, flags, reason: ReasonCode, properties) -> None:
+        self._on_loop(self._disconnected_on_loop, reason)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         response_topic = correlation_data = expiry = None
@@ -250,15 +372,13 @@ class BusConnection:
             correlation_data = getattr(props, "CorrelationData", None)
             expiry = getattr(props, "MessageExpiryInterval", None)
         message = Message(msg.topic, msg.payload, bool(msg.retain), response_topic, correlation_data, expiry)
-        # One wake-up of the loop per burst, not per message.  The loop clears the flag
-        # before it drains, so a message appended during a drain is either drained by
-        # it or schedules the next one.
-        self._inbox.append(message)
-        if not self._drain_scheduled and self._loop is not None and not self._loop.is_closed():
-            self._drain_scheduled = True
-            self._loop.call_soon_threadsafe(self._drain_inbox)
-
-    # -- on the asyncio loop -------------------------------------------------------
+        for pattern, (_qos, handlers) in list(self._subscriptions.items()):
+            if mqtt.topic_matches_sub(pattern, message.topic):
+                for handler in list(handlers):
+                    try:
+                        handler(message)
+                    except Exception:
+                        log.exception("handler for %s failed on %s", pattern, message.topic)
 
     def _connected_on_loop(self, reason: ReasonCode) -> None:
         if self._first_connack is not None and not self._first_connack.done():
@@ -266,6 +386,7 @@ class BusConnection:
         if reason.is_failure:
             log.error("broker refused %s: %s", self.client_id, reason)
             return
+        self._reconnect_delay = RECONNECT_MIN_DELAY_S
         self._unreachable_since = None
         self._unreachable_logged = 0.0
         for pattern, (qos, _handlers) in self._subscriptions.items():
@@ -282,27 +403,13 @@ class BusConnection:
         if not self._closing:
             log.warning("%s lost the broker (%s); reconnecting", self.client_id, reason)
 
-    def _drain_inbox(self) -> None:
-        self._drain_scheduled = False
-        inbox = self._inbox
-        while inbox:
-            message = inbox.popleft()
-            for pattern, (_qos, handlers) in list(self._subscriptions.items()):
-                if mqtt.topic_matches_sub(pattern, message.topic):
-                    for handler in list(handlers):
-                        try:
-                            handler(message)
-                        except Exception:
-                            log.exception("handler for %s failed on %s", pattern, message.topic)
 
-
-def _send_small_packets_at_once(client, userdata, sock) -> None:
+def _send_small_packets_at_once(sock) -> None:
     """Turn off Nagle's algorithm on every (re)opened broker socket.
 
     paho leaves it on.  A QoS 1 round trip writes a PUBACK and then, moments later,
     the next PUBLISH on the same socket; with Nagle the PUBLISH waits for the peer's
-    delayed ACK of the PUBACK (40 ms on Linux), so each request/response paid about
-    80-90 ms on an idle loopback.
+    delayed ACK of the PUBACK (40 ms on Linux).
     """
     raw = getattr(sock, "_socket", sock)  # the TCP socket under a WebSocket wrapper
     try:

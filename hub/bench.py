@@ -269,14 +269,24 @@ class PhaseTally:
     last_answer_at: float = 0.0
 
 
-async def measure_phase(name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float) -> dict[str, Any]:
-    """Every till in a closed loop for ``warmup`` + ``seconds``; only the latter counts."""
+async def measure_phase(
+    name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float, rate: float = 0.0
+) -> dict[str, Any]:
+    """Every till in a loop for ``warmup`` + ``seconds``; only the latter counts.
+
+    With ``rate`` 0 each till sends its next request as soon as the answer arrives
+    (saturation).  Otherwise it paces itself to ``rate`` requests a second, as a busy
+    till would, so latency shows what a till sees under that load.
+    """
     tally = PhaseTally()
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
 
-    async def till_loop(till: StoreHubClient) -> None:
+    async def till_loop(till: StoreHubClient, index: int) -> None:
+        if rate:
+            # Tills in a shop are not in step: spread their first requests over one interval.
+            await asyncio.sleep(index / (len(tills) * rate))
         n = 0
         while (sent := time.perf_counter()) < stop_at:
             n += 1
@@ -292,15 +302,18 @@ async def measure_phase(name: str, tills: list[StoreHubClient], *, seconds: floa
                 else:
                     tally.errors += 1
                 tally.last_answer_at = max(tally.last_answer_at, answered)
+            if rate:
+                await asyncio.sleep(max(sent + 1 / rate - time.perf_counter(), 0))
 
     async def announce_measuring() -> None:
         await asyncio.sleep(warmup)
         say(f"{name}: measuring {seconds:g} s…")
 
-    say(f"{name}: warming up {warmup:g} s with {len(tills)} till(s)…")
+    pace = f" at {rate:g} requests/s each" if rate else ""
+    say(f"{name}: warming up {warmup:g} s with {len(tills)} till(s){pace}…")
     announcer = asyncio.create_task(announce_measuring())
     try:
-        await asyncio.gather(*(till_loop(till) for till in tills))
+        await asyncio.gather(*(till_loop(till, index) for index, till in enumerate(tills)))
     finally:
         announcer.cancel()
     # The window closes when the last answer in it arrived (at most one round trip late).
@@ -352,10 +365,10 @@ async def connected_tills(store: BenchStore) -> AsyncIterator[list[StoreHubClien
 # -- the bench -----------------------------------------------------------------------
 
 
-async def run_rtt_bench(*, clients: int, seconds: float, warmup: float) -> dict[str, Any]:
+async def run_rtt_bench(*, clients: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:
     """Measure both phases in one run; the dict ``hub.cli.report_table`` formats."""
-    if clients < 1 or seconds <= 0 or warmup < 0:
-        raise ValueError("need at least one client, a positive measured time and a warm-up of 0 s or more")
+    if clients < 1 or seconds <= 0 or warmup < 0 or rate < 0:
+        raise ValueError("need at least one client, a positive measured time, a warm-up and a rate of 0 or more")
     if find_mosquitto() is None:
         raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
     with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
@@ -368,14 +381,15 @@ async def run_rtt_bench(*, clients: int, seconds: float, warmup: float) -> dict[
             await broker.start()
             async with connected_tills(store) as tills:
                 async with raw_echoer(store):
-                    raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup)
+                    raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup, rate=rate)
                 say("hub: starting the hub…")
                 async with hub_process(store, tills[0]):
-                    hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup)
+                    hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup, rate=rate)
         finally:
             await broker.stop()
     return {
         "clients": clients,
+        "rate": rate,
         "seconds": seconds,
         "warmup": warmup,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

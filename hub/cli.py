@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     rtt.add_argument("--clients", type=int, default=1, help="concurrent clients (default 1)")
     rtt.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     rtt.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    rtt.add_argument(
+        "--rate", type=float, default=0.0, help="requests per second per client; 0 (default) = as fast as answered"
+    )
     rtt.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
     args = parser.parse_args(argv)
@@ -159,7 +162,9 @@ def _bench(args: argparse.Namespace) -> int:
 
     setup_logging("warning")
     try:
-        report = asyncio.run(run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup))
+        report = asyncio.run(
+            run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
+        )
     except KeyboardInterrupt:
         print("bench interrupted; everything it started has been stopped", file=sys.stderr)
         return 130
@@ -169,8 +174,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def report_table(report: dict) -> str:
     lines = [
-        f"storehub bench rtt: {report['clients']} client(s), {report['seconds']:g} s per phase, "
-        f"{report['cpus']} CPU(s)",
+        f"storehub bench rtt: {report['clients']} client(s)"
+        + (f" at {report['rate']:g} req/s each" if report.get("rate") else ", as fast as answered")
+        + f", {report['seconds']:g} s per phase, {report['cpus']} CPU(s)",
         f"{'phase':<8}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}",
     ]
     for name in ("raw", "hub"):

@@ -60,7 +60,11 @@ def free_port() -> int:
 
 @dataclass
 class HubProcess:
-    """A hub running as its own process, as in the shop, driven from the outside."""
+    """A hub running as its own process, as in the shop, driven from the outside.
+
+    ``start``, ``stop`` and ``kill`` block; async tests with live clients call them
+    through ``asyncio.to_thread`` so the clients keep reading their sockets meanwhile.
+    """
 
     directory: Path
     mqtt_port: int = field(default_factory=free_port)

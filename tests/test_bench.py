@@ -46,3 +46,14 @@ async def test_both_phases_answer_every_request_and_leave_nothing_running() -> N
     assert "raw" in table and "hub" in table and "hub/raw" in table
     # The broker, the echoer and the hub are all stopped again.
     assert bench_processes() - before == set()
+
+
+async def test_paced_tills_send_no_faster_than_their_rate() -> None:
+    report = await run_rtt_bench(clients=2, seconds=1.0, warmup=0.2, rate=10)
+    for name in ("raw", "hub"):
+        phase = report[name]
+        assert phase["errors"] == 0
+        # Two tills at 10 requests a second for one second: about 20, never the hundreds
+        # a closed loop would send.
+        assert 10 <= phase["requests"] <= 24, phase
+    assert "at 10 req/s each" in report_table(report)

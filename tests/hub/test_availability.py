@@ -50,11 +50,11 @@ async def test_sigkill_turns_hub_state_offline_with_the_dead_boot_and_restart_co
     online = await watch.wait_for(lambda t, d: d and d["state"] == "online", 5)
     boot = online["boot"]
 
-    hub.kill()
+    await asyncio.to_thread(hub.kill)
     offline = await watch.wait_for(lambda t, d: d and d["state"] == "offline", 5)
     assert offline["boot"] == boot, "the Last Will must name the boot that died"
 
-    hub.start()
+    await asyncio.to_thread(hub.start)
     again = await watch.wait_for(lambda t, d: d and d["state"] == "online" and d["boot"] > boot, 15)
     assert again["boot"] == boot + 1
 
@@ -64,7 +64,7 @@ async def test_sigterm_publishes_offline_devices_then_hub_offline(hub: HubProces
     watch = Watch()
     tech.watch("#", watch)
     await watch.wait_for(lambda t, d: t.endswith("hub/state") and d["state"] == "online", 5)
-    assert hub.stop() == 0
+    assert await asyncio.to_thread(hub.stop) == 0
     await watch.wait_for(lambda t, d: t.endswith("hub/state") and d["state"] == "offline", 5)
     states = {t: d for t, d in watch.seen if t.endswith("/state") and "/dev/" in t}
     assert {d["status"] for d in states.values()} == {"offline"}
