@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -416,7 +416,3 @@ def _send_small_packets_at_once(sock) -> None:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         log.debug("could not set TCP_NODELAY on %r", sock)
-
-
-def publish_ok(info: mqtt.MQTTMessageInfo) -> bool:
-    return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS

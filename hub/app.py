@@ -92,6 +92,8 @@ class Hub:
         self.api_server: EmbeddedApiServer | None = None
         self._api_task: asyncio.Task[None] | None = None
         self._undo: list[Any] = []
+        self._hub_password: str | None = None
+        self._announced = False
 
     # -- start-up, in order ----------------------------------------------------------
 
@@ -176,7 +178,6 @@ class Hub:
     def announce_online(self) -> None:
         """Retained state first, then ``online``: now if connected, and after every (re)connect."""
         assert self.bus is not None
-        self._announced = False
         self._undo.append(self.bus.on_connected(self._on_connected))
         if self.bus.connected:
             self._on_connected()
