@@ -103,13 +103,18 @@ async def test_a_job_whose_deadline_passed_is_dropped_not_run(echo):
 
 async def test_a_full_inbox_answers_busy(echo, monkeypatch: pytest.MonkeyPatch):
     device, _port, _ = echo
-    device.submit(job("sleep", {"ms": 200}))
+    taken = [job("sleep", {"ms": 200})]
+    device.submit(taken[0])
     await asyncio.sleep(0.01)  # the first job is running, the inbox is empty
     for _ in range(actor_module.INBOX_LIMIT):
-        device.submit(job("echo"))
+        taken.append(job("echo"))
+        device.submit(taken[-1])
     with pytest.raises(DeviceError) as full:
         device.submit(job("echo"))
     assert full.value.code == ErrorCode.BUSY
+    # Every job that was taken is still answered.
+    results = await asyncio.gather(*(j.future for j in taken))
+    assert len(results) == actor_module.INBOX_LIMIT + 1
 
 
 async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(echo, monkeypatch):
