@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     BUSY = "busy"
     TIMEOUT = "timeout"
     CONFLICT = "conflict"
+    #: Not in DESIGN.md's list: a waiting job its owner took back (the `cancel` action).
+    CANCELLED = "cancelled"
     INTERNAL = "internal"
 
 

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bus.payloads import (
     DeviceError,
@@ -32,11 +32,13 @@ from bus.payloads import (
     describe_validation_error,
     now,
 )
+from devices.claims import ClaimArgs, ClaimBook, RenewArgs
+from devices.queue import JobQueue, Priority, QueueFull
 
 log = logging.getLogger(__name__)
 
-#: Jobs an actor holds before answering ``busy``.  A till waits behind at most this
-#: many others; a 500-label batch is one job, not 500.
+#: Jobs a device holds waiting before answering ``busy``.  A till waits behind at most
+#: this many others; a 500-label batch is one job, not 500.
 INBOX_LIMIT = 64
 
 #: Counters and queue depth change on every job; they are republished at most this
@@ -72,6 +74,9 @@ class DevicePort(Protocol):
 
     def send_to_client(self, client: str, event: Event) -> None: ...
 
+    def observe(self, measure: str, seconds: float) -> None:
+        """A duration for the hub's metrics: ``claim_wait`` or ``job`` (queued to done)."""
+
 
 @dataclass(slots=True)
 class Job:
@@ -84,6 +89,10 @@ class Job:
     idempotency_key: str | None = None
     #: ``time.monotonic()`` after which the job must not start.
     deadline: float | None = None
+    #: The client's role (till, kiosk, manager, technician): overrides need it.
+    role: str | None = None
+    priority: Priority = Priority.NORMAL
+    queued_at: float = 0.0
     future: asyncio.Future[dict[str, Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def finish(self, result: dict[str, Any]) -> None:
@@ -103,16 +112,38 @@ class ActionSpec:
     name: str
     method: str
     args_model: type[BaseModel] | None
+    priority: Priority
+    #: Whether the caller must hold the device's claim (None: when the device is exclusive).
+    needs_claim: bool | None
 
 
-def action(name: str, args: type[BaseModel] | None = None) -> Callable[[ActionMethod], ActionMethod]:
-    """Mark an actor method as the handler of ``name``; ``args`` validates its arguments."""
+def action(
+    name: str,
+    args: type[BaseModel] | None = None,
+    *,
+    priority: Priority = Priority.NORMAL,
+    needs_claim: bool | None = None,
+) -> Callable[[ActionMethod], ActionMethod]:
+    """Mark an actor method as the handler of ``name``.
+
+    ``args`` validates its arguments; ``priority`` places it in the queue (a customer
+    waiting: interactive; a batch: bulk); ``needs_claim=False`` lets anyone ask (status).
+    """
 
     def mark(method: ActionMethod) -> ActionMethod:
-        method.__storehub_action__ = (name, args)  # type: ignore[attr-defined]
+        method.__storehub_action__ = ActionSpec(name, method.__name__, args, priority, needs_claim)  # type: ignore[attr-defined]
         return method
 
     return mark
+
+
+class CancelArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1, max_length=128, description="The waiting job to take back.")
+
+
+#: Actions every device answers itself, without queueing: arbitration.
+ARBITRATION_ACTIONS = frozenset({"claim", "renew", "release", "cancel"})
 
 
 class DeviceGone(DeviceError):
@@ -137,10 +168,10 @@ class DeviceActor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         table = dict(cls.actions)
-        for attr, value in vars(cls).items():
+        for value in vars(cls).values():
             mark = getattr(value, "__storehub_action__", None)
             if mark is not None:
-                table[mark[0]] = ActionSpec(mark[0], attr, mark[1])
+                table[mark.name] = mark
         cls.actions = table
 
     def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
@@ -150,10 +181,18 @@ class DeviceActor:
         self.options = self.Options.model_validate(spec.options)
         self.status: DeviceStatus = "offline"
         self.error: dict[str, str] | None = None
-        self.running_job: str | None = None
-        self.counters: dict[str, int] = {"jobs_done": 0, "jobs_failed": 0}
+        self.counters: dict[str, int] = {"jobs_done": 0, "jobs_failed": 0, "jobs_expired": 0, "jobs_cancelled": 0}
         self.capabilities: dict[str, Any] = {}
-        self._inbox: asyncio.Queue[Job] = asyncio.Queue(maxsize=INBOX_LIMIT)
+        self.queue = JobQueue(INBOX_LIMIT)
+        self.claims = ClaimBook(
+            spec.id,
+            assigned_to=spec.assigned_to,
+            changed=self._state_changed,
+            tell=self._tell_client,
+            waited=lambda seconds: port.observe("claim_wait", seconds),
+        )
+        #: Jobs running now: more than one while a bulk job lets a better one through.
+        self._running: list[Job] = []
         self._last_full: dict[str, Any] | None = None
         self._last_significant: dict[str, Any] | None = None
         self._flush_soon: asyncio.Handle | None = None
@@ -169,46 +208,125 @@ class DeviceActor:
 
     # -- taking work -------------------------------------------------------------
 
+    async def handle(self, job: Job) -> dict[str, Any]:
+        """Everything a request to this device goes through: its result, or ``DeviceError``."""
+        if job.action in ARBITRATION_ACTIONS:
+            return await self._arbitrate(job)
+        self.submit(job)
+        return await job.future
+
     def submit(self, job: Job) -> None:
         """Queue a job, or raise ``DeviceError`` at once if it cannot be taken."""
         spec = self.actions.get(job.action)
         if spec is None:
+            known = sorted(set(self.actions) | ARBITRATION_ACTIONS)
             raise DeviceError(
                 ErrorCode.UNKNOWN_ACTION,
-                f"{self.id} ({self.kind}) has no action {job.action!r}; it knows: {', '.join(sorted(self.actions))}",
+                f"{self.id} ({self.kind}) has no action {job.action!r}; it knows: {', '.join(known)}",
             )
         if spec.args_model is not None and not isinstance(job.args, spec.args_model):
             try:
                 job.args = spec.args_model.model_validate(job.args)
             except ValidationError as exc:
                 raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
+        self._check_claim(job, spec)
         if self.status == "offline":
             raise DeviceError(ErrorCode.DEVICE_OFFLINE, self._offline_message())
+        job.priority = spec.priority
+        job.queued_at = time.monotonic()
         try:
-            self._inbox.put_nowait(job)
-        except asyncio.QueueFull:
+            self.queue.put(job)
+        except QueueFull:
             raise DeviceError(ErrorCode.BUSY, f"{self.id} has {INBOX_LIMIT} jobs waiting; try again shortly") from None
         self._state_changed(urgent=False)
 
+    def _check_claim(self, job: Job, spec: ActionSpec) -> None:
+        """Exclusive devices serve only their holder; a claimed shared device too."""
+        if spec.needs_claim is False:
+            return
+        holder = self.claims.holder
+        if holder == job.client:
+            self.claims.touch(job.client)
+            return
+        if spec.needs_claim or self.sharing == "exclusive":
+            held = f" (held by {holder})" if holder else ""
+            raise DeviceError(ErrorCode.NOT_CLAIMED, f"{job.action} on {self.id} needs its claim{held}; claim it first")
+        if holder is not None:
+            raise DeviceError(
+                ErrorCode.CLAIMED_BY_OTHER, f"{self.id} is held by {holder}", {"holder": holder}
+            )
+
+    async def _arbitrate(self, job: Job) -> dict[str, Any]:
+        try:
+            match job.action:
+                case "claim":
+                    return await self.claims.claim(job.client, job.role, ClaimArgs.model_validate(job.args))
+                case "renew":
+                    return self.claims.renew(job.client, RenewArgs.model_validate(job.args).lease_s)
+                case "release":
+                    return self.claims.release(job.client)
+                case "cancel":
+                    return self._cancel(job.client, CancelArgs.model_validate(job.args).request_id)
+        except ValidationError as exc:
+            raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
+        raise AssertionError(job.action)
+
+    def _cancel(self, client: str, request_id: str) -> dict[str, Any]:
+        job = self.queue.cancel(client, request_id)
+        if job is None:
+            return {"cancelled": False, "request_id": request_id, "reason": "not waiting (running or answered already)"}
+        self.counters["jobs_cancelled"] += 1
+        job.fail(DeviceError(ErrorCode.CANCELLED, f"{client} cancelled {request_id} before it started"))
+        self._state_changed(urgent=False)
+        return {"cancelled": True, "request_id": request_id}
+
     @property
     def queue_depth(self) -> int:
-        return self._inbox.qsize()
+        return len(self.queue)
+
+    @property
+    def running_job(self) -> str | None:
+        if not self._running:
+            return None
+        job = self._running[-1]
+        return f"{job.client} {job.action} ({job.request_id})"
 
     async def serve(self) -> None:
         """Run jobs until cancelled.  An unexpected exception escapes: the actor crashed."""
         while True:
-            job = await self._inbox.get()
+            job = await self.queue.get()
             await self._run(job)
+
+    async def between_items(self) -> None:
+        """Called by a multi-item job between two items: better jobs waiting run now.
+
+        A receipt never waits behind a 500-label batch: the batch lets it through after
+        the label it is printing.
+        """
+        if not self._running:
+            return
+        current = self._running[-1].priority
+        while (job := self.queue.pop(better_than=current)) is not None:
+            await self._run(job)
+
+    def progress(self, job: Job, done: int, total: int) -> None:
+        """Tell the requester how far a long job has come."""
+        self.emit("progress", {"request_id": job.request_id, "done": done, "total": total}, to_client=job.client)
 
     async def _run(self, job: Job) -> None:
         if job.future.done():  # the requester gave up while it waited
             return
         if job.deadline is not None and time.monotonic() > job.deadline:
-            self.counters["jobs_expired"] = self.counters.get("jobs_expired", 0) + 1
+            self.counters["jobs_expired"] += 1
             job.fail(DeviceError(ErrorCode.TIMEOUT, f"deadline passed before {self.id} could start it; not executed"))
             return
+        try:
+            self._check_claim(job, self.actions[job.action])
+        except DeviceError as exc:  # the claim ended while the job waited
+            job.fail(exc)
+            return
         handler = getattr(self, self.actions[job.action].method)
-        self.running_job = f"{job.client}:{job.action}"
+        self._running.append(job)
         self.status = "busy"
         self._state_changed()
         try:
@@ -229,8 +347,9 @@ class DeviceActor:
             self.counters["jobs_done"] += 1
             job.finish(result)
         finally:
-            self.running_job = None
-            if self.status == "busy":
+            self._running.remove(job)
+            self.port.observe("job", time.monotonic() - job.queued_at)
+            if self.status == "busy" and not self._running:
                 self.status = "idle"
             self._state_changed()
 
@@ -249,8 +368,8 @@ class DeviceActor:
     def went_offline(self, reason: str) -> None:
         self.status = "offline"
         self.error = {"code": ErrorCode.DEVICE_OFFLINE.value, "message": reason}
-        while not self._inbox.empty():
-            self._inbox.get_nowait().fail(DeviceError(ErrorCode.DEVICE_OFFLINE, f"{self.id} went offline: {reason}"))
+        for job in self.queue.drain():
+            job.fail(DeviceError(ErrorCode.DEVICE_OFFLINE, f"{self.id} went offline: {reason}"))
         self._state_changed()
         self.emit("offline", {"reason": reason})
 
@@ -267,11 +386,13 @@ class DeviceActor:
             model=self.spec.model,
             status=self.status,
             sharing=self.sharing,
-            queue_depth=self._inbox.qsize(),
+            claimed_by=self.claims.holder,
+            lease_expires_at=self.claims.expires_at,
+            queue_depth=len(self.queue),
             running_job=self.running_job,
             error=self.error,
             capabilities=self.capabilities,
-            counters=dict(self.counters),
+            counters=self.counters | self.claims.counters,
             updated_at=now(),
         )
 
@@ -310,6 +431,16 @@ class DeviceActor:
             self._flush_later = asyncio.get_running_loop().call_later(
                 COUNTER_PUBLISH_INTERVAL_S, functools.partial(self.publish_state, slow_due=True)
             )
+
+    def _tell_client(self, client: str, type_: str, data: dict[str, Any]) -> None:
+        self.emit(type_, data, to_client=client)
+
+    def client_left(self, client: str) -> None:
+        """The hub saw ``client`` go offline: its claim ends now, not at lease expiry."""
+        self.claims.client_left(client)
+
+    def stop_arbitration(self, reason: str) -> None:
+        self.claims.close(reason)
 
     def emit(self, type_: str, data: dict[str, Any] | None = None, *, to_client: str | None = None) -> None:
         event = Event(type=type_, device=self.id, data=data or {})

@@ -8,6 +8,7 @@ whether technicians may crash it on purpose to watch the supervisor at work.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bus.payloads import DeviceError, ErrorCode, Sharing
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
+from devices.queue import Priority
 
 
 class EchoOptions(BaseModel):
@@ -32,6 +34,12 @@ class SleepArgs(BaseModel):
     ms: int = Field(ge=0, le=60_000, description="How long the job holds the device.")
 
 
+class BatchArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: int = Field(ge=1, le=10_000, description="How many items the batch has (labels, say).")
+    item_ms: int = Field(0, ge=0, le=10_000, description="How long each item holds the device.")
+
+
 class FailArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str = "the diagnostic device was asked to fail"
@@ -47,9 +55,20 @@ class EchoDevice(DeviceActor):
         self.sharing = self.options.sharing
         self.capabilities = {"diagnostic": True}
 
-    @action("echo", EchoArgs)
+    @action("echo", EchoArgs, priority=Priority.INTERACTIVE)
     async def echo(self, job: Job) -> dict[str, Any]:
         return {"echo": job.args.model_dump()}
+
+    @action("batch", BatchArgs, priority=Priority.BULK)
+    async def batch(self, job: Job) -> dict[str, Any]:
+        """A multi-item bulk job, like a label run: better jobs go between two items."""
+        args: BatchArgs = job.args
+        for done in range(1, args.items + 1):
+            await asyncio.sleep(args.item_ms / 1000)
+            self.progress(job, done, args.items)
+            if done < args.items:
+                await self.between_items()
+        return {"items": args.items}
 
     @action("sleep", SleepArgs)
     async def sleep(self, job: Job) -> dict[str, Any]:
@@ -69,6 +88,6 @@ class EchoDevice(DeviceActor):
             raise DeviceError(ErrorCode.FORBIDDEN, f"{self.id} does not allow `crash` (options.allow_crash)")
         raise RuntimeError("crash requested by a technician")
 
-    @action("status")
+    @action("status", needs_claim=False)
     async def status_(self, job: Job) -> dict[str, Any]:
         return {"status": self.status, "counters": dict(self.counters)}

@@ -15,19 +15,30 @@ from importlib import metadata
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bus.broker import HUB_USERNAME, BrokerPlan, BrokerUser, ManagedBroker
-from bus.mqtt import BusConnection, Will
+from bus.mqtt import BusConnection, Message, Will
 from bus.passwords import hash_secret, new_secret
-from bus.payloads import DeviceList, DeviceListEntry, DeviceStateDoc, Event, HubStateDoc
-from bus.topics import TopicTree
-from devices.actor import DevicePort, DeviceSpec
+from bus.payloads import (
+    ClientStateDoc,
+    DeviceError,
+    DeviceList,
+    DeviceListEntry,
+    DeviceStateDoc,
+    ErrorCode,
+    Event,
+    HubStateDoc,
+)
+from bus.topics import ClientStateTopic, TopicTree
+from devices.actor import DeviceActor, DevicePort, DeviceSpec
 from devices.supervisor import DeviceSupervisor
 from hub.api import ApiServices, create_api
 from hub.config import StoreHubConfig
 from hub.db import create_store_engine, migrate
+from hub.idempotency import IdempotencyKeys
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
 from hub.store.boots import record_boot
@@ -52,11 +63,15 @@ def hub_version() -> str:
 class BusDevicePort(DevicePort):
     """What a device actor publishes, put on the bus under its own topics."""
 
-    def __init__(self, bus: BusConnection, topics: TopicTree, device_id: str) -> None:
+    def __init__(self, bus: BusConnection, topics: TopicTree, spec: DeviceSpec, metrics: HubMetrics) -> None:
         self._bus = bus
-        self._state_topic = topics.device_state(device_id)
-        self._event_topic = topics.device_event(device_id)
+        self._state_topic = topics.device_state(spec.id)
+        self._event_topic = topics.device_event(spec.id)
         self._topics = topics
+        self._durations = {
+            "claim_wait": metrics.claim_wait_seconds.labels(spec.kind),
+            "job": metrics.job_seconds.labels(spec.kind),
+        }
 
     def publish_state(self, document: DeviceStateDoc) -> None:
         self._bus.publish(self._state_topic, document.to_bytes(), retain=True)
@@ -66,6 +81,9 @@ class BusDevicePort(DevicePort):
 
     def send_to_client(self, client: str, event: Event) -> None:
         self._bus.publish(self._topics.client_event(client), event.to_bytes())
+
+    def observe(self, measure: str, seconds: float) -> None:
+        self._durations[measure].observe(seconds)
 
 
 class EmbeddedApiServer(uvicorn.Server):
@@ -105,6 +123,7 @@ class Hub:
         await self.connect_bus()
         self.start_devices()
         self.start_requests()
+        self.watch_clients()
         self.announce_online()
         await self.start_api()
         log.info("hub %s boot %d serving store %s", self.version, self.boot, self.config.store_id)
@@ -156,13 +175,15 @@ class Hub:
 
     def start_devices(self) -> None:
         assert self.bus is not None and self.metrics is not None
-        bus = self.bus
-        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec.id))
+        bus, metrics = self.bus, self.metrics
+        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics))
         self.devices.start(device_specs(self.config))
+        devices = self.devices
         for status in ("idle", "busy", "error", "offline"):
-            self.metrics.devices.labels(status).set_function(
-                lambda status=status: sum(1 for a in self.devices.actors() if a.status == status)  # type: ignore[union-attr]
+            metrics.devices.labels(status).set_function(
+                lambda status=status: sum(1 for a in devices.actors() if a.status == status)
             )
+        metrics.watch_devices(devices.actors)
 
     def start_requests(self) -> None:
         assert self.bus is not None and self.devices is not None and self.metrics is not None
@@ -170,10 +191,37 @@ class Hub:
             topics=self.topics,
             bus=self.bus,
             devices=self.devices,
-            hub_actions={"ping": self.ping, "list_devices": self.list_devices, "status": self.status},
+            hub_actions={
+                "ping": self.ping,
+                "status": self.status,
+                "list_devices": self.list_devices,
+                "list_claims": self.list_claims,
+                "list_queue": self.list_queue,
+                "force_release": self.force_release,
+            },
             metrics=self.metrics,
+            roles={client.id: client.role for client in self.config.clients},
+            keys=IdempotencyKeys(),
         )
         self._undo.append(self.router.attach())
+
+    def watch_clients(self) -> None:
+        """A till that goes offline (its Last Will, or it left) loses its claims at once."""
+        assert self.bus is not None
+        self._undo.append(self.bus.subscribe(self.topics.all_client_states(), self._client_state_changed))
+
+    def _client_state_changed(self, message: Message) -> None:
+        topic = self.topics.parse(message.topic)
+        if not isinstance(topic, ClientStateTopic) or not message.payload:
+            return
+        try:
+            state = ClientStateDoc.model_validate_json(message.payload).state
+        except ValidationError:
+            log.warning("unreadable client state on %s", message.topic)
+            return
+        if state == "offline" and self.devices is not None:
+            for actor in self.devices.actors():
+                actor.client_left(topic.client)
 
     def announce_online(self) -> None:
         """Retained state first, then ``online``: now if connected, and after every (re)connect."""
@@ -230,6 +278,44 @@ class Hub:
     async def status(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
         return self.status_document()
 
+    async def list_claims(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.devices is not None
+        return {"claims": [a.claims.describe() for a in self.devices.actors() if a.claims.holder or a.claims.waiters]}
+
+    async def list_queue(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        actor = self._device_named(args)
+        now = time.monotonic()
+        return {
+            "device_id": actor.id,
+            "running": actor.running_job,
+            "queue": [
+                {
+                    "client": job.client,
+                    "action": job.action,
+                    "request_id": job.request_id,
+                    "priority": job.priority.name.lower(),
+                    "waiting_ms": round((now - job.queued_at) * 1000),
+                    "deadline_in_ms": None if job.deadline is None else round((job.deadline - now) * 1000),
+                }
+                for job in actor.queue
+            ],
+        }
+
+    async def force_release(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        actor = self._device_named(args)
+        previous = actor.claims.holder
+        return {"device_id": actor.id, "released": actor.claims.force_release(by=client), "holder_was": previous}
+
+    def _device_named(self, args: dict[str, Any]) -> DeviceActor:
+        assert self.devices is not None
+        device = args.get("device")
+        if not isinstance(device, str):
+            raise DeviceError(ErrorCode.INVALID_REQUEST, "args.device: the device id is required")
+        actor = self.devices.get(device)
+        if actor is None:
+            raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {device!r} in this store")
+        return actor
+
     def status_document(self) -> dict[str, Any]:
         return {
             "store_id": self.config.store_id,
@@ -285,6 +371,8 @@ class Hub:
 
     async def stop_devices(self) -> None:
         if self.devices is not None:
+            for actor in self.devices.actors():
+                actor.stop_arbitration("is stopping with the hub")
             await self.devices.stop()
 
     async def announce_offline(self) -> None:

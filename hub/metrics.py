@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from devices.actor import DeviceActor
 
 #: Request latency buckets, in seconds: a till notices anything above ~50 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -40,6 +48,45 @@ class HubMetrics:
             "storehub_devices", "Devices by status.", ["status"], registry=self.registry
         )
         self.boot = Gauge("storehub_boot", "The hub's boot number.", registry=self.registry)
+        self.claim_wait_seconds = Histogram(
+            "storehub_claim_wait_seconds",
+            "How long a granted claim waited for the device, by device kind.",
+            ["kind"],
+            buckets=(0, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "storehub_job_seconds",
+            "From a job entering a device's queue to its end, by device kind.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch_devices(self, actors: Callable[[], Iterable[DeviceActor]]) -> None:
+        """Queue depths, claims and job counts, read from the actors at every scrape."""
+        self.registry.register(_DeviceCollector(actors))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _DeviceCollector(Collector):
+    def __init__(self, actors: Callable[[], Iterable[DeviceActor]]) -> None:
+        self._actors = actors
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        depth = GaugeMetricFamily("storehub_queue_depth", "Jobs waiting per device.", labels=["device"])
+        held = GaugeMetricFamily("storehub_claim_held", "1 while a client holds the device.", labels=["device"])
+        claims = CounterMetricFamily(
+            "storehub_claims", "Claims granted, ended and refused per device.", labels=["device", "event"]
+        )
+        jobs = CounterMetricFamily("storehub_device_jobs", "Jobs per device by outcome.", labels=["device", "outcome"])
+        for actor in self._actors():
+            depth.add_metric([actor.id], actor.queue_depth)
+            held.add_metric([actor.id], 1 if actor.claims.holder else 0)
+            for event, count in actor.claims.counters.items():
+                claims.add_metric([actor.id, event.removeprefix("claims_")], count)
+            for outcome, count in actor.counters.items():
+                jobs.add_metric([actor.id, outcome.removeprefix("jobs_")], count)
+        yield from (depth, held, claims, jobs)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,9 +28,11 @@ from bus.payloads import (
     describe_validation_error,
 )
 from bus.topics import HUB_TARGET, RequestTopic, TopicTree
-from devices.actor import Job
+from devices.actor import DeviceActor, Job
 from devices.supervisor import DeviceSupervisor
+from hub.idempotency import IdempotencyKeys, fingerprint
 from hub.metrics import HubMetrics
+from hub.permissions import check_device_action, check_hub_action
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,16 @@ class RequestRouter:
         devices: DeviceSupervisor,
         hub_actions: dict[str, HubAction],
         metrics: HubMetrics,
+        roles: Mapping[str, str],
+        keys: IdempotencyKeys,
     ) -> None:
         self.topics = topics
         self.bus = bus
         self.devices = devices
         self.hub_actions = hub_actions
         self.metrics = metrics
+        self.roles = roles
+        self.keys = keys
         self._in_flight: set[asyncio.Task[None]] = set()
 
     def attach(self) -> Callable[[], None]:
@@ -135,14 +141,17 @@ class RequestRouter:
         """Run one request from ``client`` against ``target``; always returns a response."""
         started = time.perf_counter()
         deadline_ms = deadline_ms or request.deadline_ms
+        role = self.roles.get(client)
         actor = None if target == HUB_TARGET else self.devices.get(target)
         kind = "hub" if target == HUB_TARGET else getattr(actor, "kind", "unknown")
         try:
             if target == HUB_TARGET:
-                result = await self._hub_action(client, request)
+                check_hub_action(role, request.action)
+                response = Response.success(request.request_id, await self._hub_action(client, request))
+            elif actor is None:
+                raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {target!r} in this store")
             else:
-                if actor is None:
-                    raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {target!r} in this store")
+                check_device_action(role, actor.kind, request.action)
                 job = Job(
                     client=client,
                     action=request.action,
@@ -150,10 +159,18 @@ class RequestRouter:
                     request_id=request.request_id,
                     idempotency_key=request.idempotency_key,
                     deadline=time.monotonic() + deadline_ms / 1000 if deadline_ms else None,
+                    role=role,
                 )
-                actor.submit(job)
-                result = await job.future
-            response = Response.success(request.request_id, result)
+                if request.idempotency_key is None:
+                    response = await _answer_of(actor, job)
+                else:
+                    response = await self.keys.run(
+                        target,
+                        request.idempotency_key,
+                        request.request_id,
+                        fingerprint(request.action, request.args),
+                        lambda: _answer_of(actor, job),
+                    )
         except DeviceError as exc:
             response = exc.to_response(request.request_id)
         except Exception:
@@ -172,6 +189,13 @@ class RequestRouter:
                 f"the hub has no action {request.action!r}; it knows: {', '.join(sorted(self.hub_actions))}",
             )
         return await handler(client, request.args)
+
+
+async def _answer_of(actor: DeviceActor, job: Job) -> Response:
+    try:
+        return Response.success(job.request_id, await actor.handle(job))
+    except DeviceError as exc:
+        return exc.to_response(job.request_id)
 
 
 def _request_id_of(payload: bytes) -> str | None:

@@ -25,6 +25,7 @@ class RecordingPort:
         self.states: list[DeviceStateDoc] = []
         self.events: list[Event] = []
         self.client_events: list[tuple[str, Event]] = []
+        self.durations: list[tuple[str, float]] = []
 
     def publish_state(self, document: DeviceStateDoc) -> None:
         self.states.append(document)
@@ -34,6 +35,9 @@ class RecordingPort:
 
     def send_to_client(self, client: str, event: Event) -> None:
         self.client_events.append((client, event))
+
+    def observe(self, measure: str, seconds: float) -> None:
+        self.durations.append((measure, seconds))
 
 
 def job(action: str, args: dict[str, Any] | None = None, **kwargs: Any) -> Job:
@@ -144,7 +148,7 @@ async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(e
 async def test_an_unplugged_device_answers_queued_jobs_device_offline(echo):
     device, _port, _ = echo
     unplug = job("fail", {"offline": True, "message": "cable pulled"})
-    waiting = job("echo")
+    waiting = job("sleep", {"ms": 1})  # same priority class: it waits behind the unplug
     device.submit(unplug)
     device.submit(waiting)
     with pytest.raises(DeviceError) as gone:

@@ -134,6 +134,7 @@ async def test_device_errors_reach_the_requester(shared_hub: HubProcess, connect
 
 async def test_a_slow_job_does_not_hold_up_other_devices(shared_hub: HubProcess, connect: Connect):
     till = await connect(shared_hub, "till-1")
+    assert (await till.request("echo-2", "claim")).ok  # echo-2 is exclusive
     slow = asyncio.create_task(till.request("echo-2", "sleep", {"ms": 1500}))
     await asyncio.sleep(0.1)
     started = asyncio.get_running_loop().time()
@@ -141,3 +142,4 @@ async def test_a_slow_job_does_not_hold_up_other_devices(shared_hub: HubProcess,
     assert fast.ok
     assert asyncio.get_running_loop().time() - started < 1.0, "the hub's loop was blocked by a device"
     assert (await slow).ok
+    assert (await till.request("echo-2", "release")).ok

@@ -1,0 +1,58 @@
+"""What each kind of client may do with each kind of device (DESIGN.md, Security).
+
+Data, not branches: a role's forbidden (device kind, action) pairs, ``"*"`` matching
+any.  A kiosk serves shoppers unattended, so it never touches money: no cash drawer,
+no drawer kick through a printer, no fiscal documents, no refunds on the card
+terminal.  The cloud talks to the hub's sync API, never to devices.
+"""
+
+from __future__ import annotations
+
+from bus.payloads import DeviceError, ErrorCode
+
+ANY = "*"
+
+FORBIDDEN: dict[str, frozenset[tuple[str, str]]] = {
+    "till": frozenset(),
+    "manager": frozenset(),
+    "technician": frozenset(),
+    "kiosk": frozenset(
+        {
+            ("cash_drawer", ANY),
+            ("receipt_printer", "open_drawer"),
+            ("fiscal_register", "open_shift"),
+            ("fiscal_register", "fiscalize"),
+            ("fiscal_register", "refund"),
+            ("fiscal_register", "cancel_open_document"),
+            ("fiscal_register", "x_report"),
+            ("fiscal_register", "z_report"),
+            ("fiscal_register", "cash_in"),
+            ("fiscal_register", "cash_out"),
+            ("payment_terminal", "refund"),
+            ("payment_terminal", "reverse"),
+            ("payment_terminal", "end_of_day"),
+        }
+    ),
+    "cloud": frozenset({(ANY, ANY)}),
+}
+
+#: Hub actions only people who look after the store may use.
+STAFF_ROLES = frozenset({"technician", "manager"})
+HUB_STAFF_ACTIONS = frozenset({"force_release"})
+
+
+def check_device_action(role: str | None, kind: str, action: str) -> None:
+    """Raise ``forbidden`` if ``role`` may not ask a ``kind`` device for ``action``."""
+    if role is None:
+        raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
+    forbidden = FORBIDDEN.get(role, frozenset({(ANY, ANY)}))
+    for pair in ((kind, action), (kind, ANY), (ANY, action), (ANY, ANY)):
+        if pair in forbidden:
+            raise DeviceError(ErrorCode.FORBIDDEN, f"a {role} may not {action} on a {kind}")
+
+
+def check_hub_action(role: str | None, action: str) -> None:
+    if role is None:
+        raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
+    if action in HUB_STAFF_ACTIONS and role not in STAFF_ROLES:
+        raise DeviceError(ErrorCode.FORBIDDEN, f"{action} is for technicians and managers, not a {role}")
