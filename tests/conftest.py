@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,13 @@ class HubProcess:
     mqtt_port: int = field(default_factory=free_port)
     websockets_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
-    secrets: dict[str, str] = field(default_factory=lambda: {cid: new_secret() for cid in TEST_CLIENTS})
+    clients: dict[str, str] = field(default_factory=lambda: dict(TEST_CLIENTS))
+    devices: str = TEST_DEVICES
+    secrets: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.secrets = {cid: new_secret() for cid in self.clients}
 
     @property
     def config_path(self) -> Path:
@@ -92,7 +98,7 @@ class HubProcess:
     def write_config(self, *, bus: str | None = None) -> None:
         clients = "".join(
             f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\nsecret_hash = "{hash_secret(self.secrets[cid])}"\n'
-            for cid, role in TEST_CLIENTS.items()
+            for cid, role in self.clients.items()
         )
         self.config_path.write_text(
             f'store_id = "{STORE}"\nstate_dir = "{self.directory / "state"}"\nlog_level = "debug"\n'
@@ -100,7 +106,7 @@ class HubProcess:
             + (bus or f"port = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n")
             + f"\n[api]\nport = {self.api_port}\n"
             + clients
-            + TEST_DEVICES
+            + self.devices
         )
 
     def start(self) -> None:
@@ -159,9 +165,9 @@ class HubProcess:
         stop_stale_broker(self.broker_workdir)
 
 
-def _start_hub(directory: Path) -> HubProcess:
+def start_hub(directory: Path, **kwargs: Any) -> HubProcess:
     directory.mkdir(parents=True, exist_ok=True)
-    hub = HubProcess(directory)
+    hub = HubProcess(directory, **kwargs)
     hub.write_config()
     hub.start()
     return hub
@@ -170,7 +176,7 @@ def _start_hub(directory: Path) -> HubProcess:
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
     """A fresh hub for tests that kill or restart things."""
-    hub = _start_hub(tmp_path / "hub")
+    hub = start_hub(tmp_path / "hub")
     try:
         yield hub
     finally:
@@ -180,7 +186,7 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 @pytest.fixture(scope="module")
 def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """One hub for a module of tests that leave it as they found it."""
-    hub = _start_hub(tmp_path_factory.mktemp("hub"))
+    hub = start_hub(tmp_path_factory.mktemp("hub"))
     try:
         yield hub
     finally:

@@ -189,3 +189,46 @@ async def test_stopping_answers_the_running_job_and_marks_the_device_offline(ech
         await running.future
     assert stopped.value.code == ErrorCode.DEVICE_OFFLINE
     assert port.states[-1].status == "offline"
+
+
+async def test_a_bulk_job_lets_an_interactive_job_through_after_the_item_it_is_on(echo):
+    device, port, _ = echo
+    batch = job("batch", {"items": 200, "item_ms": 5})
+    device.submit(batch)
+    while len([e for _, e in port.client_events if e.type == "progress"]) < 20:
+        await asyncio.sleep(0.001)
+    receipt = job("echo", {"receipt": 7})
+    device.submit(receipt)
+    items_when_submitted = len([e for _, e in port.client_events if e.type == "progress"])
+    await receipt.future
+    items_when_answered = len([e for _, e in port.client_events if e.type == "progress"])
+    assert items_when_answered - items_when_submitted == 1, "the receipt waited for more than one label"
+    assert (await batch.future) == {"items": 200}
+    assert device.status == "idle"
+
+
+async def test_jobs_run_by_priority_class_then_in_arrival_order(echo):
+    device, _port, _ = echo
+    order: list[str] = []
+    blocker = job("sleep", {"ms": 50})
+    device.submit(blocker)
+    await asyncio.sleep(0.01)
+    queued = [
+        job("batch", {"items": 1}),
+        job("sleep", {"ms": 0}),
+        job("echo", {"n": 1}),
+        job("sleep", {"ms": 1}),
+        job("echo", {"n": 2}),
+    ]
+    for j in queued:
+        j.request_id = f"{j.action}-{len(order)}-{id(j)}"
+        j.future.add_done_callback(lambda f, j=j: order.append(f"{j.action}:{j.args.model_dump()}"))
+        device.submit(j)
+    await asyncio.gather(blocker.future, *(j.future for j in queued))
+    assert order == [
+        "echo:{'n': 1}",
+        "echo:{'n': 2}",
+        "sleep:{'ms': 0}",
+        "sleep:{'ms': 1}",
+        "batch:{'items': 1, 'item_ms': 0}",
+    ]
