@@ -47,6 +47,14 @@ BENCH_STORE = "bench"
 #: shared echo device, so every till's request goes through the same actor inbox.
 BENCH_DEVICE = "echo-1"
 
+#: The exclusive device tills take turns on in the contention bench.
+BENCH_EXCLUSIVE_DEVICE = "echo-x"
+
+BENCH_DEVICES = ((BENCH_DEVICE, "shared"), (BENCH_EXCLUSIVE_DEVICE, "exclusive"))
+
+#: In the contention bench a till waits this long for its turn before counting an error.
+CLAIM_WAIT_S = 30.0
+
 #: A request unanswered this long counts as an error; far above any sane round trip,
 #: short enough that a stuck phase still ends soon after its measured time.
 REQUEST_TIMEOUT_S = 5.0
@@ -129,7 +137,8 @@ class BenchStore:
         ]
         for till, hashed in self.till_hashes.items():
             lines += ["", "[[clients]]", f"id = {quote(till)}", 'role = "till"', f"secret_hash = {quote(hashed)}"]
-        lines += ["", "[[devices]]", f"id = {quote(BENCH_DEVICE)}", 'kind = "echo"', 'options = { sharing = "shared" }']
+        for device, sharing in BENCH_DEVICES:
+            lines += ["", "[[devices]]", f"id = {quote(device)}", 'kind = "echo"', f"options = {{ sharing = {quote(sharing)} }}"]
         path = self.root / "storehub.toml"
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
@@ -321,22 +330,22 @@ async def measure_phase(
     return summarize(tally, measured_s)
 
 
+def percentile_ms(ordered: list[float], p: float) -> float:
+    """Nearest rank: the smallest latency at or above p percent of the sorted ones."""
+    if not ordered:
+        return 0.0
+    return round(ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] * 1000, 3)
+
+
 def summarize(tally: PhaseTally, measured_s: float) -> dict[str, Any]:
     ordered = sorted(tally.latencies)
-
-    def percentile_ms(p: float) -> float:
-        # Nearest rank: the smallest latency at or above p percent of the requests.
-        if not ordered:
-            return 0.0
-        return round(ordered[max(math.ceil(p / 100 * len(ordered)) - 1, 0)] * 1000, 3)
-
     return {
         "requests": len(ordered),
         "throughput": round(len(ordered) / measured_s, 1),
-        "p50_ms": percentile_ms(50),
-        "p90_ms": percentile_ms(90),
-        "p99_ms": percentile_ms(99),
-        "max_ms": percentile_ms(100),
+        "p50_ms": percentile_ms(ordered, 50),
+        "p90_ms": percentile_ms(ordered, 90),
+        "p99_ms": percentile_ms(ordered, 99),
+        "max_ms": percentile_ms(ordered, 100),
         "errors": tally.errors,
         "measured_s": round(measured_s, 3),
     }
@@ -457,3 +466,89 @@ def package_version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+# -- contention ------------------------------------------------------------------------
+
+
+async def measure_claim_cycles(name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float) -> dict[str, Any]:
+    """Each till in turn: claim the exclusive device (waiting its turn), use it once, release.
+
+    Claim latency runs from sending the claim to holding the device: the queue of tills
+    ahead included, which is what a till at the checkout waits.
+    """
+    waits: list[float] = []
+    errors = 0
+    measure_from = time.perf_counter() + warmup
+    stop_at = measure_from + seconds
+
+    async def take_turns(till: StoreHubClient) -> None:
+        nonlocal errors
+        while (asked := time.perf_counter()) < stop_at:
+            try:
+                claim = await till.request(
+                    BENCH_EXCLUSIVE_DEVICE, "claim", {"lease_s": 10, "wait_s": CLAIM_WAIT_S}, timeout=CLAIM_WAIT_S + 5
+                )
+                granted = time.perf_counter()
+                used = claim.ok and (await till.request(BENCH_EXCLUSIVE_DEVICE, "echo", {})).ok
+                released = claim.ok and (await till.request(BENCH_EXCLUSIVE_DEVICE, "release")).ok
+                ok = claim.ok and used and released
+            except RequestTimeout:
+                ok, granted = False, time.perf_counter()
+            if asked >= measure_from:
+                if ok:
+                    waits.append(granted - asked)
+                else:
+                    errors += 1
+
+    say(f"{name}: {len(tills)} till(s) taking turns on {BENCH_EXCLUSIVE_DEVICE}…")
+    await asyncio.gather(*(take_turns(till) for till in tills))
+    ordered = sorted(waits)
+    return {
+        "cycles": len(ordered),
+        "cycles_per_s": round(len(ordered) / seconds, 1),
+        "claim_p50_ms": percentile_ms(ordered, 50),
+        "claim_p99_ms": percentile_ms(ordered, 99),
+        "claim_max_ms": percentile_ms(ordered, 100),
+        "errors": errors,
+    }
+
+
+async def run_contention_bench(*, tills: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """Uncontended first, then N tills taking turns on one exclusive device while N
+    others queue jobs on one shared device, all against one hub in one run."""
+    if tills < 1 or seconds <= 0 or warmup < 0:
+        raise ValueError("need at least one till, a positive measured time and a warm-up of 0 s or more")
+    if find_mosquitto() is None:
+        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
+    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
+        store = BenchStore.create(Path(folder), 2 * tills + 1)
+        broker = store.broker()
+        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
+        try:
+            await broker.start()
+            async with connected_tills(store) as everyone:
+                solo, claimers, queuers = everyone[0], everyone[1 : tills + 1], everyone[tills + 1 :]
+                say("hub: starting the hub…")
+                async with hub_process(store, solo):
+                    alone = await measure_phase("uncontended jobs", [solo], seconds=seconds, warmup=warmup)
+                    alone_claims = await measure_claim_cycles("uncontended claims", [solo], seconds=seconds, warmup=warmup)
+                    claims, jobs = await asyncio.gather(
+                        measure_claim_cycles("contended claims", claimers, seconds=seconds, warmup=warmup),
+                        measure_phase("contended jobs", queuers, seconds=seconds, warmup=warmup),
+                    )
+        finally:
+            await broker.stop()
+    return {
+        "tills": tills,
+        "seconds": seconds,
+        "warmup": warmup,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "storehub": package_version("storehub"),
+        "uncontended": {"jobs": alone, "claims": alone_claims},
+        "contended": {"jobs": jobs, "claims": claims},
+        "ratio": {
+            "claim_p50": ratio(claims["claim_p50_ms"], alone_claims["claim_p50_ms"]),
+            "jobs_throughput": ratio(jobs["throughput"], alone["throughput"]),
+        },
+    }

@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, default=0.0, help="requests per second per client; 0 (default) = as fast as answered"
     )
     rtt.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    contention = benches.add_parser(
+        "contention", help="N tills taking turns on one exclusive device while N queue jobs on one shared device"
+    )
+    contention.add_argument("--tills", type=int, default=10, help="tills on each device (default 10)")
+    contention.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
+    contention.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    contention.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
     args = parser.parse_args(argv)
     handler = {
@@ -158,18 +165,43 @@ def _broker_files(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from hub.bench import run_rtt_bench
+    from hub.bench import run_contention_bench, run_rtt_bench
 
     setup_logging("warning")
+    if args.bench == "rtt":
+        bench = run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
+        table = report_table
+    else:
+        bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
+        table = contention_table
     try:
-        report = asyncio.run(
-            run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
-        )
+        report = asyncio.run(bench)
     except KeyboardInterrupt:
         print("bench interrupted; everything it started has been stopped", file=sys.stderr)
         return 130
-    print(json.dumps(report, indent=2) if args.json else report_table(report))
+    print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
+
+
+def contention_table(report: dict) -> str:
+    lines = [
+        f"storehub bench contention: {report['tills']} till(s) on one exclusive and {report['tills']} on one "
+        f"shared device, {report['seconds']:g} s per phase, {report['cpus']} CPU(s)",
+        f"{'':<26}{'count':>8}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}",
+    ]
+    for label, part in (("uncontended", report["uncontended"]), ("contended", report["contended"])):
+        j, c = part["jobs"], part["claims"]
+        lines.append(
+            f"{label + ' jobs (shared)':<26}{j['requests']:>8}{j['throughput']:>9.0f}{j['p50_ms']:>9.2f}"
+            f"{j['p99_ms']:>9.2f}{j['max_ms']:>9.2f}{j['errors']:>8}"
+        )
+        lines.append(
+            f"{label + ' claim grant':<26}{c['cycles']:>8}{c['cycles_per_s']:>9.0f}{c['claim_p50_ms']:>9.2f}"
+            f"{c['claim_p99_ms']:>9.2f}{c['claim_max_ms']:>9.2f}{c['errors']:>8}"
+        )
+    r = report["ratio"]
+    lines.append(f"contended/uncontended: claim p50 {r['claim_p50']:.1f}x, shared jobs/s {r['jobs_throughput']:.2f}x")
+    return "\n".join(lines)
 
 
 def report_table(report: dict) -> str:

@@ -57,3 +57,18 @@ async def test_paced_tills_send_no_faster_than_their_rate() -> None:
         # a closed loop would send.
         assert 10 <= phase["requests"] <= 24, phase
     assert "at 10 req/s each" in report_table(report)
+
+
+async def test_contention_bench_reports_claims_and_jobs_beside_the_uncontended_run() -> None:
+    from hub.bench import run_contention_bench
+    from hub.cli import contention_table
+
+    before = bench_processes()
+    report = await run_contention_bench(tills=2, seconds=0.5, warmup=0.1)
+    for part in ("uncontended", "contended"):
+        claims, jobs = report[part]["claims"], report[part]["jobs"]
+        assert claims["errors"] == 0 and jobs["errors"] == 0
+        assert claims["cycles"] > 0 and jobs["requests"] > 0
+        assert 0 < claims["claim_p50_ms"] <= claims["claim_p99_ms"] <= claims["claim_max_ms"]
+    assert "contended claim grant" in contention_table(report)
+    assert bench_processes() - before == set()
