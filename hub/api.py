@@ -40,6 +40,7 @@ HTTP_STATUS = {
     ErrorCode.BUSY: 429,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.CANCELLED: 409,
     ErrorCode.INTERNAL: 500,
 }
 
