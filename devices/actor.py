@@ -46,8 +46,9 @@ INBOX_LIMIT = 64
 #: claim and error changes go out at once.
 COUNTER_PUBLISH_INTERVAL_S = 1.0
 
-#: State fields that change with every job and publish on the slow tick.
-_SLOW_FIELDS = frozenset({"counters", "queue_depth"})
+#: State fields that change with every job and publish on the slow tick.  A lease
+#: renewed by each of the holder's jobs is one of them; a new holder is not.
+_SLOW_FIELDS = frozenset({"counters", "queue_depth", "lease_expires_at"})
 
 T = TypeVar("T")
 

@@ -232,3 +232,19 @@ async def test_jobs_run_by_priority_class_then_in_arrival_order(echo):
         "sleep:{'ms': 1}",
         "batch:{'items': 1, 'item_ms': 0}",
     ]
+
+
+async def test_a_holder_working_its_device_does_not_republish_state_for_every_job(echo):
+    from devices.claims import ClaimArgs
+
+    device, port, _ = echo
+    await device.claims.claim("till-1", "till", ClaimArgs(lease_s=30))
+    await asyncio.sleep(0.01)
+    published = len(port.states)
+    assert port.states[-1].claimed_by == "till-1"
+    for n in range(30):  # each job renews the lease
+        j = job("echo", {"n": n})
+        device.submit(j)
+        await j.future
+    await asyncio.sleep(0.01)
+    assert len(port.states) - published <= 1
