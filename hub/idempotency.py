@@ -43,8 +43,14 @@ NOT_EXECUTED = frozenset(
 )
 
 
-def fingerprint(action: str, args: dict[str, Any]) -> str:
-    canonical = json.dumps({"action": action, "args": args}, sort_keys=True, separators=(",", ":"), default=str)
+def fingerprint(client: str, action: str, args: dict[str, Any]) -> str:
+    """What makes two requests "the same": who asked, for what, with which arguments.
+
+    The client is part of it so a till can never be handed another till's answer.
+    """
+    canonical = json.dumps(
+        {"client": client, "action": action, "args": args}, sort_keys=True, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -168,7 +168,7 @@ class RequestRouter:
                         target,
                         request.idempotency_key,
                         request.request_id,
-                        fingerprint(request.action, request.args),
+                        fingerprint(client, request.action, request.args),
                         lambda: _answer_of(actor, job),
                     )
         except DeviceError as exc:

@@ -347,6 +347,10 @@ async def test_the_same_request_three_times_runs_once_and_gets_three_equal_answe
     assert await jobs_done(tech, "echo-s") - before == 2  # one sleep, one status read
     conflict = await till.request("echo-s", "sleep", {"ms": 5}, idempotency_key="sale-42-receipt")
     assert conflict.error is not None and conflict.error.code == ErrorCode.CONFLICT
+    # Another till with the same key is never handed this till's answer.
+    other = await connect(store, "till-17")
+    foreign = await other.request("echo-s", "sleep", payload, idempotency_key="sale-42-receipt")
+    assert foreign.error is not None and foreign.error.code == ErrorCode.CONFLICT
 
 
 async def test_a_request_refused_before_it_ran_may_be_retried_with_its_key(store: HubProcess, connect: Connect):
