@@ -92,10 +92,12 @@ class ClaimBook:
             return self._grant(client, args.lease_s, waited_s=0.0)
         if args.override:
             if role not in OVERRIDE_ROLES:
+                self.counters["claims_refused"] += 1
                 raise DeviceError(ErrorCode.FORBIDDEN, "only a technician or a manager may override a claim")
             previous = self.holder
             log.warning("%s: %s (%s) took the claim over from %s", self.device_id, client, role, previous)
-            self._end("overridden", by=client)
+            # Straight to the overrider: the tills waiting stay in line behind it.
+            self._end("overridden", by=client, grant_next=False)
             return self._grant(client, args.lease_s, waited_s=0.0, took_over_from=previous)
         if args.wait_s <= 0:
             self.counters["claims_refused"] += 1
@@ -198,7 +200,7 @@ class ClaimBook:
         log.info("%s: the lease of %s expired", self.device_id, self.holder)
         self._end("expired")
 
-    def _end(self, reason: str, *, by: str | None = None, tell_holder: bool = True) -> None:
+    def _end(self, reason: str, *, by: str | None = None, tell_holder: bool = True, grant_next: bool = True) -> None:
         holder = self.holder
         if holder is None:
             return
@@ -213,7 +215,8 @@ class ClaimBook:
             if by:
                 data["by"] = by
             self._tell(holder, "claim_lost", data)
-        self._grant_next()
+        if grant_next:
+            self._grant_next()
         self._changed()
 
     def _grant_next(self) -> None:

@@ -118,7 +118,7 @@ class BenchStore:
         return ManagedBroker(plan, self.root / "broker", hash_secret(self.hub_password))
 
     def write_hub_config(self) -> Path:
-        """The hub's config: the bench's broker as an external one, the tills, one echo device."""
+        """The hub's config: the bench's broker as an external one, the tills, the echo devices."""
         quote = json.dumps  # a JSON string is a valid TOML basic string
         lines = [
             "# Written by `storehub bench rtt` for one run; thrown away after it.",

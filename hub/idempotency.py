@@ -3,8 +3,9 @@
 A till that lost its connection mid-request retries with the same key.  If the first
 attempt is still running, the retry waits for it; if it finished, the retry gets its
 outcome again; nothing runs twice.  The same key with other arguments is a
-``conflict``.  Outcomes that mean "never ran" (busy, timeout before start, refused…)
-are not kept, so the retry is free to run.
+``conflict``.  Only outcomes of work done are kept: success, or a final error from
+the device.  An answer that invites a retry (busy, offline, timeout…) or says the
+work never started (refused, forbidden…) is forgotten, so the retry is free to run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ KEY_LIFETIME_S = 24 * 3600.0
 #: keyed requests a day; this bounds memory whatever a misbehaving till does.
 KEY_LIMIT = 100_000
 
-#: Answers that mean the device never did the work: a retry may run it.
+#: Answers that mean the device never did the work (besides every retryable one).
 NOT_EXECUTED = frozenset(
     {
         ErrorCode.INVALID_REQUEST,
@@ -102,7 +103,7 @@ class IdempotencyKeys:
             entry.answer.cancel()
             raise
         entry.answer.set_result(response)
-        if response.error is not None and response.error.code in NOT_EXECUTED:
+        if not _work_done(response):
             self._entries.pop((device, key), None)
         return response
 
@@ -113,3 +114,8 @@ class IdempotencyKeys:
             if oldest.created >= horizon:
                 break
             self._entries.popitem(last=False)
+
+
+def _work_done(response: Response) -> bool:
+    error = response.error
+    return error is None or not (error.retryable or error.code in NOT_EXECUTED)

@@ -70,3 +70,17 @@ async def test_an_assigned_device_refuses_other_tills_but_not_a_technicians_over
     assert refused.value.code == ErrorCode.FORBIDDEN
     assert (await claims.claim("tech-1", "technician", ClaimArgs(override=True)))["holder"] == "tech-1"
     claims.close("test over")
+
+
+async def test_an_override_goes_straight_to_the_overrider_and_waiters_keep_their_place():
+    claims, told = book()
+    await claims.claim("till-1", "till", ClaimArgs(lease_s=60))
+    waiting = asyncio.create_task(claims.claim("till-2", "till", ClaimArgs(wait_s=5)))
+    await asyncio.sleep(0)
+    taken = await claims.claim("tech-1", "technician", ClaimArgs(override=True))
+    assert taken["holder"] == claims.holder == "tech-1"
+    assert not waiting.done() and [w.client for w in claims.waiters] == ["till-2"]
+    claims.release("tech-1")
+    assert (await waiting)["holder"] == "till-2"
+    assert told == [("till-1", "claim_lost", {"device_id": "scanner-1", "reason": "overridden", "by": "tech-1"})]
+    claims.close("test over")
