@@ -275,7 +275,7 @@ class DeviceActor:
     def _cancel(self, client: str, request_id: str) -> dict[str, Any]:
         job = self.queue.cancel(client, request_id)
         if job is None:
-            return {"cancelled": False, "request_id": request_id, "reason": "not waiting (running or answered already)"}
+            return {"cancelled": False, "request_id": request_id, "reason": "no waiting job of yours has this request id (it may be running or answered already)"}
         self.counters["jobs_cancelled"] += 1
         job.fail(DeviceError(ErrorCode.CANCELLED, f"{client} cancelled {request_id} before it started"))
         self._state_changed(urgent=False)

@@ -318,7 +318,7 @@ async def test_a_queued_job_can_be_cancelled_by_its_owner_only(store: HubProcess
     listing = await other.request("hub", "list_queue", {"device": "echo-s"})
     assert listing.result is not None and [j["request_id"] for j in listing.result["queue"]] == ["till-16-queued"]
     not_yours = await other.request("echo-s", "cancel", {"request_id": "till-16-queued"})
-    assert not_yours.result == {"cancelled": False, "request_id": "till-16-queued", "reason": "not waiting (running or answered already)"}
+    assert not_yours.result == {"cancelled": False, "request_id": "till-16-queued", "reason": "no waiting job of yours has this request id (it may be running or answered already)"}
     cancelled = await owner.request("echo-s", "cancel", {"request_id": "till-16-queued"})
     assert cancelled.result == {"cancelled": True, "request_id": "till-16-queued"}
     answer = await queued
