@@ -19,9 +19,10 @@ from devices.registry import DEVICE_KINDS
 log = logging.getLogger(__name__)
 
 #: First pause before reopening a failed device, and the cap of its doubling.  The cap
-#: keeps a replugged device coming back within a few seconds.
+#: keeps a replugged device coming back within two seconds (DESIGN: within a second
+#: offline, back when it returns); one attempt a second is not spinning.
 RESTART_BACKOFF_MIN_S = 0.5
-RESTART_BACKOFF_MAX_S = 5.0
+RESTART_BACKOFF_MAX_S = 1.0
 
 #: An actor that ran this long without failing starts again from the shortest pause.
 STABLE_AFTER_S = 30.0
