@@ -1,10 +1,28 @@
-"""Which actor class drives each device kind named in the config."""
+"""Which actor class drives each device kind named in the config.
+
+Classes are named, not imported, here: a kind's driver libraries (evdev, escpos,
+pyserial) load only when a store actually has such a device.
+"""
 
 from __future__ import annotations
 
-from devices.actor import DeviceActor
-from devices.echo import EchoDevice
+import functools
+import importlib
+from typing import TYPE_CHECKING
 
-DEVICE_KINDS: dict[str, type[DeviceActor]] = {
-    EchoDevice.kind: EchoDevice,
+if TYPE_CHECKING:
+    from devices.actor import DeviceActor
+
+DEVICE_KINDS: dict[str, str] = {
+    "echo": "devices.echo:EchoDevice",
+    "scanner": "devices.scanner:Scanner",
+    "receipt_printer": "devices.receipt_printer:ReceiptPrinter",
+    "cash_drawer": "devices.cash_drawer:CashDrawer",
+    "customer_display": "devices.customer_display:CustomerDisplay",
 }
+
+
+@functools.cache
+def actor_class(kind: str) -> type[DeviceActor]:
+    module, _, name = DEVICE_KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from devices.actor import DeviceActor, DevicePort, DeviceSpec
-from devices.registry import DEVICE_KINDS
+from devices.registry import actor_class
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class DeviceSupervisor:
 
     def start(self, specs: Iterable[DeviceSpec]) -> None:
         for spec in specs:
-            actor = DEVICE_KINDS[spec.kind](spec, self._port_for(spec))
+            actor = actor_class(spec.kind)(spec, self._port_for(spec))
             self._actors[spec.id] = actor
             self.restarts[spec.id] = 0
             self._tasks[spec.id] = asyncio.create_task(self._keep_running(actor), name=f"device-{spec.id}")

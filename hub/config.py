@@ -150,9 +150,9 @@ class DeviceConfig(Section):
 
     @model_validator(mode="after")
     def _options_fit_the_kind(self) -> DeviceConfig:
-        from devices.registry import DEVICE_KINDS
+        from devices.registry import actor_class
 
-        options_model = DEVICE_KINDS[self.kind].Options
+        options_model = actor_class(self.kind).Options
         try:
             options_model.model_validate(self.options)
         except ValidationError as exc:

@@ -12,32 +12,13 @@ from typing import Any
 
 import pytest
 
-from bus.payloads import DeviceError, DeviceStateDoc, ErrorCode, Event
+from bus.payloads import DeviceError, ErrorCode
 from devices import actor as actor_module
 from devices import supervisor as supervisor_module
 from devices.actor import DeviceSpec, Job
 from devices.echo import EchoDevice
 from devices.supervisor import DeviceSupervisor
-
-
-class RecordingPort:
-    def __init__(self) -> None:
-        self.states: list[DeviceStateDoc] = []
-        self.events: list[Event] = []
-        self.client_events: list[tuple[str, Event]] = []
-        self.durations: list[tuple[str, float]] = []
-
-    def publish_state(self, document: DeviceStateDoc) -> None:
-        self.states.append(document)
-
-    def publish_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def send_to_client(self, client: str, event: Event) -> None:
-        self.client_events.append((client, event))
-
-    def observe(self, measure: str, seconds: float) -> None:
-        self.durations.append((measure, seconds))
+from tests.devices.ports import RecordingPort
 
 
 def job(action: str, args: dict[str, Any] | None = None, **kwargs: Any) -> Job:
