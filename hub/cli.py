@@ -26,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
 
+    sim = commands.add_parser(
+        "sim",
+        help="drive the demo's simulated peripherals: `storehub sim list`, `storehub sim scanner-1 scan code=4601234567893`",
+    )
+    sim.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)")
+    sim.add_argument("device", help="a simulated device id, or `list`")
+    sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
+    sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
+
     check = commands.add_parser("check-config", help="validate a config file and name every bad field")
     _config_option(check)
 
@@ -59,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _run,
         "demo": _demo,
         "check-config": _check_config,
+        "sim": _sim,
         "hash-secret": _hash_secret,
         "broker-files": _broker_files,
         "bench": _bench,
@@ -118,6 +128,39 @@ def _demo(args: argparse.Namespace) -> int:
     if args.print_config:
         return 0
     return _serve(config)
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from devices.sim.control import send_command
+
+    if args.device == "list":
+        command: dict = {"do": "list"}
+    elif args.action is None:
+        print("say what to do: storehub sim DEVICE ACTION [KEY=VALUE ...] (storehub sim list)", file=sys.stderr)
+        return 2
+    else:
+        values = {}
+        for pair in args.args:
+            key, sep, raw = pair.partition("=")
+            if not sep:
+                print(f"{pair!r}: arguments are KEY=VALUE", file=sys.stderr)
+                return 2
+            try:
+                values[key] = json.loads(raw)
+            except ValueError:
+                values[key] = raw
+        command = {"device": args.device, "do": args.action, "args": values}
+    try:
+        answer = send_command(args.dir.resolve() / "sim.sock", command)
+    except (ConnectionError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(answer.get("error"), file=sys.stderr)
+        return 1
+    result = answer.get("result")
+    print(result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:
