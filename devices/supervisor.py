@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from devices.actor import DeviceActor, DevicePort, DeviceSpec
+from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec
 from devices.registry import actor_class
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,19 @@ class DeviceSupervisor:
                 raise
             except Exception as exc:
                 reason = str(exc) or exc.__class__.__name__
-                log.warning("device %s failed: %s; reopening in %.1f s", actor.id, reason, backoff, exc_info=exc)
-                actor.went_offline(reason)
+                if actor.status != "offline" or actor.error is None or actor.error.get("message") != reason:
+                    # Said once when a device goes away; the retries after it are quiet.
+                    unexpected = not isinstance(exc, (DeviceGone, OSError))
+                    log.warning(
+                        "device %s offline: %s; retrying every %.1f s or less",
+                        actor.id,
+                        reason,
+                        RESTART_BACKOFF_MAX_S,
+                        exc_info=exc if unexpected else None,
+                    )
+                    actor.went_offline(reason)
+                else:
+                    log.debug("device %s still offline: %s", actor.id, reason)
                 await _close_quietly(actor)
             if time.monotonic() - started > STABLE_AFTER_S:
                 backoff = RESTART_BACKOFF_MIN_S
