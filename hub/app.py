@@ -48,6 +48,11 @@ log = logging.getLogger(__name__)
 #: At shutdown, how long answers already on their way may take before the bus closes.
 DRAIN_TIMEOUT_S = 5.0
 
+#: After its last words (devices offline, hub offline) the hub waits this long before
+#: stopping its own broker: a till that has not read them yet would lose them when the
+#: broker's closing connection resets.
+BROKER_LINGER_S = 0.5
+
 #: Start-up waits this long for the broker before going on without it.  The hub then
 #: keeps retrying in the background; REST works meanwhile and /readyz says why not ready.
 BUS_FIRST_CONNECT_WAIT_S = 5.0
@@ -386,6 +391,7 @@ class Hub:
 
     async def stop_broker(self) -> None:
         if self.broker is not None:
+            await asyncio.sleep(BROKER_LINGER_S)
             await self.broker.stop()
 
     async def close_database(self) -> None:
