@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec
+from bus.payloads import DeviceError
+from devices.actor import DeviceActor, DevicePort, DeviceSpec
 from devices.registry import actor_class
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class DeviceSupervisor:
                 reason = str(exc) or exc.__class__.__name__
                 if actor.status != "offline" or actor.error is None or actor.error.get("message") != reason:
                     # Said once when a device goes away; the retries after it are quiet.
-                    unexpected = not isinstance(exc, (DeviceGone, OSError))
+                    unexpected = not isinstance(exc, (DeviceError, OSError))
                     log.warning(
                         "device %s offline: %s; retrying every %.1f s or less",
                         actor.id,

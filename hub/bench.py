@@ -39,6 +39,8 @@ from bus.broker import BrokerPlan, BrokerUser, ManagedBroker, find_mosquitto
 from bus.client import RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
+from devices.gtin import gtin_check_digit
+from devices.sim.scanner import SerialScannerSimulator
 
 #: The throwaway store's id; nothing outside the temporary folder ever sees it.
 BENCH_STORE = "bench"
@@ -94,6 +96,8 @@ class BenchStore:
     hub_password: str
     till_secrets: dict[str, str]
     till_hashes: dict[str, str] = field(default_factory=dict)
+    #: More [[devices]] for the hub's config (the scan bench's scanners).
+    extra_devices: str = ""
 
     @classmethod
     def create(cls, root: Path, tills: int) -> BenchStore:
@@ -140,7 +144,7 @@ class BenchStore:
         for device, sharing in BENCH_DEVICES:
             lines += ["", "[[devices]]", f"id = {quote(device)}", 'kind = "echo"', f"options = {{ sharing = {quote(sharing)} }}"]
         path = self.root / "storehub.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + self.extra_devices)
         path.chmod(0o600)
         return path
 
@@ -552,3 +556,138 @@ async def run_contention_bench(*, tills: int, seconds: float, warmup: float) -> 
             "jobs_throughput": ratio(jobs["throughput"], alone["throughput"]),
         },
     }
+
+
+# -- scans ------------------------------------------------------------------------------
+
+#: In-store GTIN-13s (prefix 2) numbered from here, so every scan of a run is distinct.
+SCAN_CODE_BASE = 200_000_000_000
+
+#: A scan not at its till within this long counts as an error.
+SCAN_TIMEOUT_S = 5.0
+
+
+def scan_code(number: int) -> str:
+    body = f"{SCAN_CODE_BASE + number:012d}"
+    return body + str(gtin_check_digit(body))
+
+
+class ScanInbox:
+    """A till's scans, matched to the code it is waiting for.  Subscribed once, up
+    front: a subscription made just before a scan could miss it."""
+
+    def __init__(self, till: StoreHubClient) -> None:
+        self.till = till
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        till.on_event(self._arrived)
+
+    def _arrived(self, event: Any) -> None:
+        future = self.waiting.get(event.data.get("code", "")) if event.type == "scan" else None
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
+
+
+async def measure_scans(
+    name: str, pairs: list[tuple[ScanInbox, SerialScannerSimulator]], *, seconds: float, warmup: float
+) -> dict[str, Any]:
+    """Each scanner scans, waits until its till has the code, scans again.
+
+    Latency runs from the simulator writing the code on its serial line to the till
+    receiving the ``scan`` event: the hub's serial read, decoding and the bus included.
+    """
+    latencies: list[float] = []
+    errors = 0
+    numbers = iter(range(10**9))
+    measure_from = time.perf_counter() + warmup
+    stop_at = measure_from + seconds
+
+    async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator) -> None:
+        nonlocal errors
+        while (sent := time.perf_counter()) < stop_at:
+            code = scan_code(next(numbers))
+            arrival = inbox.waiting[code] = asyncio.get_running_loop().create_future()
+            scanner.scan(code)
+            try:
+                received = await asyncio.wait_for(arrival, SCAN_TIMEOUT_S)
+                ok = True
+            except TimeoutError:
+                received, ok = time.perf_counter(), False
+            inbox.waiting.pop(code, None)
+            if sent >= measure_from:
+                if ok:
+                    latencies.append(received - sent)
+                else:
+                    errors += 1
+
+    say(f"{name}: {len(pairs)} scanner(s) scanning for {warmup:g} s warm-up + {seconds:g} s…")
+    await asyncio.gather(*(scan_loop(inbox, scanner) for inbox, scanner in pairs))
+    ordered = sorted(latencies)
+    return {
+        "scans": len(ordered),
+        "scans_per_s": round(len(ordered) / seconds, 1),
+        "p50_ms": percentile_ms(ordered, 50),
+        "p90_ms": percentile_ms(ordered, 90),
+        "p99_ms": percentile_ms(ordered, 99),
+        "max_ms": percentile_ms(ordered, 100),
+        "errors": errors,
+    }
+
+
+async def run_scan_bench(*, scanners: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """One scanner alone, then every scanner at once, each claimed by its own till."""
+    if scanners < 1 or seconds <= 0 or warmup < 0:
+        raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
+    if find_mosquitto() is None:
+        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
+    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
+        root = Path(folder)
+        store = BenchStore.create(root, scanners)
+        simulators = [SerialScannerSimulator(root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
+        store.extra_devices = "".join(
+            f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
+            for n, sim in enumerate(simulators, start=1)
+        )
+        broker = store.broker()
+        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
+        try:
+            for simulator in simulators:
+                simulator.start()
+            await broker.start()
+            async with connected_tills(store) as tills:
+                say("hub: starting the hub…")
+                async with hub_process(store, tills[0]):
+                    pairs = [(ScanInbox(till), sim) for till, sim in zip(tills, simulators, strict=True)]
+                    for n, till in enumerate(tills, start=1):
+                        claim = await till.request(f"scanner-{n}", "claim", {"lease_s": 600})
+                        if not claim.ok:
+                            raise RuntimeError(f"bench till could not claim scanner-{n}: {claim.error}")
+                    await wait_until_online(tills[0], [f"scanner-{n}" for n in range(1, scanners + 1)])
+                    alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup)
+                    together = await measure_scans(f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup)
+        finally:
+            await broker.stop()
+            for simulator in simulators:
+                if simulator.running:
+                    simulator.stop()
+    return {
+        "scanners": scanners,
+        "seconds": seconds,
+        "warmup": warmup,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "storehub": package_version("storehub"),
+        "alone": alone,
+        "together": together,
+        "ratio": {"p50": ratio(together["p50_ms"], alone["p50_ms"]), "p99": ratio(together["p99_ms"], alone["p99_ms"])},
+    }
+
+
+async def wait_until_online(till: StoreHubClient, devices: list[str], timeout: float = HUB_READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    for device in devices:
+        while True:
+            status = await till.request(device, "status")
+            if status.ok:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{device} did not come online: {status.error}")
+            await asyncio.sleep(POLL_INTERVAL_S)

@@ -8,7 +8,9 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from hub.config import DEFAULT_CONFIG_PATH, ConfigError, StoreHubConfig, load_config
 
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     contention.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     contention.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
     contention.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    scan = benches.add_parser("scan", help="scan-to-till latency: one scanner alone, then N scanning at once")
+    scan.add_argument("--scanners", type=int, default=20, help="scanners, each claimed by its own till (default 20)")
+    scan.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
+    scan.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    scan.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
     args = parser.parse_args(argv)
     handler = {
@@ -100,12 +107,12 @@ def setup_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _serve(config: StoreHubConfig) -> int:
+def _serve(config: StoreHubConfig, main: Callable[[], Coroutine[Any, Any, None]] | None = None) -> int:
     from hub.app import run_hub
 
     setup_logging(config.log_level)
     try:
-        asyncio.run(run_hub(config))
+        asyncio.run(main() if main else run_hub(config))
     except Exception as exc:  # a start-up failure: say what, not a traceback
         log.error("the hub could not start: %s", exc, exc_info=config.log_level == "debug")
         return 1
@@ -127,7 +134,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(credentials.banner(config), flush=True)
     if args.print_config:
         return 0
-    return _serve(config)
+    from hub.demo import run_demo
+
+    return _serve(config, lambda: run_demo(config, args.dir))
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -208,12 +217,15 @@ def _broker_files(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from hub.bench import run_contention_bench, run_rtt_bench
+    from hub.bench import run_contention_bench, run_rtt_bench, run_scan_bench
 
     setup_logging("warning")
     if args.bench == "rtt":
         bench = run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
         table = report_table
+    elif args.bench == "scan":
+        bench = run_scan_bench(scanners=args.scanners, seconds=args.seconds, warmup=args.warmup)
+        table = scan_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
         table = contention_table
@@ -224,6 +236,23 @@ def _bench(args: argparse.Namespace) -> int:
         return 130
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
+
+
+def scan_table(report: dict) -> str:
+    lines = [
+        f"storehub bench scan: scan to till, {report['scanners']} scanner(s), {report['seconds']:g} s per phase, "
+        f"{report['cpus']} CPU(s)",
+        f"{'phase':<16}{'scans':>8}{'per s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}",
+    ]
+    for label, key in (("one scanner", "alone"), (f"{report['scanners']} scanners", "together")):
+        p = report[key]
+        lines.append(
+            f"{label:<16}{p['scans']:>8}{p['scans_per_s']:>9.0f}{p['p50_ms']:>9.2f}{p['p90_ms']:>9.2f}"
+            f"{p['p99_ms']:>9.2f}{p['max_ms']:>9.2f}{p['errors']:>8}"
+        )
+    r = report["ratio"]
+    lines.append(f"together/alone: p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x")
+    return "\n".join(lines)
 
 
 def contention_table(report: dict) -> str:

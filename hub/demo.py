@@ -1,9 +1,13 @@
-"""The demo store: its own config, example clients with printed credentials, devices.
+"""The demo store: its own config, example clients with printed credentials, and a
+simulated peripheral of every kind, driven by the real drivers.
 
 ``storehub demo`` writes ``<dir>/storehub.toml`` afresh at every start (so new device
 kinds appear as the product grows) and keeps the clients' secrets in
 ``<dir>/credentials.json`` (mode 0600) so they stay the same from one run to the next.
-The ports stay clear of a system Mosquitto that Debian may have started on 1883.
+The simulators run in the demo's own process: serial ones on ptys linked under
+``<dir>/dev/``, network ones on loopback ports; ``storehub sim`` drives them through
+``<dir>/sim.sock``.  The ports stay clear of a system Mosquitto that Debian may have
+started on 1883.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ DEMO_CLIENTS = (
     ("cloud", "cloud", "The central cloud"),
 )
 
-DEMO_DEVICES = """
+DEMO_ECHO_DEVICES = """
 [[devices]]
 id = "echo-1"
 kind = "echo"
@@ -41,6 +45,63 @@ id = "echo-2"
 kind = "echo"
 options = { sharing = "exclusive", allow_crash = true }
 """
+
+
+def demo_peripherals_toml(directory: Path) -> str:
+    """The checkout's peripherals: what they are and where the hub finds their simulators."""
+    dev = directory / "dev"
+    return f"""
+[[devices]]
+id = "scanner-1"
+kind = "scanner"
+driver = "serial"
+port = "{dev / "scanner-1"}"
+options = {{ serial_terminator = "CR" }}
+
+[[devices]]
+id = "display-1"
+kind = "customer_display"
+port = "{dev / "display-1"}"
+options = {{ code_page = "cp866" }}
+"""
+
+
+class DemoPeripherals:
+    """The demo's simulated peripherals, started before the hub and stopped after it."""
+
+    def __init__(self, directory: Path) -> None:
+        from devices.sim.control import SimulatorDesk
+        from devices.sim.customer_display import LineDisplaySimulator
+        from devices.sim.scanner import SerialScannerSimulator
+
+        dev, sim = directory / "dev", directory / "sim"
+        self.desk = SimulatorDesk(directory / "sim.sock")
+        self.scanner = SerialScannerSimulator(dev / "scanner-1", terminator="CR")
+        self.display = LineDisplaySimulator(dev / "display-1", state_file=sim / "display-1.txt")
+
+    async def start(self) -> None:
+        self.scanner.start()
+        self.display.start()
+        self.desk.register("scanner-1", "scanner", self.scanner.desk_handlers())
+        self.desk.register("display-1", "customer_display", self.display.desk_handlers())
+        await self.desk.start()
+
+    async def stop(self) -> None:
+        await self.desk.stop()
+        for simulator in (self.display, self.scanner):
+            if simulator.running:
+                simulator.stop()
+
+
+async def run_demo(config: StoreHubConfig, directory: Path) -> None:
+    from hub.app import run_hub
+
+    peripherals = DemoPeripherals(directory.resolve())
+    await peripherals.start()
+    try:
+        await run_hub(config)
+    finally:
+        await peripherals.stop()
 
 
 @dataclass(frozen=True)
@@ -93,6 +154,6 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         f"port = {DEMO_MQTT_PORT}\n"
         f"websockets_port = {DEMO_WEBSOCKETS_PORT}\n"
         "\n[api]\n"
-        f"port = {DEMO_API_PORT}\n" + clients + DEMO_DEVICES
+        f"port = {DEMO_API_PORT}\n" + clients + DEMO_ECHO_DEVICES + demo_peripherals_toml(directory)
     )
     return config_path, DemoCredentials(secrets)

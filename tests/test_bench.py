@@ -72,3 +72,16 @@ async def test_contention_bench_reports_claims_and_jobs_beside_the_uncontended_r
         assert 0 < claims["claim_p50_ms"] <= claims["claim_p99_ms"] <= claims["claim_max_ms"]
     assert "contended claim grant" in contention_table(report)
     assert bench_processes() - before == set()
+
+
+async def test_scan_bench_measures_scan_to_till_for_one_and_many_scanners() -> None:
+    from hub.bench import run_scan_bench
+    from hub.cli import scan_table
+
+    before = bench_processes()
+    report = await run_scan_bench(scanners=3, seconds=0.5, warmup=0.2)
+    for phase in ("alone", "together"):
+        assert report[phase]["errors"] == 0 and report[phase]["scans"] > 0
+        assert 0 < report[phase]["p50_ms"] <= report[phase]["p99_ms"] <= report[phase]["max_ms"]
+    assert "3 scanners" in scan_table(report)
+    assert bench_processes() - before == set()
