@@ -588,7 +588,12 @@ class ScanInbox:
 
 
 async def measure_scans(
-    name: str, pairs: list[tuple[ScanInbox, SerialScannerSimulator]], *, seconds: float, warmup: float
+    name: str,
+    pairs: list[tuple[ScanInbox, SerialScannerSimulator]],
+    *,
+    seconds: float,
+    warmup: float,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     """Each scanner scans, waits until its till has the code, scans again.
 
@@ -601,8 +606,11 @@ async def measure_scans(
     measure_from = time.perf_counter() + warmup
     stop_at = measure_from + seconds
 
-    async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator) -> None:
+    async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator, index: int) -> None:
         nonlocal errors
+        if rate:
+            # Cashiers do not scan in step: spread the first scans over one interval.
+            await asyncio.sleep(index / (len(pairs) * rate))
         while (sent := time.perf_counter()) < stop_at:
             code = scan_code(next(numbers))
             arrival = inbox.waiting[code] = asyncio.get_running_loop().create_future()
@@ -618,9 +626,12 @@ async def measure_scans(
                     latencies.append(received - sent)
                 else:
                     errors += 1
+            if rate:
+                await asyncio.sleep(max(sent + 1 / rate - time.perf_counter(), 0))
 
-    say(f"{name}: {len(pairs)} scanner(s) scanning for {warmup:g} s warm-up + {seconds:g} s…")
-    await asyncio.gather(*(scan_loop(inbox, scanner) for inbox, scanner in pairs))
+    pace = f" at {rate:g} scans/s each" if rate else ""
+    say(f"{name}: {len(pairs)} scanner(s) scanning{pace} for {warmup:g} s warm-up + {seconds:g} s…")
+    await asyncio.gather(*(scan_loop(inbox, scanner, i) for i, (inbox, scanner) in enumerate(pairs)))
     ordered = sorted(latencies)
     return {
         "scans": len(ordered),
@@ -633,9 +644,9 @@ async def measure_scans(
     }
 
 
-async def run_scan_bench(*, scanners: int, seconds: float, warmup: float) -> dict[str, Any]:
+async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:
     """One scanner alone, then every scanner at once, each claimed by its own till."""
-    if scanners < 1 or seconds <= 0 or warmup < 0:
+    if scanners < 1 or seconds <= 0 or warmup < 0 or rate < 0:
         raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
     if find_mosquitto() is None:
         raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
@@ -662,8 +673,10 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float) -> dic
                         if not claim.ok:
                             raise RuntimeError(f"bench till could not claim scanner-{n}: {claim.error}")
                     await wait_until_online(tills[0], [f"scanner-{n}" for n in range(1, scanners + 1)])
-                    alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup)
-                    together = await measure_scans(f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup)
+                    alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup, rate=rate)
+                    together = await measure_scans(
+                        f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup, rate=rate
+                    )
         finally:
             await broker.stop()
             for simulator in simulators:
@@ -671,6 +684,7 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float) -> dic
                     simulator.stop()
     return {
         "scanners": scanners,
+        "rate": rate,
         "seconds": seconds,
         "warmup": warmup,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--scanners", type=int, default=20, help="scanners, each claimed by its own till (default 20)")
     scan.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     scan.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    scan.add_argument("--rate", type=float, default=0.0, help="scans per second per scanner; 0 (default) = as fast as answered")
     scan.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
     args = parser.parse_args(argv)
@@ -224,7 +225,7 @@ def _bench(args: argparse.Namespace) -> int:
         bench = run_rtt_bench(clients=args.clients, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
         table = report_table
     elif args.bench == "scan":
-        bench = run_scan_bench(scanners=args.scanners, seconds=args.seconds, warmup=args.warmup)
+        bench = run_scan_bench(scanners=args.scanners, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
         table = scan_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
@@ -240,8 +241,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 def scan_table(report: dict) -> str:
     lines = [
-        f"storehub bench scan: scan to till, {report['scanners']} scanner(s), {report['seconds']:g} s per phase, "
-        f"{report['cpus']} CPU(s)",
+        f"storehub bench scan: scan to till, {report['scanners']} scanner(s)"
+        + (f" at {report['rate']:g} scans/s each" if report.get("rate") else ", as fast as answered")
+        + f", {report['seconds']:g} s per phase, {report['cpus']} CPU(s)",
         f"{'phase':<16}{'scans':>8}{'per s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}",
     ]
     for label, key in (("one scanner", "alone"), (f"{report['scanners']} scanners", "together")):
