@@ -1,0 +1,258 @@
+"""How the hub reaches an ESC/POS printer: python-escpos's transports, picked by the config.
+
+A receipt printer, or a cash drawer kicked through one, names its ``driver`` and ``port``:
+
+    network  "tcp://10.0.0.21:9100", "10.0.0.21:9100" or "10.0.0.21" (port 9100)
+    serial   "/dev/serial/by-id/usb-…" (pyserial)
+    usb      "usb:04b8:0202" (vendor:product, hex; needs pyusb, absent on the test box)
+    file     "/dev/usb/lp0" (write only: such a printer cannot be asked for its status)
+
+The link writes bytes and asks status questions; it does not know what the bytes mean.
+Every call blocks: actors run them through ``DeviceActor.blocking``.  A transport that
+fails (refused, reset, closed, unplugged) raises ``DeviceGone``, so the supervisor marks
+the device offline and reopens it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from escpos import exceptions as escpos_errors
+from pydantic import BaseModel, ConfigDict, Field
+
+from devices.actor import DeviceGone
+
+Driver = Literal["network", "serial", "usb", "file"]
+DRIVERS: tuple[Driver, ...] = ("network", "serial", "usb", "file")
+
+#: The raw-printing port every network receipt printer listens on (JetDirect).
+DEFAULT_NETWORK_PORT = 9100
+
+#: How long connecting to a network printer may take.  A printer on the shop's LAN
+#: answers in milliseconds; one that is switched off never does, and the supervisor
+#: tries again a second later.
+CONNECT_TIMEOUT_S = 3.0
+
+#: How long a printer may stop taking data before the link counts it as gone.  A long
+#: receipt with a logo drains into a small printer buffer at print speed: seconds.
+WRITE_TIMEOUT_S = 30.0
+
+#: Bytes read at once while clearing stale replies.
+DRAIN_CHUNK = 64
+
+
+class LinkOptions(BaseModel):
+    """Options every kind reached over an ESC/POS link has."""
+
+    model_config = ConfigDict(extra="forbid")
+    baudrate: int = Field(
+        9600, ge=1200, le=921_600, description="Serial driver: line speed (most printers ship at 9600 or 38400)."
+    )
+    flow_control: Literal["none", "rtscts", "dsrdtr", "xonxoff"] = Field(
+        "none", description="Serial driver: how the printer says its buffer is full."
+    )
+    usb_timeout_ms: int = Field(5000, ge=100, le=60_000, description="USB driver: longest single transfer.")
+    status_timeout_ms: int = Field(
+        500,
+        ge=20,
+        le=10_000,
+        description="How long to wait for the printer's status bytes before counting the status as unknown.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAddress:
+    driver: Driver
+    #: network: host; serial and file: the path; usb: "vvvv:pppp".
+    target: str
+    port: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.target}:{self.port}" if self.driver == "network" else self.target
+
+
+def parse_address(driver: str | None, port: str | None) -> LinkAddress:
+    """The config's ``driver`` and ``port`` as an address; ``ValueError`` names what is wrong."""
+    if driver not in DRIVERS:
+        raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
+    if not port:
+        raise ValueError(f"the {driver} driver needs a port")
+    if driver == "network":
+        parts = urlsplit(port if "://" in port else f"tcp://{port}")
+        if parts.scheme not in {"tcp", "socket"} or not parts.hostname:
+            raise ValueError(f"a network printer's port is host:port or tcp://host:port; got {port!r}")
+        try:
+            number = parts.port or DEFAULT_NETWORK_PORT
+        except ValueError:
+            raise ValueError(f"bad TCP port in {port!r}") from None
+        return LinkAddress("network", parts.hostname, number)
+    if driver == "usb":
+        ids = port.removeprefix("usb:").split(":")
+        if len(ids) != 2 or not all(len(i) == 4 for i in ids):
+            raise ValueError(f"a USB printer's port is usb:vvvv:pppp (hex vendor and product); got {port!r}")
+        try:
+            int(ids[0], 16), int(ids[1], 16)
+        except ValueError:
+            raise ValueError(f"a USB printer's port is usb:vvvv:pppp (hex vendor and product); got {port!r}") from None
+        return LinkAddress("usb", ":".join(ids))
+    return LinkAddress(driver, port)
+
+
+class EscposLink:
+    """One open transport to one printer (a python-escpos printer object underneath)."""
+
+    def __init__(self, address: LinkAddress, options: LinkOptions) -> None:
+        self.address = address
+        self.options = options
+        self._printer: Any = None
+
+    @property
+    def can_read(self) -> bool:
+        """Whether the printer can answer at all (a write-only file cannot)."""
+        return self.address.driver != "file"
+
+    # -- opening ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        printer = self._make_printer()
+        try:
+            printer.open()
+        except (OSError, escpos_errors.Error) as exc:
+            raise DeviceGone(f"cannot reach {self.address}: {_first_line(exc)}") from None
+        if self.address.driver == "network":
+            printer.device.settimeout(WRITE_TIMEOUT_S)
+        if self.address.driver == "serial" and self.options.flow_control == "rtscts":
+            printer.device.rtscts = True  # python-escpos's Serial has no switch for it
+        self._printer = printer
+
+    def _make_printer(self) -> Any:
+        address, options = self.address, self.options
+        match address.driver:
+            case "network":
+                from escpos.printer import Network
+
+                return Network(host=address.target, port=address.port, timeout=CONNECT_TIMEOUT_S)
+            case "serial":
+                from escpos.printer import Serial
+
+                return Serial(
+                    devfile=address.target,
+                    baudrate=options.baudrate,
+                    timeout=WRITE_TIMEOUT_S,
+                    xonxoff=options.flow_control == "xonxoff",
+                    dsrdtr=options.flow_control == "dsrdtr",
+                )
+            case "usb":
+                # Not exercised here (no pyusb, no USB printer on the test box).
+                from escpos.printer import Usb
+
+                vendor, product = (int(part, 16) for part in address.target.split(":"))
+                return Usb(idVendor=vendor, idProduct=product, timeout=options.usb_timeout_ms)
+            case "file":
+                from escpos.printer import File
+
+                return File(devfile=address.target)
+        raise AssertionError(address.driver)
+
+    def close(self) -> None:
+        printer, self._printer = self._printer, None
+        if printer is not None:
+            try:
+                printer.close()
+            except (OSError, escpos_errors.Error):
+                pass  # it is gone either way
+
+    # -- talking ----------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` in one write: a receipt is never interleaved with anything."""
+        printer = self._open_printer()
+        try:
+            printer._raw(data)
+        except (OSError, escpos_errors.Error) as exc:
+            raise DeviceGone(f"{self.address} stopped taking data: {_first_line(exc)}") from None
+
+    def ask(self, request: bytes, reply_bytes: int) -> bytes:
+        """Send a real-time question and collect up to ``reply_bytes`` answer bytes.
+
+        Fewer bytes (none, from a printer without a back channel) come back when the
+        printer did not answer within ``status_timeout_ms``; the caller reads that as
+        unknown.  Replies that arrived late for an earlier question are thrown away
+        first, so they are never taken for this one's.
+        """
+        printer = self._open_printer()
+        try:
+            match self.address.driver:
+                case "network":
+                    return self._ask_socket(printer.device, request, reply_bytes)
+                case "serial":
+                    return self._ask_serial(printer.device, request, reply_bytes)
+                case "usb":
+                    return self._ask_usb(printer, request, reply_bytes)
+                case _:  # a write-only file: nobody to ask
+                    return b""
+        except (OSError, escpos_errors.Error) as exc:
+            raise DeviceGone(f"{self.address} stopped answering: {_first_line(exc)}") from None
+
+    def _open_printer(self) -> Any:
+        if self._printer is None:
+            raise DeviceGone(f"{self.address} is not open")
+        return self._printer
+
+    def _ask_socket(self, sock: socket.socket, request: bytes, reply_bytes: int) -> bytes:
+        sock.setblocking(False)
+        try:
+            while True:  # drop what an earlier, timed-out question left behind
+                stale = sock.recv(DRAIN_CHUNK)
+                if not stale:
+                    raise DeviceGone(f"{self.address} closed the connection")
+        except BlockingIOError:
+            pass
+        finally:
+            sock.settimeout(WRITE_TIMEOUT_S)
+        sock.sendall(request)
+        reply = b""
+        deadline = time.monotonic() + self.options.status_timeout_ms / 1000
+        try:
+            while len(reply) < reply_bytes:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                chunk = sock.recv(reply_bytes - len(reply))
+                if not chunk:
+                    raise DeviceGone(f"{self.address} closed the connection")
+                reply += chunk
+        except TimeoutError:
+            pass
+        finally:
+            sock.settimeout(WRITE_TIMEOUT_S)
+        return reply
+
+    def _ask_serial(self, port: Any, request: bytes, reply_bytes: int) -> bytes:
+        port.reset_input_buffer()
+        port.write(request)
+        saved = port.timeout
+        port.timeout = self.options.status_timeout_ms / 1000
+        try:
+            return bytes(port.read(reply_bytes))
+        finally:
+            port.timeout = saved
+
+    def _ask_usb(self, printer: Any, request: bytes, reply_bytes: int) -> bytes:
+        import usb.core  # present wherever the usb driver could open at all
+
+        printer._raw(request)
+        try:
+            return bytes(printer.device.read(printer.in_ep, reply_bytes, self.options.status_timeout_ms))
+        except usb.core.USBTimeoutError:
+            return b""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return " ".join(text.split())

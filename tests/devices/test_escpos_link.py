@@ -1,0 +1,124 @@
+"""The link to an ESC/POS printer: addresses from the config, and status questions that never lie or hang."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from bus.payloads import ErrorCode
+from devices.actor import DeviceGone
+from devices.escpos_link import EscposLink, LinkAddress, LinkOptions, parse_address
+
+OPTIONS = LinkOptions(status_timeout_ms=100)
+
+
+@pytest.mark.parametrize(
+    ("driver", "port", "address"),
+    [
+        ("network", "tcp://10.0.0.21:9100", LinkAddress("network", "10.0.0.21", 9100)),
+        ("network", "10.0.0.21:9101", LinkAddress("network", "10.0.0.21", 9101)),
+        ("network", "printer-1.shop.lan", LinkAddress("network", "printer-1.shop.lan", 9100)),
+        ("serial", "/dev/serial/by-id/usb-Epson-if00", LinkAddress("serial", "/dev/serial/by-id/usb-Epson-if00")),
+        ("usb", "usb:04b8:0202", LinkAddress("usb", "04b8:0202")),
+        ("file", "/dev/usb/lp0", LinkAddress("file", "/dev/usb/lp0")),
+    ],
+)
+def test_addresses_from_the_config(driver: str, port: str, address: LinkAddress):
+    assert parse_address(driver, port) == address
+
+
+@pytest.mark.parametrize(
+    ("driver", "port", "complaint"),
+    [
+        (None, "10.0.0.21", "driver must be one of"),
+        ("bluetooth", "x", "driver must be one of"),
+        ("network", None, "needs a port"),
+        ("network", "http://10.0.0.21", "host:port"),
+        ("network", "10.0.0.21:http", "bad TCP port"),
+        ("usb", "usb:epson:0202", "usb:vvvv:pppp"),
+    ],
+)
+def test_a_bad_address_is_named(driver: str | None, port: str | None, complaint: str):
+    with pytest.raises(ValueError, match=complaint):
+        parse_address(driver, port)
+
+
+@pytest.fixture
+def printer_port() -> Iterator[Callable[[Callable[[socket.socket], None]], int]]:
+    """A one-connection TCP server in a thread, playing the printer as the test says."""
+    servers: list[tuple[socket.socket, threading.Thread]] = []
+
+    def serve(behave: Callable[[socket.socket], None]) -> int:
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def run() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                behave(connection)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        servers.append((listener, thread))
+        return listener.getsockname()[1]
+
+    yield serve
+    for listener, thread in servers:
+        listener.close()
+        thread.join(timeout=2)
+
+
+def connected(port: int) -> EscposLink:
+    link = EscposLink(LinkAddress("network", "127.0.0.1", port), OPTIONS)
+    link.open()
+    return link
+
+
+def test_a_printer_that_does_not_answer_gives_no_bytes_after_the_timeout(printer_port):
+    done = threading.Event()
+    link = connected(printer_port(lambda conn: done.wait(2)))
+    try:
+        started = time.monotonic()
+        assert link.ask(b"\x10\x04\x01", 1) == b""
+        assert 0.09 <= time.monotonic() - started < 1.0
+    finally:
+        done.set()
+        link.close()
+
+
+def test_a_late_reply_to_an_earlier_question_is_not_taken_for_this_ones(printer_port):
+    def late_then_answer(conn: socket.socket) -> None:
+        conn.sendall(b"\x1a")  # an answer that arrived after its asker gave up
+        conn.recv(3)
+        conn.sendall(b"\x16")
+        conn.recv(1)
+
+    link = connected(printer_port(late_then_answer))
+    try:
+        time.sleep(0.05)
+        assert link.ask(b"\x10\x04\x01", 1) == b"\x16"
+    finally:
+        link.close()
+
+
+def test_a_printer_that_hangs_up_is_gone(printer_port):
+    link = connected(printer_port(lambda conn: None))
+    try:
+        time.sleep(0.05)
+        with pytest.raises(DeviceGone) as gone:
+            link.ask(b"\x10\x04\x01", 1)
+        assert gone.value.code == ErrorCode.DEVICE_OFFLINE and "closed the connection" in gone.value.message
+    finally:
+        link.close()
+
+
+def test_nobody_listening_is_gone_at_once():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: refused
+        link = EscposLink(LinkAddress("network", "127.0.0.1", port), OPTIONS)
+        with pytest.raises(DeviceGone, match="cannot reach 127.0.0.1"):
+            link.open()
