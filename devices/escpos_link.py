@@ -125,6 +125,9 @@ class EscposLink:
             raise DeviceGone(f"cannot reach {self.address}: {_first_line(exc)}") from None
         if self.address.driver == "network":
             printer.device.settimeout(WRITE_TIMEOUT_S)
+            # A status question right after a receipt would otherwise wait for the
+            # printer's delayed ACK (Nagle's algorithm): ~40 ms on every print.
+            printer.device.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.address.driver == "serial" and self.options.flow_control == "rtscts":
             printer.device.rtscts = True  # python-escpos's Serial has no switch for it
         self._printer = printer

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from importlib import metadata
@@ -181,6 +182,11 @@ class Hub:
     def start_devices(self) -> None:
         assert self.bus is not None and self.metrics is not None
         bus, metrics = self.bus, self.metrics
+        # python-escpos caches its printer profiles in a new temporary folder per
+        # process unless told where; keep them with the hub's state.
+        escpos_cache = self.config.state_dir / "escpos"
+        escpos_cache.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(escpos_cache))
         self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics))
         self.devices.start(device_specs(self.config))
         devices = self.devices

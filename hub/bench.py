@@ -40,6 +40,7 @@ from bus.client import RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
 from devices.gtin import gtin_check_digit
+from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.scanner import SerialScannerSimulator
 
 #: The throwaway store's id; nothing outside the temporary folder ever sees it.
@@ -644,8 +645,49 @@ async def measure_scans(
     }
 
 
+#: The receipt the print phase sends: a short sale, as most are.
+BENCH_RECEIPT = [
+    {"type": "text", "text": "Магазин у дома", "bold": True, "align": "center"},
+    {"type": "kv", "key": "Молоко 1л", "value": "89.90"},
+    {"type": "kv", "key": "Хлеб", "value": "45.00"},
+    {"type": "line"},
+    {"type": "kv", "key": "ИТОГО", "value": "134.90"},
+    {"type": "barcode", "code": "4601234567893"},
+    {"type": "cut"},
+]
+
+
+async def measure_prints(tills: list[StoreHubClient], *, seconds: float) -> dict[str, Any]:
+    """Tills printing receipts on one printer as fast as it takes them."""
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def print_loop(till: StoreHubClient) -> None:
+        nonlocal errors
+        while (sent := time.perf_counter()) < stop_at:
+            response = await till.request("printer-1", "print", {"blocks": BENCH_RECEIPT}, timeout=REQUEST_TIMEOUT_S)
+            if response.ok:
+                latencies.append(time.perf_counter() - sent)
+            else:
+                errors += 1
+
+    say(f"printing: {len(tills)} till(s) printing receipts for {seconds:g} s…")
+    await asyncio.gather(*(print_loop(till) for till in tills))
+    ordered = sorted(latencies)
+    return {
+        "receipts": len(ordered),
+        "receipts_per_s": round(len(ordered) / seconds, 1),
+        "p50_ms": percentile_ms(ordered, 50),
+        "p99_ms": percentile_ms(ordered, 99),
+        "max_ms": percentile_ms(ordered, 100),
+        "errors": errors,
+    }
+
+
 async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:
-    """One scanner alone, then every scanner at once, each claimed by its own till."""
+    """One scanner alone, then every scanner at once, each claimed by its own till;
+    then the tills printing receipts on one simulated network printer."""
     if scanners < 1 or seconds <= 0 or warmup < 0 or rate < 0:
         raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
     if find_mosquitto() is None:
@@ -654,10 +696,12 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
         root = Path(folder)
         store = BenchStore.create(root, scanners)
         simulators = [SerialScannerSimulator(root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
+        printer = EscposPrinterSimulator()
+        await printer.start()
         store.extra_devices = "".join(
             f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
             for n, sim in enumerate(simulators, start=1)
-        )
+        ) + f'\n[[devices]]\nid = "printer-1"\nkind = "receipt_printer"\ndriver = "network"\nport = "{printer.address}"\n'
         broker = store.broker()
         say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
         try:
@@ -677,8 +721,14 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
                     together = await measure_scans(
                         f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup, rate=rate
                     )
+                    await wait_until_online(tills[0], ["printer-1"])
+                    prints = await measure_prints(tills, seconds=seconds)
+                    rendered = len(printer.receipts)
+                    if rendered < prints["receipts"]:
+                        raise RuntimeError(f"the printer rendered {rendered} receipts of {prints['receipts']} answered")
         finally:
             await broker.stop()
+            await printer.stop()
             for simulator in simulators:
                 if simulator.running:
                     simulator.stop()
@@ -691,6 +741,7 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
         "storehub": package_version("storehub"),
         "alone": alone,
         "together": together,
+        "prints": prints,
         "ratio": {"p50": ratio(together["p50_ms"], alone["p50_ms"]), "p99": ratio(together["p99_ms"], alone["p99_ms"])},
     }
 

@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
 
+    devices_cmd = commands.add_parser("devices", help="look at the box's hardware")
+    device_commands = devices_cmd.add_subparsers(dest="devices", required=True, metavar="WHAT")
+    scan_inputs = device_commands.add_parser(
+        "scan-inputs", help="list input devices that could be keyboard-wedge scanners, with config to paste"
+    )
+    scan_inputs.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     check = commands.add_parser("check-config", help="validate a config file and name every bad field")
     _config_option(check)
 
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _demo,
         "check-config": _check_config,
         "sim": _sim,
+        "devices": _devices,
         "hash-secret": _hash_secret,
         "broker-files": _broker_files,
         "bench": _bench,
@@ -173,6 +181,28 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _devices(args: argparse.Namespace) -> int:
+    from devices.scanner import list_candidate_inputs
+
+    candidates = list_candidate_inputs()
+    if args.json:
+        print(json.dumps(candidates, indent=2, default=str))
+        return 0
+    if not candidates:
+        print("no input devices found (is the scanner plugged in, and may this user read /dev/input?)")
+        return 0
+    for device in candidates:
+        verdict = "looks like a scanner" if device.get("looks_like_scanner") else "probably not a scanner"
+        print(f"{device.get('path')}  {device.get('name', '?')}  usb {device.get('usb_id', '?')}  — {verdict}")
+        for reason in [device.get("why")] if isinstance(device.get("why"), str) else device.get("why") or []:
+            print(f"    {reason}")
+        if device.get("error"):
+            print(f"    cannot open: {device['error']}")
+        if device.get("suggested"):
+            print(f"    config: {json.dumps(device['suggested'])}")
+    return 0
+
+
 def _check_config(args: argparse.Namespace) -> int:
     config = _load_or_explain(args.config)
     if config is None:
@@ -254,6 +284,11 @@ def scan_table(report: dict) -> str:
         )
     r = report["ratio"]
     lines.append(f"together/alone: p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x")
+    p = report["prints"]
+    lines.append(
+        f"receipts to the network printer: {p['receipts']} in {report['seconds']:g} s = {p['receipts_per_s']:.0f}/s, "
+        f"p50 {p['p50_ms']:.2f} ms, p99 {p['p99_ms']:.2f} ms, {p['errors']} errors"
+    )
     return "\n".join(lines)
 
 

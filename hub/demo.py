@@ -24,6 +24,8 @@ DEMO_STORE = "demo-store"
 DEMO_MQTT_PORT = 1884
 DEMO_WEBSOCKETS_PORT = 9002
 DEMO_API_PORT = 8080
+#: The simulated network receipt printer (a real one listens on 9100).
+DEMO_PRINTER_PORT = 19100
 
 DEMO_CLIENTS = (
     ("till-1", "till", "Till 1 at the checkout"),
@@ -63,6 +65,21 @@ id = "display-1"
 kind = "customer_display"
 port = "{dev / "display-1"}"
 options = {{ code_page = "cp866" }}
+
+[[devices]]
+id = "printer-1"
+kind = "receipt_printer"
+driver = "network"
+port = "127.0.0.1:{DEMO_PRINTER_PORT}"
+model = "TM-T88V"
+options = {{ drawer_pin = 2 }}
+
+[[devices]]
+id = "drawer-1"
+kind = "cash_drawer"
+driver = "network"
+port = "127.0.0.1:{DEMO_PRINTER_PORT}"
+options = {{ drawer_pin = 2 }}
 """
 
 
@@ -72,22 +89,27 @@ class DemoPeripherals:
     def __init__(self, directory: Path) -> None:
         from devices.sim.control import SimulatorDesk
         from devices.sim.customer_display import LineDisplaySimulator
+        from devices.sim.escpos_printer import EscposPrinterSimulator
         from devices.sim.scanner import SerialScannerSimulator
 
         dev, sim = directory / "dev", directory / "sim"
         self.desk = SimulatorDesk(directory / "sim.sock")
         self.scanner = SerialScannerSimulator(dev / "scanner-1", terminator="CR")
         self.display = LineDisplaySimulator(dev / "display-1", state_file=sim / "display-1.txt")
+        self.printer = EscposPrinterSimulator(port=DEMO_PRINTER_PORT, receipts_dir=sim / "printer-1")
 
     async def start(self) -> None:
         self.scanner.start()
         self.display.start()
+        await self.printer.start()
         self.desk.register("scanner-1", "scanner", self.scanner.desk_handlers())
         self.desk.register("display-1", "customer_display", self.display.desk_handlers())
+        self.desk.register("printer-1", "receipt_printer", self.printer.desk_handlers())
         await self.desk.start()
 
     async def stop(self) -> None:
         await self.desk.stop()
+        await self.printer.stop()
         for simulator in (self.display, self.scanner):
             if simulator.running:
                 simulator.stop()

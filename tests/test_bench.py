@@ -83,5 +83,6 @@ async def test_scan_bench_measures_scan_to_till_for_one_and_many_scanners() -> N
     for phase in ("alone", "together"):
         assert report[phase]["errors"] == 0 and report[phase]["scans"] > 0
         assert 0 < report[phase]["p50_ms"] <= report[phase]["p99_ms"] <= report[phase]["max_ms"]
-    assert "3 scanners" in scan_table(report)
+    assert report["prints"]["errors"] == 0 and report["prints"]["receipts"] > 0
+    assert "3 scanners" in scan_table(report) and "receipts to the network printer" in scan_table(report)
     assert bench_processes() - before == set()
