@@ -231,7 +231,7 @@ class DeviceActor:
             except ValidationError as exc:
                 raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
         self._check_claim(job, spec)
-        if self.status == "offline":
+        if self.status == "offline" and job.deadline is None:
             raise DeviceError(ErrorCode.DEVICE_OFFLINE, self._offline_message())
         job.priority = spec.priority
         job.queued_at = time.monotonic()
@@ -239,7 +239,22 @@ class DeviceActor:
             self.queue.put(job)
         except QueueFull:
             raise DeviceError(ErrorCode.BUSY, f"{self.id} has {INBOX_LIMIT} jobs waiting; try again shortly") from None
+        if self.status == "offline":
+            self._wait_for_return(job)
         self._state_changed(urgent=False)
+
+    def _wait_for_return(self, job: Job) -> None:
+        """A job with a deadline waits for an unplugged device to come back, until then."""
+        assert job.deadline is not None
+
+        def give_up() -> None:
+            if not job.future.done() and self.queue.discard(job):
+                self.counters["jobs_expired"] += 1
+                job.fail(DeviceError(ErrorCode.TIMEOUT, f"{self.id} stayed offline past the deadline; not executed"))
+                self._state_changed(urgent=False)
+
+        delay = max(job.deadline - time.monotonic(), 0)
+        asyncio.get_running_loop().call_later(delay, give_up)
 
     def _check_claim(self, job: Job, spec: ActionSpec) -> None:
         """Exclusive devices serve only their holder; a claimed shared device too."""
@@ -366,11 +381,15 @@ class DeviceActor:
         self._state_changed()
         self.emit("online")
 
-    def went_offline(self, reason: str) -> None:
+    def went_offline(self, reason: str, *, for_good: bool = False) -> None:
         self.status = "offline"
         self.error = {"code": ErrorCode.DEVICE_OFFLINE.value, "message": reason}
-        for job in self.queue.drain():
+        # Jobs that came with a deadline wait for the device to return; the rest are
+        # answered now so their tills can do something else.
+        for job in self.queue.drain(keep=lambda job: job.deadline is not None and not for_good):
             job.fail(DeviceError(ErrorCode.DEVICE_OFFLINE, f"{self.id} went offline: {reason}"))
+        for job in self.queue:
+            self._wait_for_return(job)
         self._state_changed()
         self.emit("offline", {"reason": reason})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
@@ -77,8 +77,16 @@ class JobQueue:
                     return job
         return None
 
-    def drain(self) -> list[Job]:
-        jobs = list(self)
-        for lane in self._lanes.values():
-            lane.clear()
-        return jobs
+    def discard(self, job: Job) -> bool:
+        lane = self._lanes[job.priority]
+        if job in lane:
+            lane.remove(job)
+            return True
+        return False
+
+    def drain(self, *, keep: Callable[[Job], bool] = lambda job: False) -> list[Job]:
+        """Take every waiting job out, except those ``keep`` says stay."""
+        taken = [job for job in self if not keep(job)]
+        for job in taken:
+            self._lanes[job.priority].remove(job)
+        return taken

@@ -89,7 +89,7 @@ class DeviceSupervisor:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         for actor in self._actors.values():
-            actor.went_offline("the hub is shutting down")
+            actor.went_offline("the hub is shutting down", for_good=True)
             actor.publish_state()
             await _close_quietly(actor)
 

@@ -229,3 +229,26 @@ async def test_a_holder_working_its_device_does_not_republish_state_for_every_jo
         await j.future
     await asyncio.sleep(0.01)
     assert len(port.states) - published <= 1
+
+
+async def test_a_job_with_a_deadline_waits_for_an_unplugged_device_to_return(echo, monkeypatch):
+    monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_MIN_S", 0.2)
+    device, _port, _ = echo
+    unplug = job("fail", {"offline": True, "message": "cable pulled"})
+    device.submit(unplug)
+    with pytest.raises(DeviceError):
+        await unplug.future
+    assert device.status == "offline"
+    without_deadline = job("echo", {"n": 0})
+    with pytest.raises(DeviceError) as refused:
+        device.submit(without_deadline)
+    assert refused.value.code == ErrorCode.DEVICE_OFFLINE
+    patient = job("echo", {"n": 1}, deadline=time.monotonic() + 3)
+    impatient = job("echo", {"n": 2}, deadline=time.monotonic() + 0.05)
+    device.submit(patient)
+    device.submit(impatient)
+    with pytest.raises(DeviceError) as expired:
+        await impatient.future
+    assert expired.value.code == ErrorCode.TIMEOUT and "stayed offline" in expired.value.message
+    assert await patient.future == {"echo": {"n": 1}}
+    assert device.status == "idle"
