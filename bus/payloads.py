@@ -105,14 +105,21 @@ class Response(Payload):
 class DeviceError(Exception):
     """A structured failure an actor or the hub reports to the requester."""
 
-    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, details: dict[str, Any] | None = None, *, retryable: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        #: Overrides the code's default: a device error that left nothing done may be retried.
+        self.retryable = retryable
 
     def to_response(self, request_id: str | None) -> Response:
-        return Response.failure(request_id, self.code, self.message, self.details)
+        response = Response.failure(request_id, self.code, self.message, self.details)
+        if self.retryable is not None and response.error is not None:
+            response.error.retryable = self.retryable
+        return response
 
 
 DeviceStatus = Literal["idle", "busy", "error", "offline"]

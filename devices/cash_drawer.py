@@ -103,6 +103,7 @@ class CashDrawer(DeviceActor):
         #: Until when (monotonic) an opened drawer is watched for closing.
         self._watch_until = 0.0
         self._opened_at = 0.0
+        self._opened_by: str | None = None
         self._watching = asyncio.Event()
         if self.options.through == "printer":
             self.kick = drawer_kick_bytes(self.options.drawer_pin, self.options.pulse_ms)
@@ -164,9 +165,9 @@ class CashDrawer(DeviceActor):
             return
         if now_open and self.drawer_open is not True:
             self._opened_at = time.monotonic()
-            self.emit("opened", {})
+            self.emit("opened", {}, to_client=self._opened_by)
         elif not now_open and self.drawer_open is True:
-            self.emit("closed", {"open_for_s": round(time.monotonic() - self._opened_at, 1)})
+            self.emit("closed", {"open_for_s": round(time.monotonic() - self._opened_at, 1)}, to_client=self._opened_by)
         self.drawer_open = now_open
 
     async def _watch(self) -> None:
@@ -181,12 +182,15 @@ class CashDrawer(DeviceActor):
                 self._watching.clear()
             elif time.monotonic() > self._watch_until:
                 self._watching.clear()
-                self.emit("left_open", {"open_for_s": round(time.monotonic() - self._opened_at, 1)})
+                self.emit(
+                    "left_open", {"open_for_s": round(time.monotonic() - self._opened_at, 1)}, to_client=self._opened_by
+                )
 
     # -- actions ----------------------------------------------------------------------
 
     @action("open", OpenArgs, priority=Priority.INTERACTIVE)
     async def open_drawer(self, job: Job) -> dict[str, Any]:
+        self._opened_by = job.client  # the till that opened it hears when it shuts
         async with self._talking:
             await self.blocking(self._link().write, self.kick)
             self.counters["kicks"] += 1

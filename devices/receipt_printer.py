@@ -262,6 +262,9 @@ class ReceiptPrinter(DeviceActor):
             ErrorCode.DEVICE_ERROR,
             f"{self.id}: {words}",
             {"reason": code, "bytes_sent": sent, "status": status.as_dict()},
+            # Nothing went out: the same request (and idempotency key) may simply be sent
+            # again once the paper is in.
+            retryable=sent == 0,
         )
 
     # -- actions ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the hub from a config file")
     _config_option(run)
 
-    demo = commands.add_parser("demo", help="run the hub with a demo store: its own broker, example clients and diagnostic devices")
+    demo = commands.add_parser("demo", help="run the hub with a demo store: its own broker, example clients and a simulated checkout")
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
 
@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     contention.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     contention.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
     contention.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
-    scan = benches.add_parser("scan", help="scan-to-till latency: one scanner alone, then N scanning at once")
+    scan = benches.add_parser(
+        "scan", help="scan-to-till latency (one scanner, then N at once), then receipt throughput to a network printer"
+    )
     scan.add_argument("--scanners", type=int, default=20, help="scanners, each claimed by its own till (default 20)")
     scan.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     scan.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")

@@ -36,12 +36,18 @@ FORBIDDEN: dict[str, frozenset[tuple[str, str]]] = {
     "cloud": frozenset({(ANY, ANY)}),
 }
 
+#: Arguments a role may not set to true on an otherwise allowed action: a kiosk may
+#: print a slip, but not kick the cash drawer open while printing it.
+FORBIDDEN_ARGS: dict[str, dict[tuple[str, str], frozenset[str]]] = {
+    "kiosk": {("receipt_printer", "print"): frozenset({"open_drawer"})},
+}
+
 #: Hub actions only people who look after the store may use.
 STAFF_ROLES = frozenset({"technician", "manager"})
 HUB_STAFF_ACTIONS = frozenset({"force_release"})
 
 
-def check_device_action(role: str | None, kind: str, action: str) -> None:
+def check_device_action(role: str | None, kind: str, action: str, args: dict | None = None) -> None:
     """Raise ``forbidden`` if ``role`` may not ask a ``kind`` device for ``action``."""
     if role is None:
         raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
@@ -49,6 +55,9 @@ def check_device_action(role: str | None, kind: str, action: str) -> None:
     for pair in ((kind, action), (kind, ANY), (ANY, action), (ANY, ANY)):
         if pair in forbidden:
             raise DeviceError(ErrorCode.FORBIDDEN, f"a {role} may not {action} on a {kind}")
+    for name in FORBIDDEN_ARGS.get(role, {}).get((kind, action), frozenset()):
+        if args and args.get(name):
+            raise DeviceError(ErrorCode.FORBIDDEN, f"a {role} may not {action} with {name} on a {kind}")
 
 
 def check_hub_action(role: str | None, action: str) -> None:

@@ -151,7 +151,7 @@ class RequestRouter:
             elif actor is None:
                 raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {target!r} in this store")
             else:
-                check_device_action(role, actor.kind, request.action)
+                check_device_action(role, actor.kind, request.action, request.args)
                 job = Job(
                     client=client,
                     action=request.action,

@@ -267,9 +267,9 @@ class SerialScannerSimulator(PtyDevice):
             self.stop()
             return {"plugged": False}
 
-        def plug(args: dict[str, Any]) -> dict[str, Any]:
+        def plug_in(args: dict[str, Any]) -> dict[str, Any]:
             if not self.running:
                 self.start()
             return {"plugged": True}
 
-        return {"scan": scan, "unplug": unplug, "plug": plug}
+        return {"scan": scan, "unplug": unplug, "plug_in": plug_in}

@@ -394,3 +394,11 @@ def test_permissions_table_keeps_kiosks_away_from_money():
     check_device_action("till", "cash_drawer", "open")
     with pytest.raises(DeviceError):
         check_device_action("cloud", "scanner", "status")
+
+
+def test_a_kiosk_may_print_a_slip_but_not_kick_the_drawer_open_with_it():
+    check_device_action("kiosk", "receipt_printer", "print", {"blocks": [], "open_drawer": False})
+    with pytest.raises(DeviceError) as refused:
+        check_device_action("kiosk", "receipt_printer", "print", {"blocks": [], "open_drawer": True})
+    assert refused.value.code == ErrorCode.FORBIDDEN and "open_drawer" in refused.value.message
+    check_device_action("till", "receipt_printer", "print", {"blocks": [], "open_drawer": True})

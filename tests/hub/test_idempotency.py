@@ -40,3 +40,22 @@ async def test_a_final_device_error_is_remembered():
     await keys.run("fiscal-1", "sale-1", "r1", print_, jammed)
     replay = await keys.run("fiscal-1", "sale-1", "r2", print_, must_not_run)
     assert replay.error is not None and replay.error.code == ErrorCode.DEVICE_ERROR
+
+
+async def test_a_receipt_refused_for_paper_out_prints_when_retried_with_its_key():
+    """Paper out before anything was sent: the printer says the error is retryable."""
+    from bus.payloads import DeviceError
+
+    keys = IdempotencyKeys()
+    print_ = fingerprint("till-1", "print", {"blocks": []})
+
+    async def paper_out() -> Response:
+        error = DeviceError(ErrorCode.DEVICE_ERROR, "printer-1: out of paper", {"bytes_sent": 0}, retryable=True)
+        return error.to_response("r1")
+
+    async def printed() -> Response:
+        return Response.success("r2", {"printed": True})
+
+    first = await keys.run("printer-1", "sale-7", "r1", print_, paper_out)
+    assert first.error is not None and first.error.retryable
+    assert (await keys.run("printer-1", "sale-7", "r2", print_, printed)).ok
