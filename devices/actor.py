@@ -308,7 +308,29 @@ class DeviceActor:
         return f"{job.client} {job.action} ({job.request_id})"
 
     async def serve(self) -> None:
-        """Run jobs until cancelled.  An unexpected exception escapes: the actor crashed."""
+        """Run jobs, and beside them ``watch()``, until cancelled.
+
+        Whatever either raises ends the session: ``DeviceGone`` marks the device
+        offline and the supervisor reopens it; anything else is a crash.
+        """
+        jobs = asyncio.create_task(self._run_jobs(), name=f"device-{self.id}-jobs")
+        watch = asyncio.create_task(self.watch(), name=f"device-{self.id}-watch")
+        try:
+            done, _ = await asyncio.wait({jobs, watch}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in (jobs, watch):
+                task.cancel()
+            await asyncio.gather(jobs, watch, return_exceptions=True)
+
+    async def watch(self) -> None:
+        """What a kind keeps an eye on while the device is open, beside its jobs: a port
+        that may vanish, a sensor, a printer coming back from paper out.  Raise
+        ``DeviceGone`` when the device is gone.  By default: nothing."""
+        await asyncio.Event().wait()
+
+    async def _run_jobs(self) -> None:
         while True:
             job = await self.queue.get()
             await self._run(job)

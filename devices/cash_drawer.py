@@ -135,19 +135,6 @@ class CashDrawer(DeviceActor):
         if link is not None:
             await self.blocking(link.close)
 
-    async def serve(self) -> None:
-        """Jobs, and beside them the watch of an opened drawer."""
-        jobs = asyncio.create_task(super().serve(), name=f"device-{self.id}-jobs")
-        watch = asyncio.create_task(self._watch(), name=f"device-{self.id}-watch")
-        try:
-            done, _ = await asyncio.wait({jobs, watch}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a printer gone during the watch takes the actor offline too
-        finally:
-            for task in (jobs, watch):
-                task.cancel()
-            await asyncio.gather(jobs, watch, return_exceptions=True)
-
     def _link(self) -> EscposLink:
         if self.link is None:
             raise DeviceGone(f"{self.id} is not connected")
@@ -170,7 +157,7 @@ class CashDrawer(DeviceActor):
             self.emit("closed", {"open_for_s": round(time.monotonic() - self._opened_at, 1)}, to_client=self._opened_by)
         self.drawer_open = now_open
 
-    async def _watch(self) -> None:
+    async def watch(self) -> None:
         async with self._talking:  # what the drawer is like when the device comes online
             self.drawer_open = await self._sensor()
         while True:

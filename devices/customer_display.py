@@ -199,19 +199,10 @@ class CustomerDisplay(DeviceActor):
                         pass
                 return
 
-    async def serve(self) -> None:
-        """Run jobs until cancelled, or until the listener finds the display gone."""
-        unplugged = self._unplugged
-        assert unplugged is not None, "serve() before open()"
-        jobs = asyncio.ensure_future(super().serve())
-        try:
-            await asyncio.wait({jobs, unplugged}, return_when=asyncio.FIRST_COMPLETED)
-            if unplugged.done():
-                unplugged.result()
-            jobs.result()
-        finally:
-            jobs.cancel()
-            await asyncio.gather(jobs, return_exceptions=True)
+    async def watch(self) -> None:
+        """The listener's verdict: the display was unplugged (raises ``DeviceGone``)."""
+        assert self._unplugged is not None, "watch() before open()"
+        await self._unplugged
 
     async def _send(self, frame: bytes) -> None:
         """One frame, one write: a frame never reaches the display in pieces from two jobs."""

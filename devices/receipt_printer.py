@@ -187,20 +187,7 @@ class ReceiptPrinter(DeviceActor):
         if link is not None:
             await self.blocking(link.close)
 
-    async def serve(self) -> None:
-        """Jobs, and beside them the watch that notices a printer coming back from error."""
-        jobs = asyncio.create_task(super().serve(), name=f"device-{self.id}-jobs")
-        watch = asyncio.create_task(self._watch(), name=f"device-{self.id}-watch")
-        try:
-            done, _ = await asyncio.wait({jobs, watch}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a printer gone during the watch takes the actor offline too
-        finally:
-            for task in (jobs, watch):
-                task.cancel()
-            await asyncio.gather(jobs, watch, return_exceptions=True)
-
-    async def _watch(self) -> None:
+    async def watch(self) -> None:
         # Asked once on coming online, so a printer that starts without paper shows
         # as error before the first customer, then only while in error.
         async with self._talking:

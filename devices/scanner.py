@@ -459,18 +459,10 @@ class Scanner(DeviceActor):
         if source is not None:
             await self.blocking(source.close)
 
-    async def serve(self) -> None:
-        """Serve requests until cancelled, or until the scanner stops answering."""
-        assert self._lost is not None, "serve() before open()"
-        jobs = asyncio.ensure_future(super().serve())
-        try:
-            await asyncio.wait({jobs, self._lost}, return_when=asyncio.FIRST_COMPLETED)
-            if self._lost.done():
-                self._lost.result()  # raises DeviceGone: offline, reopened by the supervisor
-            jobs.result()
-        finally:
-            jobs.cancel()
-            await asyncio.gather(jobs, return_exceptions=True)
+    async def watch(self) -> None:
+        """The reader's verdict: the scanner stopped answering (raises ``DeviceGone``)."""
+        assert self._lost is not None, "watch() before open()"
+        await self._lost
 
     def _readable(self) -> None:
         """The device's fd is readable: decode what arrived and route each scan."""

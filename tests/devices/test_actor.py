@@ -21,6 +21,14 @@ from devices.supervisor import DeviceSupervisor
 from tests.devices.ports import RecordingPort
 
 
+async def until_status(device, status: str, timeout: float = 2.0) -> None:
+    """The session ends a loop turn after the failed job is answered."""
+    deadline = time.monotonic() + timeout
+    while device.status != status:
+        assert time.monotonic() < deadline, f"{device.id} is {device.status}, not {status}"
+        await asyncio.sleep(0.001)
+
+
 def job(action: str, args: dict[str, Any] | None = None, **kwargs: Any) -> Job:
     return Job(client="till-1", action=action, args=args or {}, request_id=f"r-{action}", **kwargs)
 
@@ -110,7 +118,7 @@ async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(e
     with pytest.raises(DeviceError) as failed:
         await crash.future
     assert failed.value.code == ErrorCode.INTERNAL
-    assert device.status == "offline"
+    await until_status(device, "offline")
     with pytest.raises(DeviceError) as offline:
         device.submit(job("echo"))
     assert offline.value.code == ErrorCode.DEVICE_OFFLINE
@@ -238,7 +246,7 @@ async def test_a_job_with_a_deadline_waits_for_an_unplugged_device_to_return(ech
     device.submit(unplug)
     with pytest.raises(DeviceError):
         await unplug.future
-    assert device.status == "offline"
+    await until_status(device, "offline")
     without_deadline = job("echo", {"n": 0})
     with pytest.raises(DeviceError) as refused:
         device.submit(without_deadline)
