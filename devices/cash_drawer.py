@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.escpos_link import EscposLink, LinkAddress, LinkOptions, parse_address
+from devices.escpos_link import IDLE_CHECK_S, EscposLink, LinkAddress, LinkOptions, parse_address
 from devices.escpos_receipt import drawer_kick_bytes
 from devices.escpos_status import DRAWER_STATUS_REQUEST, SensorLevel, parse_drawer_status
 from devices.queue import Priority
@@ -129,6 +129,10 @@ class CashDrawer(DeviceActor):
         link = EscposLink(self.address, self.options)
         await self.blocking(link.open)
         self.link = link
+        if self.has_sensor and self.address.driver == "network":
+            # Connected is not answering: ask once, so a printer that drops the
+            # connection keeps the drawer offline instead of flapping.
+            await self.blocking(link.ask, DRAWER_STATUS_REQUEST, 1)
 
     async def close(self) -> None:
         link, self.link = self.link, None
@@ -161,7 +165,13 @@ class CashDrawer(DeviceActor):
         async with self._talking:  # what the drawer is like when the device comes online
             self.drawer_open = await self._sensor()
         while True:
-            await self._watching.wait()
+            try:
+                await asyncio.wait_for(self._watching.wait(), IDLE_CHECK_S)
+            except TimeoutError:
+                if self.has_sensor and self.address is not None and self.address.driver == "network":
+                    async with self._talking:  # idle: is the printer still there?
+                        self._note(await self._sensor())
+                continue
             await asyncio.sleep(DRAWER_POLL_S)
             async with self._talking:
                 self._note(await self._sensor())

@@ -32,6 +32,10 @@ DRIVERS: tuple[Driver, ...] = ("network", "serial", "usb", "file")
 #: The raw-printing port every network receipt printer listens on (JetDirect).
 DEFAULT_NETWORK_PORT = 9100
 
+#: A network printer or drawer that is idle is asked for its status this often, so one
+#: that restarted or vanished is noticed before the next customer's receipt.
+IDLE_CHECK_S = 10.0
+
 #: How long connecting to a network printer may take.  A printer on the shop's LAN
 #: answers in milliseconds; one that is switched off never does, and the supervisor
 #: tries again a second later.
@@ -187,6 +191,18 @@ class EscposLink:
         unknown.  Replies that arrived late for an earlier question are thrown away
         first, so they are never taken for this one's.
         """
+        try:
+            return self._ask_once(request, reply_bytes)
+        except DeviceGone:
+            if self.address.driver != "network":
+                raise
+            # A printer that restarted dropped our old connection.  A question prints
+            # nothing, so reconnect once and ask again before calling the printer gone.
+            self.close()
+            self.open()
+            return self._ask_once(request, reply_bytes)
+
+    def _ask_once(self, request: bytes, reply_bytes: int) -> bytes:
         printer = self._open_printer()
         try:
             match self.address.driver:

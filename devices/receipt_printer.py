@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Any, Literal, get_args
 
 from escpos.capabilities import CAPABILITIES, get_profile
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bus.payloads import DeviceError, ErrorCode
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.escpos_link import EscposLink, LinkAddress, LinkOptions, parse_address
+from devices.escpos_link import IDLE_CHECK_S, EscposLink, LinkAddress, LinkOptions, parse_address
 from devices.escpos_receipt import (
     CutBlock,
     PaperLayout,
@@ -181,6 +182,10 @@ class ReceiptPrinter(DeviceActor):
         link = EscposLink(self.address, self.options)
         await self.blocking(link.open)
         self.link = link
+        if link.can_read:
+            # Connected is not answering: a printer that takes the connection and drops
+            # it stays offline here instead of flapping online and offline every second.
+            await self.blocking(link.ask, FULL_STATUS_REQUEST, len(FULL_QUERY))
 
     async def close(self) -> None:
         link, self.link = self.link, None
@@ -192,9 +197,17 @@ class ReceiptPrinter(DeviceActor):
         # as error before the first customer, then only while in error.
         async with self._talking:
             await self._status_now()
+        idle_since = time.monotonic()
         while True:
             await asyncio.sleep(ERROR_POLL_S)
-            if self._trouble is not None and not self._running:
+            if self._running:
+                idle_since = time.monotonic()
+                continue
+            idle_check_due = self.address is not None and self.address.driver == "network" and (
+                time.monotonic() - idle_since >= IDLE_CHECK_S
+            )
+            if self._trouble is not None or idle_check_due:
+                idle_since = time.monotonic()
                 async with self._talking:
                     await self._status_now()
 

@@ -104,15 +104,50 @@ def test_a_late_reply_to_an_earlier_question_is_not_taken_for_this_ones(printer_
         link.close()
 
 
-def test_a_printer_that_hangs_up_is_gone(printer_port):
-    link = connected(printer_port(lambda conn: None))
+def test_a_printer_that_hangs_up_and_stops_listening_is_gone():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up_for_good() -> None:
+        connection, _ = listener.accept()
+        listener.close()  # switched off: nothing listens any more
+        connection.close()
+
+    thread = threading.Thread(target=hang_up_for_good, daemon=True)
+    thread.start()
+    link = connected(port)
     try:
-        time.sleep(0.05)
+        thread.join(timeout=2)
         with pytest.raises(DeviceGone) as gone:
             link.ask(b"\x10\x04\x01", 1)
-        assert gone.value.code == ErrorCode.DEVICE_OFFLINE and "closed the connection" in gone.value.message
+        assert gone.value.code == ErrorCode.DEVICE_OFFLINE
     finally:
         link.close()
+
+
+def test_a_printer_that_restarted_is_asked_again_on_a_new_connection():
+    """Its old connection is dead; a status question reconnects once (it prints nothing)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def restart_then_answer() -> None:
+        first, _ = listener.accept()
+        first.close()  # the printer restarted
+        second, _ = listener.accept()
+        with second:
+            second.recv(16)
+            second.sendall(b"\x16")  # online, nothing wrong
+
+    thread = threading.Thread(target=restart_then_answer, daemon=True)
+    thread.start()
+    link = connected(port)
+    try:
+        time.sleep(0.05)
+        assert link.ask(b"\x10\x04\x01", 1) == b"\x16"
+    finally:
+        link.close()
+        listener.close()
+        thread.join(timeout=2)
 
 
 def test_nobody_listening_is_gone_at_once():
