@@ -119,6 +119,10 @@ class StoreHubClient:
         self, target: str, payload: bytes, request_id: str, *, timeout: float = DEFAULT_REQUEST_TIMEOUT_S
     ) -> Response:
         """Publish any bytes as a request (tests send malformed ones) and await the answer."""
+        if request_id in self._pending:
+            # Its answer could not be told from the other's: use a fresh id per attempt
+            # (a retry keeps its idempotency_key, not its request_id).
+            raise ValueError(f"request {request_id!r} is already waiting for its answer")
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:

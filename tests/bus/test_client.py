@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import STORE, Connect, HubProcess
 
 
@@ -67,3 +69,12 @@ async def _until(predicate, changed: asyncio.Event, timeout: float = 5.0) -> Non
         while not predicate():
             changed.clear()
             await changed.wait()
+
+
+async def test_two_requests_in_flight_with_one_id_are_refused(shared_hub: HubProcess, connect: Connect):
+    till = await connect(shared_hub, "till-1")
+    first = asyncio.create_task(till.request("echo-1", "sleep", {"ms": 300}, request_id="same"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(ValueError, match="already waiting"):
+        await till.request("echo-1", "echo", {}, request_id="same")
+    assert (await first).ok
