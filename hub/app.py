@@ -189,12 +189,7 @@ class Hub:
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(escpos_cache))
         self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics))
         self.devices.start(device_specs(self.config))
-        devices = self.devices
-        for status in ("idle", "busy", "error", "offline"):
-            metrics.devices.labels(status).set_function(
-                lambda status=status: sum(1 for a in devices.actors() if a.status == status)
-            )
-        metrics.watch_devices(devices.actors)
+        metrics.watch_devices(self.devices.actors)
 
     def start_requests(self) -> None:
         assert self.bus is not None and self.devices is not None and self.metrics is not None

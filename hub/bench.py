@@ -298,9 +298,7 @@ async def measure_phase(
     stop_at = measure_from + seconds
 
     async def till_loop(till: StoreHubClient, index: int) -> None:
-        if rate:
-            # Tills in a shop are not in step: spread their first requests over one interval.
-            await asyncio.sleep(index / (len(tills) * rate))
+        await stagger(index, len(tills), rate)
         n = 0
         while (sent := time.perf_counter()) < stop_at:
             n += 1
@@ -316,8 +314,7 @@ async def measure_phase(
                 else:
                     tally.errors += 1
                 tally.last_answer_at = max(tally.last_answer_at, answered)
-            if rate:
-                await asyncio.sleep(max(sent + 1 / rate - time.perf_counter(), 0))
+            await next_turn(sent, rate)
 
     async def announce_measuring() -> None:
         await asyncio.sleep(warmup)
@@ -333,6 +330,18 @@ async def measure_phase(
     # The window closes when the last answer in it arrived (at most one round trip late).
     measured_s = max(tally.last_answer_at - measure_from, seconds) if tally.last_answer_at else seconds
     return summarize(tally, measured_s)
+
+
+async def stagger(index: int, count: int, rate: float) -> None:
+    """Paced tills and scanners are not in step: spread their first requests over one interval."""
+    if rate:
+        await asyncio.sleep(index / (count * rate))
+
+
+async def next_turn(sent: float, rate: float) -> None:
+    """With ``rate``, wait until one interval after the last request was sent."""
+    if rate:
+        await asyncio.sleep(max(sent + 1 / rate - time.perf_counter(), 0))
 
 
 def percentile_ms(ordered: list[float], p: float) -> float:
@@ -609,9 +618,7 @@ async def measure_scans(
 
     async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator, index: int) -> None:
         nonlocal errors
-        if rate:
-            # Cashiers do not scan in step: spread the first scans over one interval.
-            await asyncio.sleep(index / (len(pairs) * rate))
+        await stagger(index, len(pairs), rate)
         while (sent := time.perf_counter()) < stop_at:
             code = scan_code(next(numbers))
             arrival = inbox.waiting[code] = asyncio.get_running_loop().create_future()
@@ -627,8 +634,7 @@ async def measure_scans(
                     latencies.append(received - sent)
                 else:
                     errors += 1
-            if rate:
-                await asyncio.sleep(max(sent + 1 / rate - time.perf_counter(), 0))
+            await next_turn(sent, rate)
 
     pace = f" at {rate:g} scans/s each" if rate else ""
     say(f"{name}: {len(pairs)} scanner(s) scanning{pace} for {warmup:g} s warm-up + {seconds:g} s…")

@@ -196,10 +196,10 @@ def _devices(args: argparse.Namespace) -> int:
     for device in candidates:
         verdict = "looks like a scanner" if device.get("looks_like_scanner") else "probably not a scanner"
         print(f"{device.get('path')}  {device.get('name', '?')}  usb {device.get('usb_id', '?')}  — {verdict}")
-        for reason in [device.get("why")] if isinstance(device.get("why"), str) else device.get("why") or []:
-            print(f"    {reason}")
+        if device.get("why"):
+            print(f"    {device['why']}")
         if device.get("error"):
-            print(f"    cannot open: {device['error']}")
+            print(f"    {device['error']}")
         if device.get("suggested"):
             print(f"    config: {json.dumps(device['suggested'])}")
     return 0

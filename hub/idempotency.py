@@ -67,7 +67,6 @@ class IdempotencyKeys:
         self.lifetime_s = lifetime_s
         self.limit = limit
         self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
-        self.replays = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -89,7 +88,6 @@ class IdempotencyKeys:
                     ErrorCode.CONFLICT,
                     f"idempotency key {key!r} was used on {device} for a different request",
                 )
-            self.replays += 1
             first = await asyncio.shield(entry.answer)
             return first.model_copy(update={"request_id": request_id})
         entry = Entry(print_, asyncio.get_running_loop().create_future(), time.monotonic())

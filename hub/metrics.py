@@ -44,9 +44,6 @@ class HubMetrics:
         self.bus_reconnects = Counter(
             "storehub_bus_reconnects", "Times the hub re-established its broker session.", registry=self.registry
         )
-        self.devices = Gauge(
-            "storehub_devices", "Devices by status.", ["status"], registry=self.registry
-        )
         self.boot = Gauge("storehub_boot", "The hub's boot number.", registry=self.registry)
         self.claim_wait_seconds = Histogram(
             "storehub_claim_wait_seconds",
@@ -64,7 +61,8 @@ class HubMetrics:
         )
 
     def watch_devices(self, actors: Callable[[], Iterable[DeviceActor]]) -> None:
-        """Queue depths, claims and job counts, read from the actors at every scrape."""
+        """Device statuses, queue depths, claims and job counts, read from the actors at
+        every scrape."""
         self.registry.register(_DeviceCollector(actors))
 
     def render(self) -> bytes:
@@ -76,17 +74,21 @@ class _DeviceCollector(Collector):
         self._actors = actors
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        by_status = GaugeMetricFamily("storehub_devices", "Devices by status.", labels=["status"])
         depth = GaugeMetricFamily("storehub_queue_depth", "Jobs waiting per device.", labels=["device"])
         held = GaugeMetricFamily("storehub_claim_held", "1 while a client holds the device.", labels=["device"])
         claims = CounterMetricFamily(
             "storehub_claims", "Claims granted, ended and refused per device.", labels=["device", "event"]
         )
         jobs = CounterMetricFamily("storehub_device_jobs", "Jobs per device by outcome.", labels=["device", "outcome"])
-        for actor in self._actors():
+        actors = list(self._actors())
+        for status in ("idle", "busy", "error", "offline"):
+            by_status.add_metric([status], sum(1 for actor in actors if actor.status == status))
+        for actor in actors:
             depth.add_metric([actor.id], actor.queue_depth)
             held.add_metric([actor.id], 1 if actor.claims.holder else 0)
             for event, count in actor.claims.counters.items():
                 claims.add_metric([actor.id, event.removeprefix("claims_")], count)
             for outcome, count in actor.counters.items():
                 jobs.add_metric([actor.id, outcome.removeprefix("jobs_")], count)
-        yield from (depth, held, claims, jobs)
+        yield from (by_status, depth, held, claims, jobs)
