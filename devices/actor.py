@@ -33,6 +33,7 @@ from bus.payloads import (
     now,
 )
 from devices.claims import ClaimArgs, ClaimBook, RenewArgs
+from devices.journal import DeviceJournal
 from devices.queue import JobQueue, Priority, QueueFull
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ class DevicePort(Protocol):
 
     def observe(self, measure: str, seconds: float) -> None:
         """A duration for the hub's metrics: ``claim_wait`` or ``job`` (queued to done)."""
+
+    @property
+    def journal(self) -> DeviceJournal:
+        """Where money devices write requests and outcomes that must survive a crash."""
 
 
 @dataclass(slots=True)

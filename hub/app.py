@@ -35,10 +35,12 @@ from bus.payloads import (
 )
 from bus.topics import ClientStateTopic, TopicTree
 from devices.actor import DeviceActor, DevicePort, DeviceSpec
+from devices.journal import DeviceJournal
 from devices.supervisor import DeviceSupervisor
 from hub.api import ApiServices, create_api
 from hub.config import StoreHubConfig
 from hub.db import create_store_engine, migrate
+from hub.store.journal import StoreDeviceJournal
 from hub.idempotency import IdempotencyKeys
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
@@ -69,8 +71,11 @@ def hub_version() -> str:
 class BusDevicePort(DevicePort):
     """What a device actor publishes, put on the bus under its own topics."""
 
-    def __init__(self, bus: BusConnection, topics: TopicTree, spec: DeviceSpec, metrics: HubMetrics) -> None:
+    def __init__(
+        self, bus: BusConnection, topics: TopicTree, spec: DeviceSpec, metrics: HubMetrics, journal: DeviceJournal
+    ) -> None:
         self._bus = bus
+        self._journal = journal
         self._state_topic = topics.device_state(spec.id)
         self._event_topic = topics.device_event(spec.id)
         self._topics = topics
@@ -90,6 +95,10 @@ class BusDevicePort(DevicePort):
 
     def observe(self, measure: str, seconds: float) -> None:
         self._durations[measure].observe(seconds)
+
+    @property
+    def journal(self) -> DeviceJournal:
+        return self._journal
 
 
 class EmbeddedApiServer(uvicorn.Server):
@@ -187,7 +196,9 @@ class Hub:
         escpos_cache = self.config.state_dir / "escpos"
         escpos_cache.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(escpos_cache))
-        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics))
+        assert self.engine is not None
+        journal = StoreDeviceJournal(self.engine)
+        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal))
         self.devices.start(device_specs(self.config))
         metrics.watch_devices(self.devices.actors)
 

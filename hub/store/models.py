@@ -13,4 +13,23 @@ class Boot(SQLModel, table=True):
     version: str
 
 
+class DeviceJournalRow(SQLModel, table=True):
+    """A money device's request and its outcome (devices/journal.py), one per key."""
+
+    __tablename__ = "device_journal"
+
+    device_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    client: str
+    action: str
+    request: str  # JSON
+    state: str = Field(index=True)
+    checkpoint: str = "{}"  # JSON
+    result: str | None = None  # JSON
+    error: str | None = None  # JSON
+    attempts: int = 1
+    created_at: float
+    updated_at: float
+
+
 metadata = SQLModel.metadata

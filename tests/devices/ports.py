@@ -1,16 +1,38 @@
-"""A stand-in for the hub's bus port: keeps what an actor would have published."""
+"""A stand-in for the hub's bus port: keeps what an actor would have published.
+
+Its journal is the hub's real one on a SQLite file (``journal_at``), for the money
+devices; other kinds never touch it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bus.payloads import DeviceStateDoc, Event
+from devices.journal import DeviceJournal
+from hub.db import create_store_engine, migrate
+from hub.store.journal import StoreDeviceJournal
+
+
+def journal_at(path: Path) -> StoreDeviceJournal:
+    engine = create_store_engine(path)
+    migrate(engine)
+    return StoreDeviceJournal(engine)
 
 
 class RecordingPort:
-    def __init__(self) -> None:
+    def __init__(self, journal: DeviceJournal | None = None) -> None:
         self.states: list[DeviceStateDoc] = []
         self.events: list[Event] = []
         self.client_events: list[tuple[str, Event]] = []
         self.durations: list[tuple[str, float]] = []
+        self._journal = journal
+
+    @property
+    def journal(self) -> DeviceJournal:
+        if self._journal is None:
+            raise AssertionError("this test gave the port no journal")
+        return self._journal
 
     def publish_state(self, document: DeviceStateDoc) -> None:
         self.states.append(document)

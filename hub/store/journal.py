@@ -1,0 +1,142 @@
+"""The device journal in SQLite (the contract: devices/journal.py).
+
+Each call is one short ``BEGIN IMMEDIATE`` transaction on a database opened with
+``synchronous=FULL``: when it returns, the line is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from devices.journal import JournalEntry, JournalState
+from hub.store.models import DeviceJournalRow
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _entry(row: DeviceJournalRow) -> JournalEntry:
+    return JournalEntry(
+        device_id=row.device_id,
+        key=row.key,
+        client=row.client,
+        action=row.action,
+        request=json.loads(row.request),
+        state=JournalState(row.state),
+        checkpoint=json.loads(row.checkpoint),
+        result=json.loads(row.result) if row.result is not None else None,
+        error=json.loads(row.error) if row.error is not None else None,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def begin_journal_entry(
+    *, session: Session, device_id: str, key: str, client: str, action: str, request: dict[str, Any]
+) -> tuple[JournalEntry, bool]:
+    row = session.get(DeviceJournalRow, (device_id, key))
+    moment = time.time()
+    if row is not None and row.state != JournalState.VOID:
+        return _entry(row), False
+    if row is None:
+        row = DeviceJournalRow(
+            device_id=device_id, key=key, client=client, action=action, request=_dump(request),
+            state=JournalState.STARTED, created_at=moment, updated_at=moment,
+        )  # fmt: skip
+    else:
+        row.client, row.action, row.request = client, action, _dump(request)
+        row.state, row.checkpoint, row.result, row.error = JournalState.STARTED, "{}", None, None
+        row.attempts += 1
+        row.updated_at = moment
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return _entry(row), True
+
+
+def update_journal_entry(
+    *,
+    session: Session,
+    device_id: str,
+    key: str,
+    state: JournalState | None = None,
+    progress: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    row = session.get(DeviceJournalRow, (device_id, key))
+    if row is None:
+        raise KeyError(f"no journal entry {key!r} for {device_id}")
+    if progress:
+        row.checkpoint = _dump(json.loads(row.checkpoint) | progress)
+    if state is not None:
+        row.state = state
+    if result is not None:
+        row.result = _dump(result)
+    if error is not None:
+        row.error = _dump(error)
+    row.updated_at = time.time()
+    session.add(row)
+    session.commit()
+
+
+def get_journal_entry(*, session: Session, device_id: str, key: str) -> JournalEntry | None:
+    row = session.get(DeviceJournalRow, (device_id, key))
+    return _entry(row) if row is not None else None
+
+
+def unfinished_journal_entries(*, session: Session, device_id: str) -> list[JournalEntry]:
+    rows = session.exec(
+        select(DeviceJournalRow)
+        .where(DeviceJournalRow.device_id == device_id, DeviceJournalRow.state == JournalState.STARTED)
+        .order_by(DeviceJournalRow.created_at)
+    )
+    return [_entry(row) for row in rows]
+
+
+class StoreDeviceJournal:
+    """``DeviceJournal`` over the hub's database, a session per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def begin(
+        self, device_id: str, key: str, *, client: str, action: str, request: dict[str, Any]
+    ) -> tuple[JournalEntry, bool]:
+        with Session(self._engine) as session:
+            return begin_journal_entry(
+                session=session, device_id=device_id, key=key, client=client, action=action, request=request
+            )
+
+    def checkpoint(self, device_id: str, key: str, **progress: Any) -> None:
+        with Session(self._engine) as session:
+            update_journal_entry(session=session, device_id=device_id, key=key, progress=progress)
+
+    def finish(self, device_id: str, key: str, result: dict[str, Any]) -> None:
+        with Session(self._engine) as session:
+            update_journal_entry(session=session, device_id=device_id, key=key, state=JournalState.DONE, result=result)
+
+    def fail(self, device_id: str, key: str, error: dict[str, Any]) -> None:
+        with Session(self._engine) as session:
+            update_journal_entry(session=session, device_id=device_id, key=key, state=JournalState.FAILED, error=error)
+
+    def void(self, device_id: str, key: str, reason: str) -> None:
+        with Session(self._engine) as session:
+            update_journal_entry(
+                session=session, device_id=device_id, key=key, state=JournalState.VOID, progress={"void_reason": reason}
+            )
+
+    def get(self, device_id: str, key: str) -> JournalEntry | None:
+        with Session(self._engine) as session:
+            return get_journal_entry(session=session, device_id=device_id, key=key)
+
+    def unfinished(self, device_id: str) -> list[JournalEntry]:
+        with Session(self._engine) as session:
+            return unfinished_journal_entries(session=session, device_id=device_id)
