@@ -19,6 +19,7 @@ DEVICE_KINDS: dict[str, str] = {
     "receipt_printer": "devices.receipt_printer:ReceiptPrinter",
     "cash_drawer": "devices.cash_drawer:CashDrawer",
     "customer_display": "devices.customer_display:CustomerDisplay",
+    "fiscal_register": "devices.fiscal_register:FiscalRegister",
 }
 
 

@@ -254,6 +254,9 @@ class ShtrikhLink:
     _command_sent: bool = False
     #: The register ACKed our frame: it has taken the command.
     _acknowledged: bool = False
+    #: FAILED because the register took the command and then had no answer for it (it
+    #: answers, so it is there): what it did is unknown, and only its state can tell.
+    answer_lost: bool = False
     _parser: FrameParser = field(default_factory=FrameParser)
 
     @property
@@ -271,7 +274,7 @@ class ShtrikhLink:
         if self.busy:
             raise RuntimeError(f"the link is {self.state.value}; one command at a time")
         self.request, self.reply, self.error = request, None, None
-        self.attempts, self._command_sent, self._acknowledged = 0, False, False
+        self.attempts, self._command_sent, self._acknowledged, self.answer_lost = 0, False, False, False
         self.stale_replies = []
         self._parser.reset()
         return self._probe()
@@ -307,6 +310,7 @@ class ShtrikhLink:
                     # It took the command, and now holds no answer: sending it again
                     # could print a second receipt.  Only its state can tell what happened.
                     self.state = LinkState.FAILED
+                    self.answer_lost = True
                     self.error = "the register acknowledged the command but has no answer for it: outcome unknown"
                     return b""
                 return self._send_request()  # idle: our command never arrived (or was never sent)
@@ -422,6 +426,7 @@ def discount(hundredths_of_percent: int) -> bytes:
 
 class Command(IntEnum):
     SHORT_STATUS = 0x10
+    FULL_STATUS = 0x11
     PRINT_LINE = 0x17
     CUT = 0x25
     X_REPORT = 0x40
@@ -433,8 +438,12 @@ class Command(IntEnum):
     CLOSE_DOCUMENT = 0x85
     CANCEL_DOCUMENT = 0x88
     OPEN_DOCUMENT = 0x8D
+    CONTINUE_PRINTING = 0xB0
     OPEN_SHIFT = 0xE0
     DEVICE_TYPE = 0xFC
+    #: The fiscal storage (ФН) commands, two bytes each.
+    FN_STATUS = 0xFF01
+    FN_FIND_DOCUMENT = 0xFF0A
 
 
 class DocumentType(IntEnum):
@@ -459,6 +468,11 @@ RECEIPT_TAPE = 0x02
 def short_status(pwd: int) -> Frame:
     """0x10: mode, submode and flags in 16 bytes: cheap enough to ask before every job."""
     return Frame(Command.SHORT_STATUS, password(pwd))
+
+
+def full_status(pwd: int) -> Frame:
+    """0x11: the short status plus document number, date and time, serial number, shift."""
+    return Frame(Command.FULL_STATUS, password(pwd))
 
 
 def device_type() -> Frame:
@@ -538,6 +552,21 @@ def cash_in(pwd: int, amount: int) -> Frame:
 
 def cash_out(pwd: int, amount: int) -> Frame:
     return Frame(Command.CASH_OUT, password(pwd) + money(amount))
+
+
+def continue_printing(pwd: int) -> Frame:
+    """0xB0: after paper was loaded mid-document (submode 3) the register waits for this."""
+    return Frame(Command.CONTINUE_PRINTING, password(pwd))
+
+
+def fn_status(admin_pwd: int) -> Frame:
+    """0xFF01: the fiscal storage's state and the number of its last fiscal document."""
+    return Frame(Command.FN_STATUS, password(admin_pwd))
+
+
+def fn_find_document(admin_pwd: int, number: int) -> Frame:
+    """0xFF0A: one fiscal document by number: its type, date, sum and fiscal sign."""
+    return Frame(Command.FN_FIND_DOCUMENT, password(admin_pwd) + number.to_bytes(4, "little"))
 
 
 def print_line(pwd: int, line: str, *, tapes: int = RECEIPT_TAPE) -> Frame:
@@ -835,3 +864,212 @@ def parse_cash_movement(reply: Reply) -> CashMoved:
     """0x50 and 0x51: operator, then the register's running document number (2 bytes)."""
     data = reply.check().need(3)
     return CashMoved(operator=data[0], document_number=int.from_bytes(data[1:3], "little"))
+
+
+#: Full status (0x11) data after ERR: operator 1, firmware version 2, build 2, firmware
+#: date 3, number in the hall 1, running document number 2, flags 2, mode 1, submode 1,
+#: port 1, fiscal memory version 2, build 2, date 3, date 3 (DD MM YY), time 3 (HH MM SS),
+#: fiscal memory flags 1, serial number 4, last closed shift 2, free fiscal memory
+#: records 2, registrations 1, registrations left 1, INN 6 (BCD-free binary).
+FULL_STATUS_SIZE = 46
+
+
+@dataclass(frozen=True, slots=True)
+class FullStatus:
+    operator: int
+    document_number: int
+    flags: int
+    mode: int
+    mode_status: int
+    submode: int
+    #: The register's clock, as it reads it: (year, month, day, hour, minute, second).
+    clock: tuple[int, int, int, int, int, int]
+    serial_number: int
+    last_closed_shift: int
+
+
+def parse_full_status(reply: Reply) -> FullStatus:
+    data = reply.check().need(FULL_STATUS_SIZE)
+    day, month, year = data[23:26]
+    hour, minute, second = data[26:29]
+    return FullStatus(
+        operator=data[0],
+        document_number=int.from_bytes(data[9:11], "little"),
+        flags=int.from_bytes(data[11:13], "little"),
+        mode=data[13] & 0x0F,
+        mode_status=data[13] >> 4,
+        submode=data[14],
+        clock=(2000 + year, month, day, hour, minute, second),
+        serial_number=int.from_bytes(data[30:34], "little"),
+        last_closed_shift=int.from_bytes(data[34:36], "little"),
+    )
+
+
+#: FN status (0xFF01) data after ERR: life phase 1, current document 1, document data 1,
+#: shift state 1, warning flags 1, date and time 5 (YY MM DD HH MM), the storage's number
+#: 16 (ASCII), last fiscal document number 4.
+FN_STATUS_SIZE = 30
+
+#: "Current document" in the FN status: none open.
+FN_NO_DOCUMENT = 0x00
+
+
+@dataclass(frozen=True, slots=True)
+class FnStatus:
+    life_phase: int
+    current_document: int
+    shift_open: bool
+    warnings: int
+    storage_number: str
+    last_document_number: int
+
+
+def parse_fn_status(reply: Reply) -> FnStatus:
+    data = reply.check().need(FN_STATUS_SIZE)
+    return FnStatus(
+        life_phase=data[0],
+        current_document=data[1],
+        shift_open=bool(data[3]),
+        warnings=data[4],
+        storage_number=data[10:26].decode("ascii", errors="replace").strip("\x00 "),
+        last_document_number=int.from_bytes(data[26:30], "little"),
+    )
+
+
+class FiscalDocumentType(IntEnum):
+    """The fiscal storage's document types (ФФД), as 0xFF0A names them."""
+
+    REGISTRATION = 1
+    SHIFT_OPENED = 2
+    RECEIPT = 3
+    STRICT_REPORTING_FORM = 4
+    SHIFT_CLOSED = 5
+    STORAGE_CLOSED = 6
+    CALCULATION_STATE = 21
+
+
+class ReceiptOperation(IntEnum):
+    """A receipt's operation type (признак расчёта) in the fiscal storage."""
+
+    SALE = 1
+    RETURN_SALE = 2
+    PURCHASE = 3
+    RETURN_PURCHASE = 4
+
+
+#: Find document (0xFF0A) data after ERR: document type 1, receipt from the fiscal data
+#: operator 1, then by type; for a receipt: date and time 5 (YY MM DD HH MM), document
+#: number 4, fiscal sign 4, operation 1, sum 5.
+FISCAL_DOCUMENT_HEADER = 2
+FISCAL_RECEIPT_SIZE = FISCAL_DOCUMENT_HEADER + 5 + 4 + 4 + 1 + MONEY_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalDocument:
+    type: int
+    confirmed_by_operator: bool
+    #: (year, month, day, hour, minute) for a receipt, else None.
+    issued: tuple[int, int, int, int, int] | None = None
+    number: int | None = None
+    fiscal_sign: int | None = None
+    operation: int | None = None
+    total: int | None = None
+
+
+def parse_fiscal_document(reply: Reply) -> FiscalDocument:
+    data = reply.check().need(FISCAL_DOCUMENT_HEADER)
+    kind, confirmed = data[0], bool(data[1])
+    if kind != FiscalDocumentType.RECEIPT:
+        return FiscalDocument(kind, confirmed)
+    data = reply.need(FISCAL_RECEIPT_SIZE)
+    year, month, day, hour, minute = data[2:7]
+    return FiscalDocument(
+        type=kind,
+        confirmed_by_operator=confirmed,
+        issued=(2000 + year, month, day, hour, minute),
+        number=int.from_bytes(data[7:11], "little"),
+        fiscal_sign=int.from_bytes(data[11:15], "little"),
+        operation=data[15],
+        total=read_money(data[16:21]),
+    )
+
+
+# --------------------------------------------------------------------------- command data, as the register reads it
+#
+# The register's side of the same layouts: what a simulator (or a test of bytes a driver
+# sent) reads out of a command's DATA.  Text fields run to the end of the frame: the
+# documented width is 40 bytes, but pyshtrih pads to its model's line width (48 on the
+# ШТРИХ-М-01Ф), and the registers print whatever fits, so only the fixed part is required.
+
+
+class MalformedCommand(Exception):
+    """A command's DATA too short for its layout (the register answers error 0x09)."""
+
+
+def read_password(data: bytes) -> int:
+    """The 4-byte operator or administrator password that starts most commands' DATA."""
+    if len(data) < 4:
+        raise MalformedCommand(f"{len(data)} data bytes cannot hold a 4-byte password")
+    return int.from_bytes(data[:4], "little")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCommand:
+    """Sale (0x80) or return sale (0x82) as sent: quantity in thousandths, price in kopecks."""
+
+    password: int
+    quantity: int
+    price: int
+    department: int
+    #: The four tax bytes as sent: each 0 (none) or a group 1..4.
+    tax_groups: tuple[int, ...]
+    name: str
+
+
+#: Sale and return sale DATA before the name: password 4, quantity 5, price 5,
+#: department 1, four tax bytes.
+ITEM_FIXED_SIZE = 4 + 2 * MONEY_BYTES + 1 + TAX_SLOTS
+
+
+def parse_item_command(data: bytes) -> ItemCommand:
+    if len(data) < ITEM_FIXED_SIZE:
+        raise MalformedCommand(f"an item needs {ITEM_FIXED_SIZE} data bytes before its name, not {len(data)}")
+    return ItemCommand(
+        password=read_password(data),
+        quantity=read_money(data[4:9]),
+        price=read_money(data[9:14]),
+        department=data[14],
+        tax_groups=tuple(data[15 : 15 + TAX_SLOTS]),
+        name=read_text(data[ITEM_FIXED_SIZE:]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CloseCommand:
+    """Close document (0x85) as sent: cash first, then payment types 2, 3 and 4."""
+
+    password: int
+    payments: tuple[int, ...]
+    #: Discount on the whole receipt in 0.01 % (negative: surcharge).
+    discount_hundredths: int
+    tax_groups: tuple[int, ...]
+    footer: str
+
+
+#: Close document DATA before the footer: password 4, four amounts of 5, discount 2,
+#: four tax bytes.
+CLOSE_FIXED_SIZE = 4 + 4 * MONEY_BYTES + 2 + TAX_SLOTS
+
+
+def parse_close_command(data: bytes) -> CloseCommand:
+    if len(data) < CLOSE_FIXED_SIZE:
+        raise MalformedCommand(f"close document needs {CLOSE_FIXED_SIZE} data bytes before its text, not {len(data)}")
+    amounts = data[4 : 4 + 4 * MONEY_BYTES]
+    after = 4 + 4 * MONEY_BYTES
+    return CloseCommand(
+        password=read_password(data),
+        payments=tuple(read_money(amounts[i : i + MONEY_BYTES]) for i in range(0, len(amounts), MONEY_BYTES)),
+        discount_hundredths=int.from_bytes(data[after : after + 2], "little", signed=True),
+        tax_groups=tuple(data[after + 2 : after + 2 + TAX_SLOTS]),
+        footer=read_text(data[CLOSE_FIXED_SIZE:]),
+    )

@@ -40,11 +40,11 @@ from devices.supervisor import DeviceSupervisor
 from hub.api import ApiServices, create_api
 from hub.config import StoreHubConfig
 from hub.db import create_store_engine, migrate
-from hub.store.journal import StoreDeviceJournal
 from hub.idempotency import IdempotencyKeys
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
 from hub.store.boots import record_boot
+from hub.store.journal import StoreDeviceJournal
 
 log = logging.getLogger(__name__)
 

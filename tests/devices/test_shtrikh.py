@@ -12,15 +12,19 @@ from hypothesis import strategies as st
 
 from devices.shtrikh import (
     ACK,
+    CLOSE_FIXED_SIZE,
     ENQ,
     MAX_ATTEMPTS,
     NAK,
+    CloseCommand,
     CorruptFrame,
     CutType,
     DocumentType,
     Frame,
     FrameParser,
+    ItemCommand,
     LinkState,
+    MalformedCommand,
     Mode,
     RegisterError,
     ShtrikhLink,
@@ -39,13 +43,16 @@ from devices.shtrikh import (
     open_shift,
     operator_number,
     parse_cash_movement,
+    parse_close_command,
     parse_close_document,
     parse_device_type,
+    parse_item_command,
     parse_reply,
     parse_short_status,
     password,
     print_line,
     quantity,
+    read_password,
     read_text,
     return_sale,
     sale,
@@ -489,3 +496,39 @@ def test_cash_movement_reply_gives_the_document_number():
 
 def test_open_shift_reply_has_err_before_the_operator():
     assert operator_number(parse_reply(Frame(0xE0, b"\x00\x1e"))) == 30
+
+
+# --------------------------------------------------------------------------- command data, read by the register
+
+
+def test_a_sale_reads_back_field_by_field():
+    frame = sale(1, qty=1250, price=12990, department=3, tax_groups=(2,), name="Яблоки Голден")
+    assert parse_item_command(frame.data) == ItemCommand(
+        password=1, quantity=1250, price=12990, department=3, tax_groups=(2, 0, 0, 0), name="Яблоки Голден"
+    )
+
+
+def test_an_item_name_runs_to_the_end_of_the_frame_whatever_its_width():
+    fixed = password(1) + quantity(1000) + money(8990) + bytes([0]) + taxes((1,))
+    pyshtrih_width = fixed + "Молоко".encode("cp1251").ljust(48, b"\x00")  # ShtrihM01F pads to 48
+    assert parse_item_command(pyshtrih_width).name == "Молоко"
+    assert parse_item_command(fixed).name == ""
+    with pytest.raises(MalformedCommand):
+        parse_item_command(fixed[:-1])
+
+
+def test_close_document_reads_back_with_a_surcharge():
+    frame = close_document(
+        30, payments=[100, 200, 0, 400], discount_hundredths=-150, tax_groups=(1, 2), footer="Спасибо"
+    )
+    assert parse_close_command(frame.data) == CloseCommand(
+        password=30, payments=(100, 200, 0, 400), discount_hundredths=-150, tax_groups=(1, 2, 0, 0), footer="Спасибо"
+    )
+    with pytest.raises(MalformedCommand):
+        parse_close_command(frame.data[: CLOSE_FIXED_SIZE - 1])
+
+
+def test_a_password_needs_four_bytes():
+    assert read_password(password(0x01020304) + b"\x07") == 0x01020304
+    with pytest.raises(MalformedCommand):
+        read_password(b"\x01\x00\x00")

@@ -1,0 +1,205 @@
+"""Fiscal receipts through a real hub: exactly one receipt per sale, whenever the hub dies.
+
+The hub runs as its own process with its own Mosquitto and opens the simulated
+register's pty link from its config.  The simulator runs here, in the test, so it can
+SIGKILL the hub at the very moment the register reaches a step of the receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bus.client import RequestTimeout
+from bus.payloads import ErrorCode, Event, Response
+from devices import shtrikh
+from devices.sim.fiscal_register import SerialFiscalRegister, ShtrikhRegister
+from tests.conftest import Connect, HubProcess, start_hub
+
+DEVICE = "fiscal-1"
+
+#: The hub opens its devices after it reports ready, and a restarted hub first settles
+#: what the killed one left; all of it within this.
+DEVICE_ONLINE_TIMEOUT_S = 15.0
+
+#: How long a till waits for an answer before it retries with the same key.
+TILL_TIMEOUT_S = 3.0
+
+#: Two Cyrillic lines in two tax groups, paid part cash, part card.
+RECEIPT: dict[str, Any] = {
+    "lines": [
+        {"name": "Кефир 1% 930г", "quantity": 2, "price": 7490, "tax_group": 2, "sku": "KEF-930"},
+        {"name": "Сыр Российский, кг", "quantity": "0.412", "price": 69900, "tax_group": 1, "sku": "CHS-RU"},
+    ],
+    "payments": [{"type": "cash", "amount": 20000}, {"type": "card", "amount": 25000}],
+    "loyalty_card": "7000123456789",
+}
+#: 2 x 74.90 + 0.412 x 699.00 (287.988 -> 287.99)
+RECEIPT_TOTAL = 14980 + 28799
+
+
+def devices_toml(sim: SerialFiscalRegister) -> str:
+    return f"""
+[[devices]]
+id = "{DEVICE}"
+kind = "fiscal_register"
+port = "{sim.link}"
+options = {{ answer_timeout_s = 0.2, reply_timeout_s = 2.0 }}
+"""
+
+
+async def until_online(till: Any, hub: HubProcess) -> None:
+    deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
+    while True:
+        try:
+            status = await till.request(DEVICE, "status", timeout=TILL_TIMEOUT_S)
+            if status.ok:
+                return
+        except RequestTimeout:
+            pass
+        assert time.monotonic() < deadline, f"{DEVICE} never came online:\n{hub.log()}"
+        await asyncio.sleep(0.1)
+
+
+async def fiscalize_until_answered(till: Any, key: str, hub: HubProcess) -> Response:
+    """What a till does: ask, and on no answer or a retryable one, ask again with the same key."""
+    deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
+    while True:
+        try:
+            response = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key=key, timeout=TILL_TIMEOUT_S)
+            if response.ok or not (response.error and response.error.retryable):
+                return response
+        except RequestTimeout:
+            pass
+        assert time.monotonic() < deadline, f"no final answer for {key}:\n{hub.log()}"
+        await asyncio.sleep(0.2)
+
+
+def closed_receipts(register: ShtrikhRegister) -> list:
+    return [receipt for receipt in register.receipts() if not receipt.annulled]
+
+
+async def test_a_till_fiscalizes_a_receipt_and_hears_it_closed(tmp_path: Path, connect: Connect):
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
+    try:
+        till = await connect(hub, "till-1")
+        heard: list[Event] = []
+        till.on_event(heard.append)
+        await until_online(till, hub)
+
+        response = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-0001")
+        assert response.ok, response
+        result = response.result
+        assert result is not None
+
+        [printed] = closed_receipts(sim.register)
+        assert [line.name for line in printed.lines] == ["Кефир 1% 930г", "Сыр Российский, кг"]
+        assert [(line.quantity, line.price, line.tax_groups) for line in printed.lines] == [
+            (2000, 7490, (2,)),
+            (412, 69900, (1,)),
+        ]
+        assert printed.by_tax_group == {2: 14980, 1: 28799}
+        assert printed.total == RECEIPT_TOTAL
+        assert printed.payments == (20000, 25000, 0, 0)
+        assert printed.change == 45000 - RECEIPT_TOTAL
+        assert result["document_number"] == printed.fiscal_number
+        assert result["fiscal_sign"] == printed.fiscal_sign
+        assert result["total"] == RECEIPT_TOTAL
+
+        deadline = time.monotonic() + 2
+        while not any(event.type == "receipt_closed" for event in heard):
+            assert time.monotonic() < deadline, "no receipt_closed reached the till"
+            await asyncio.sleep(0.02)
+        [closed] = [event for event in heard if event.type == "receipt_closed"]
+        assert closed.device == DEVICE
+        assert closed.data["document_number"] == printed.fiscal_number
+        assert closed.data["fiscal_sign"] == printed.fiscal_sign
+        assert [line["name"] for line in closed.data["lines"]] == ["Кефир 1% 930г", "Сыр Российский, кг"]
+        assert [line["sku"] for line in closed.data["lines"]] == ["KEF-930", "CHS-RU"]
+        assert closed.data["payments"] == RECEIPT["payments"]
+        assert closed.data["loyalty_card"] == "7000123456789"
+        assert closed.data["total"] == RECEIPT_TOTAL
+
+        # A kiosk never touches money.
+        kiosk = await connect(hub, "kiosk-1")
+        refused = await kiosk.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="kiosk-1")
+        assert refused.error is not None and refused.error.code == ErrorCode.FORBIDDEN
+        assert len(closed_receipts(sim.register)) == 1
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        sim.stop()
+
+
+def kill_hub_at(hub: HubProcess, command: int, stage: str, nth: int, killed: threading.Event):
+    """A register hook that SIGKILLs the hub at the ``nth`` ``command`` at ``stage``."""
+    seen = 0
+
+    def hook(frame: shtrikh.Frame, at: str) -> None:
+        nonlocal seen
+        if frame.cmd == command and at == stage and not killed.is_set():
+            seen += 1
+            if seen == nth:
+                hub.kill()  # from the register's side of the line, at that very byte
+                killed.set()
+
+    return hook
+
+
+#: Where the hub is killed: the register's command and stage, and which occurrence.
+#: "received": the register took the command and has not acted on it yet (it will);
+#: "replied": its answer went out.
+KILL_POINTS = [
+    ("before open", shtrikh.Command.FN_STATUS, "replied", 1),
+    ("after open", shtrikh.Command.OPEN_DOCUMENT, "replied", 1),
+    ("after the first line", shtrikh.Command.SALE, "replied", 1),
+    ("after the second line", shtrikh.Command.SALE, "replied", 2),
+    ("while closing", shtrikh.Command.CLOSE_DOCUMENT, "received", 1),
+    ("after close", shtrikh.Command.CLOSE_DOCUMENT, "replied", 1),
+]
+
+
+async def test_the_hub_killed_at_any_step_of_a_receipt_prints_it_exactly_once(tmp_path: Path, connect: Connect):
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
+    try:
+        till = await connect(hub, "till-1")
+        await until_online(till, hub)
+        for number, (step, command, stage, nth) in enumerate(KILL_POINTS, start=1):
+            key = f"sale-{number:04d}"
+            killed = threading.Event()
+            stop_watching = sim.on_command(kill_hub_at(hub, command, stage, nth, killed))
+            try:
+                await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key=key, timeout=TILL_TIMEOUT_S)
+            except RequestTimeout:
+                pass
+            assert killed.wait(5), f"{step}: the register never reached the kill point"
+            stop_watching()
+
+            await asyncio.to_thread(hub.start)
+            response = await fiscalize_until_answered(till, key, hub)
+            assert response.ok, f"{step}: {response}"
+            receipts = closed_receipts(sim.register)
+            assert len(receipts) == number, f"{step}: {len(receipts)} receipts for {number} sales"
+            assert response.result is not None
+            assert response.result["document_number"] == receipts[-1].fiscal_number, step
+            assert response.result["fiscal_sign"] == receipts[-1].fiscal_sign, step
+            assert sim.register.open_document is None, step
+
+        # Killed after the till had its answer: the retry is answered from the journal.
+        key = "sale-after-reply"
+        first = await fiscalize_until_answered(till, key, hub)
+        assert first.ok
+        await asyncio.to_thread(hub.kill)
+        await asyncio.to_thread(hub.start)
+        again = await fiscalize_until_answered(till, key, hub)
+        assert again.ok and again.result == first.result
+        assert len(closed_receipts(sim.register)) == len(KILL_POINTS) + 1
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        sim.stop()
