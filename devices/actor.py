@@ -121,6 +121,9 @@ class ActionSpec:
     priority: Priority
     #: Whether the caller must hold the device's claim (None: when the device is exclusive).
     needs_claim: bool | None
+    #: Answered at once, beside the running job, never queued behind it (a till's
+    #: ``abort`` of a card dialogue that may run for two minutes).
+    immediate: bool = False
 
 
 def action(
@@ -129,15 +132,18 @@ def action(
     *,
     priority: Priority = Priority.NORMAL,
     needs_claim: bool | None = None,
+    immediate: bool = False,
 ) -> Callable[[ActionMethod], ActionMethod]:
     """Mark an actor method as the handler of ``name``.
 
     ``args`` validates its arguments; ``priority`` places it in the queue (a customer
-    waiting: interactive; a batch: bulk); ``needs_claim=False`` lets anyone ask (status).
+    waiting: interactive; a batch: bulk); ``needs_claim=False`` lets anyone ask (status);
+    ``immediate`` runs it at once beside the running job instead of queueing it (it
+    must be quick and must not touch the device's line but to interrupt).
     """
 
     def mark(method: ActionMethod) -> ActionMethod:
-        method.__storehub_action__ = ActionSpec(name, method.__name__, args, priority, needs_claim)  # type: ignore[attr-defined]
+        method.__storehub_action__ = ActionSpec(name, method.__name__, args, priority, needs_claim, immediate)  # type: ignore[attr-defined]
         return method
 
     return mark
@@ -218,11 +224,16 @@ class DeviceActor:
         """Everything a request to this device goes through: its result, or ``DeviceError``."""
         if job.action in ARBITRATION_ACTIONS:
             return await self._arbitrate(job)
+        spec = self.actions.get(job.action)
+        if spec is not None and spec.immediate:
+            self._admit(job)
+            return await getattr(self, spec.method)(job)
         self.submit(job)
         return await job.future
 
-    def submit(self, job: Job) -> None:
-        """Queue a job, or raise ``DeviceError`` at once if it cannot be taken."""
+    def _admit(self, job: Job) -> ActionSpec:
+        """The checks every job passes before it may run: a known action, valid
+        arguments, the claim where one is needed."""
         spec = self.actions.get(job.action)
         if spec is None:
             known = sorted(set(self.actions) | ARBITRATION_ACTIONS)
@@ -236,6 +247,11 @@ class DeviceActor:
             except ValidationError as exc:
                 raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
         self._check_claim(job, spec)
+        return spec
+
+    def submit(self, job: Job) -> None:
+        """Queue a job, or raise ``DeviceError`` at once if it cannot be taken."""
+        spec = self._admit(job)
         if self.status == "offline" and job.deadline is None:
             raise DeviceError(ErrorCode.DEVICE_OFFLINE, self._offline_message())
         job.priority = spec.priority
@@ -273,9 +289,7 @@ class DeviceActor:
             held = f" (held by {holder})" if holder else ""
             raise DeviceError(ErrorCode.NOT_CLAIMED, f"{job.action} on {self.id} needs its claim{held}; claim it first")
         if holder is not None:
-            raise DeviceError(
-                ErrorCode.CLAIMED_BY_OTHER, f"{self.id} is held by {holder}", {"holder": holder}
-            )
+            raise DeviceError(ErrorCode.CLAIMED_BY_OTHER, f"{self.id} is held by {holder}", {"holder": holder})
 
     async def _arbitrate(self, job: Job) -> dict[str, Any]:
         try:
@@ -295,7 +309,11 @@ class DeviceActor:
     def _cancel(self, client: str, request_id: str) -> dict[str, Any]:
         job = self.queue.cancel(client, request_id)
         if job is None:
-            return {"cancelled": False, "request_id": request_id, "reason": "no waiting job of yours has this request id (it may be running or answered already)"}
+            return {
+                "cancelled": False,
+                "request_id": request_id,
+                "reason": "no waiting job of yours has this request id (it may be running or answered already)",
+            }
         self.counters["jobs_cancelled"] += 1
         job.fail(DeviceError(ErrorCode.CANCELLED, f"{client} cancelled {request_id} before it started"))
         self._state_changed(urgent=False)

@@ -20,6 +20,7 @@ DEVICE_KINDS: dict[str, str] = {
     "cash_drawer": "devices.cash_drawer:CashDrawer",
     "customer_display": "devices.customer_display:CustomerDisplay",
     "fiscal_register": "devices.fiscal_register:FiscalRegister",
+    "payment_terminal": "devices.payment_terminal:PaymentTerminal",
 }
 
 
