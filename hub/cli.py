@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the hub from a config file")
     _config_option(run)
 
-    demo = commands.add_parser("demo", help="run the hub with a demo store: its own broker, example clients and a simulated checkout")
+    demo = commands.add_parser(
+        "demo", help="run the hub with a demo store: its own broker, example clients and a simulated checkout"
+    )
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
 
@@ -32,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         "sim",
         help="drive the demo's simulated peripherals: `storehub sim list`, `storehub sim scanner-1 scan code=4601234567893`",
     )
-    sim.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)")
+    sim.add_argument(
+        "--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)"
+    )
     sim.add_argument("device", help="a simulated device id, or `list`")
     sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
@@ -77,8 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     scan.add_argument("--scanners", type=int, default=20, help="scanners, each claimed by its own till (default 20)")
     scan.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
     scan.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
-    scan.add_argument("--rate", type=float, default=0.0, help="scans per second per scanner; 0 (default) = as fast as answered")
+    scan.add_argument(
+        "--rate", type=float, default=0.0, help="scans per second per scanner; 0 (default) = as fast as answered"
+    )
     scan.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+
+    fiscal = benches.add_parser(
+        "fiscal",
+        help="receipts per minute through the hub to the fiscal register at its line speed, beside the wire floor",
+    )
+    fiscal.add_argument("--seconds", type=float, default=10.0, help="measured time (default 10)")
+    fiscal.add_argument("--lines", type=int, default=10, help="lines per receipt (default 10)")
+    fiscal.add_argument("--baudrate", type=int, default=115200, help="the register's line speed (default 115200)")
+    fiscal.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
     args = parser.parse_args(argv)
     handler = {
@@ -259,6 +274,11 @@ def _bench(args: argparse.Namespace) -> int:
     elif args.bench == "scan":
         bench = run_scan_bench(scanners=args.scanners, seconds=args.seconds, warmup=args.warmup, rate=args.rate)
         table = scan_table
+    elif args.bench == "fiscal":
+        from hub.bench_fiscal import fiscal_table, run_fiscal_bench
+
+        bench = run_fiscal_bench(seconds=args.seconds, lines=args.lines, baudrate=args.baudrate)
+        table = fiscal_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
         table = contention_table
@@ -329,9 +349,7 @@ def report_table(report: dict) -> str:
             f"{p['p99_ms']:>9.2f}{p['max_ms']:>9.2f}{p['errors']:>8}"
         )
     r = report["ratio"]
-    lines.append(
-        f"hub/raw: throughput {r['throughput']:.2f}x, p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x"
-    )
+    lines.append(f"hub/raw: throughput {r['throughput']:.2f}x, p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x")
     return "\n".join(lines)
 
 

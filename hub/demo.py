@@ -26,6 +26,8 @@ DEMO_WEBSOCKETS_PORT = 9002
 DEMO_API_PORT = 8080
 #: The simulated network receipt printer (a real one listens on 9100).
 DEMO_PRINTER_PORT = 19100
+#: The simulated card terminal (a real one listens on 20007).
+DEMO_TERMINAL_PORT = 21007
 
 DEMO_CLIENTS = (
     ("till-1", "till", "Till 1 at the checkout"),
@@ -80,6 +82,16 @@ kind = "cash_drawer"
 driver = "network"
 port = "127.0.0.1:{DEMO_PRINTER_PORT}"
 options = {{ drawer_pin = 2 }}
+
+[[devices]]
+id = "fiscal-1"
+kind = "fiscal_register"
+port = "{dev / "fiscal-1"}"
+
+[[devices]]
+id = "terminal-1"
+kind = "payment_terminal"
+options = {{ host = "127.0.0.1", port = {DEMO_TERMINAL_PORT}, currency = "EUR" }}
 """
 
 
@@ -90,27 +102,36 @@ class DemoPeripherals:
         from devices.sim.control import SimulatorDesk
         from devices.sim.customer_display import LineDisplaySimulator
         from devices.sim.escpos_printer import EscposPrinterSimulator
+        from devices.sim.fiscal_register import SerialFiscalRegister
         from devices.sim.scanner import SerialScannerSimulator
+        from devices.sim.zvt_terminal import ZvtTerminalSimulator
 
         dev, sim = directory / "dev", directory / "sim"
         self.desk = SimulatorDesk(directory / "sim.sock")
         self.scanner = SerialScannerSimulator(dev / "scanner-1", terminator="CR")
         self.display = LineDisplaySimulator(dev / "display-1", state_file=sim / "display-1.txt")
         self.printer = EscposPrinterSimulator(port=DEMO_PRINTER_PORT, receipts_dir=sim / "printer-1")
+        self.register = SerialFiscalRegister(dev / "fiscal-1")
+        self.terminal = ZvtTerminalSimulator(port=DEMO_TERMINAL_PORT)
 
     async def start(self) -> None:
         self.scanner.start()
         self.display.start()
         await self.printer.start()
+        self.register.start()
+        await self.terminal.start()
         self.desk.register("scanner-1", "scanner", self.scanner.desk_handlers())
         self.desk.register("display-1", "customer_display", self.display.desk_handlers())
         self.desk.register("printer-1", "receipt_printer", self.printer.desk_handlers())
+        self.desk.register("fiscal-1", "fiscal_register", self.register.desk_handlers())
+        self.desk.register("terminal-1", "payment_terminal", self.terminal.desk_handlers())
         await self.desk.start()
 
     async def stop(self) -> None:
         await self.desk.stop()
         await self.printer.stop()
-        for simulator in (self.display, self.scanner):
+        await self.terminal.stop()
+        for simulator in (self.display, self.scanner, self.register):
             if simulator.running:
                 simulator.stop()
 
@@ -144,7 +165,7 @@ class DemoCredentials:
             f"Try it:\n"
             f"  mosquitto_rr -V 5 -p {config.bus.port} -u {till} -P {self.secrets[till]} \\\n"
             f"    -t {topics}/client/{till}/req/echo-1 -e {topics}/client/{till}/res \\\n"
-            f"    -m '{{\"action\": \"echo\", \"args\": {{\"hello\": \"shop\"}}, \"request_id\": \"r1\"}}'\n"
+            f'    -m \'{{"action": "echo", "args": {{"hello": "shop"}}, "request_id": "r1"}}\'\n'
             f"  curl -H 'Authorization: Bearer {till}:{self.secrets[till]}' "
             f"http://{config.api.host}:{config.api.port}/api/v1/devices\n"
         )

@@ -86,3 +86,19 @@ async def test_scan_bench_measures_scan_to_till_for_one_and_many_scanners() -> N
     assert report["prints"]["errors"] == 0 and report["prints"]["receipts"] > 0
     assert "3 scanners" in scan_table(report) and "receipts to the network printer" in scan_table(report)
     assert bench_processes() - before == set()
+
+
+async def test_fiscal_bench_prints_every_answered_receipt_and_stands_beside_the_wire_floor() -> None:
+    from hub.bench_fiscal import fiscal_table, run_fiscal_bench
+
+    before = bench_processes()
+    report = await run_fiscal_bench(seconds=0.5, lines=3)
+    # run_fiscal_bench itself refuses a report whose receipts the register did not print.
+    assert report["receipts"] > 0 and report["receipts_per_min"] > 0
+    assert 0 < report["p50_ms"] <= report["p99_ms"] <= report["max_ms"]
+    # The wire floor is what the line allows; through the hub is never faster.
+    assert report["wire_bytes_per_receipt"] > 0
+    assert 0 < report["ratio_to_floor"] <= 1
+    assert report["wire_ms_per_receipt"] <= report["p50_ms"]
+    assert "wire floor" in fiscal_table(report)
+    assert bench_processes() - before == set()
