@@ -102,8 +102,10 @@ TYPED_ERRORS: dict[int, tuple[str, str]] = {
     ),
 }
 
-#: Typed errors a till may simply retry once a person has acted (paper loaded…).
-RETRYABLE_REASONS = frozenset({"paper_out", "cover_open"})
+#: Typed errors after which nothing was printed and the same request may simply be
+#: sent again once somebody has acted (paper loaded, Z report run, the stray document
+#: cancelled).  Retryable, so the hub keeps no answer for their key.
+RETRYABLE_REASONS = frozenset({"paper_out", "cover_open", "shift_over_24h", "document_open"})
 
 
 class FiscalRegisterOptions(BaseModel):
@@ -392,7 +394,7 @@ class FiscalRegister(DeviceActor):
             await self._reconcile(entry)
         self._unsettled = False
 
-    async def _reconcile(self, entry: JournalEntry) -> JournalEntry:
+    async def _reconcile(self, entry: JournalEntry, *, report: bool = True) -> JournalEntry:
         outcome, detail = await self._run_on_line(lambda line: self._reconcile_on(line, entry))
         journal = self.port.journal
         self.counters["reconciled"] += 1
@@ -406,12 +408,25 @@ class FiscalRegister(DeviceActor):
                 result["document_number"],
             )
             self._receipt_closed(entry.client, entry.key, result)
+            said = {"printed": True, "document_number": result["document_number"]}
         else:
             if outcome == "cancelled":
                 self.counters["documents_cancelled"] += 1
             await self.blocking(journal.void, self.id, entry.key, detail)
             log.warning("%s: receipt for key %s was not printed (%s); a retry prints it", self.id, entry.key, detail)
-        found = await self.blocking(journal.get, self.id, entry.key)
+            said = {"printed": False, "reason": detail}
+        if not report:  # the till is being answered with the refusal itself
+            return await self._journal_entry(entry.key)
+        # Technicians (dev/{id}/event) and the till that asked hear how it ended.
+        self.emit(
+            "receipt_reconciled",
+            {"idempotency_key": entry.key, "action": entry.action, "outcome": outcome} | said,
+            to_client=entry.client,
+        )
+        return await self._journal_entry(entry.key)
+
+    async def _journal_entry(self, key: str) -> JournalEntry:
+        found = await self.blocking(self.port.journal.get, self.id, key)
         assert found is not None
         return found
 
@@ -510,7 +525,7 @@ class FiscalRegister(DeviceActor):
         except (RegisterError, DeviceError) as exc:
             # Refused before the document opened, or mid-document: settled now, so the
             # entry is void (nothing printed) and the till may retry.
-            await self._after_interruption(job.idempotency_key)
+            await self._after_interruption(job.idempotency_key, report=False)
             raise _typed_error(exc) if isinstance(exc, RegisterError) else exc from None
         except OutcomeUnknown:
             entry = await self._after_interruption(job.idempotency_key)
@@ -527,13 +542,13 @@ class FiscalRegister(DeviceActor):
         self._receipt_closed(job.client, job.idempotency_key, outcome)
         return outcome
 
-    async def _after_interruption(self, key: str) -> JournalEntry | None:
+    async def _after_interruption(self, key: str, *, report: bool = True) -> JournalEntry | None:
         """Settle the entry at once if the register answers; else before the next job."""
         entry = await self.blocking(self.port.journal.get, self.id, key)
         if entry is None or entry.state is not JournalState.STARTED:
             return entry
         try:
-            return await self._reconcile(entry)
+            return await self._reconcile(entry, report=report)
         except (RegisterError, OutcomeUnknown, DeviceGone) as exc:
             log.warning("%s: could not settle key %s yet: %s", self.id, key, exc)
             self._unsettled = True

@@ -420,6 +420,10 @@ async def test_a_power_cut_mid_document_is_settled_when_the_register_returns(ben
     entry = bench.journal.get(DEVICE, "power")
     assert entry is not None and entry.state is JournalState.VOID
     assert len(annulled_receipts(bench.register)) == 1
+    [told] = [(client, e) for client, e in bench.port.client_events if e.type == "receipt_reconciled"]
+    assert told[0] == TILL
+    assert told[1].data["idempotency_key"] == "power" and told[1].data["outcome"] == "cancelled"
+    assert told[1].data["printed"] is False
 
     result = await run(bench.device, "fiscalize", RECEIPT, key="power")
     receipts = closed_receipts(bench.register)
@@ -439,3 +443,19 @@ async def test_a_power_blip_that_loses_an_answer_is_settled_at_once(bench: Bench
     result = await run(bench.device, "fiscalize", RECEIPT, key="blip")
     receipts = closed_receipts(bench.register)
     assert len(receipts) == 1 and result["document_number"] == receipts[0].fiscal_number
+
+
+async def test_garbled_and_truncated_answers_are_asked_again_and_print_once(bench: Bench):
+    bench.sim.simulator.garble_next(2)
+    await run(bench.device, "fiscalize", RECEIPT, key="noisy-1")
+    bench.sim.simulator.truncate_next(2)
+    await run(bench.device, "fiscalize", RECEIPT, key="noisy-2")
+    receipts = closed_receipts(bench.register)
+    assert len(receipts) == 2 and not annulled_receipts(bench.register)
+    assert bench.sim.simulator.naks_sent == 0  # our frames arrived whole; only answers were spoiled
+
+
+async def test_a_slow_register_is_waited_for(bench: Bench):
+    bench.sim.simulator.slow_s = 0.15  # each command prints for a while before answering
+    result = await run(bench.device, "fiscalize", RECEIPT | {"payments": [{"type": "card", "amount": RECEIPT_TOTAL}]}, key="slow")
+    assert result["document_number"] == closed_receipts(bench.register)[-1].fiscal_number

@@ -203,3 +203,47 @@ async def test_the_hub_killed_at_any_step_of_a_receipt_prints_it_exactly_once(tm
     finally:
         await asyncio.to_thread(hub.cleanup)
         sim.stop()
+
+
+async def test_an_old_shift_and_a_power_cut_through_the_hub(tmp_path: Path, connect: Connect):
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
+    try:
+        till = await connect(hub, "till-1")
+        heard: list[Event] = []
+        till.on_event(heard.append)
+        await until_online(till, hub)
+        assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-1")).ok
+
+        # The shift has run past 24 hours: no receipt until the Z report.
+        sim.register.age_shift(25)
+        refused = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")
+        assert refused.error is not None and refused.error.code == ErrorCode.DEVICE_ERROR
+        assert refused.error.details is not None and refused.error.details["reason"] == "shift_over_24h"
+        assert refused.error.details["action_needed"] == "z_report"
+        assert (await till.request(DEVICE, "z_report")).ok
+        assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")).ok
+        assert len(closed_receipts(sim.register)) == 2
+
+        # The register loses power on the second line, for longer than the line waits.
+        cut = threading.Event()
+
+        def power_cut(frame: shtrikh.Frame, at: str) -> None:
+            if frame.cmd == shtrikh.Command.SALE and at == "received" and not cut.is_set():
+                cut.set()
+                sim.simulator.power_cut(4.0)
+
+        sim.on_command(power_cut)
+        response = await fiscalize_until_answered(till, "day-3", hub)
+        assert cut.is_set() and response.ok, response
+        assert len(closed_receipts(sim.register)) == 3
+        assert response.result is not None
+        assert response.result["document_number"] == closed_receipts(sim.register)[-1].fiscal_number
+        assert sim.register.open_document is None
+        [reconciled] = [event for event in heard if event.type == "receipt_reconciled"]
+        assert reconciled.data["idempotency_key"] == "day-3" and reconciled.data["printed"] is False
+        assert reconciled.data["outcome"] == "cancelled"
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        sim.stop()
