@@ -54,6 +54,7 @@ from devices.sim.escpos_parser import (
     Unknown,
 )
 from devices.sim.pty import PtyDevice
+from devices.sim.tcp import TcpDevice
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ DEFAULT_PROFILE = "TM-T88V"
 #: How long a kicked drawer stays open before the simulated cashier pushes it shut.
 DRAWER_OPEN_S = 1.0
 
-#: How long ``stop()`` waits for its connections to wind down.
-STOP_TIMEOUT_S = 2.0
 
 #: Largest read from a connection at once.
 READ_CHUNK = 65536
@@ -114,7 +113,7 @@ class SimulatedReceipt:
         return "\n".join(self.paper) + "\n"
 
 
-class EscposPrinterSimulator:
+class EscposPrinterSimulator(TcpDevice):
     def __init__(
         self,
         *,
@@ -124,9 +123,7 @@ class EscposPrinterSimulator:
         receipts_dir: Path | None = None,
         drawer_open_s: float | None = DRAWER_OPEN_S,
     ) -> None:
-        self.host = host
-        #: 0 picks a free port at the first start; later starts reuse it.
-        self.port = port
+        super().__init__(host=host, port=port)
         self.profile = profile
         self.receipts_dir = receipts_dir
         #: How long a kicked drawer stays open; None: until ``close_drawer()``.
@@ -143,81 +140,30 @@ class EscposPrinterSimulator:
         self.slow_ms = 0
         #: Lines left on the roll; the paper runs out after that many more (None: endless).
         self.paper_lines_left: int | None = None
-        self._offline = False
 
         # What happened, for tests and the demo.
         self.received = bytearray()
         self.receipts: list[SimulatedReceipt] = []
         self.current = SimulatedReceipt(number=1)
         self.status_requests = 0
-        self.connections = 0
         self.lost_commands = 0
         self.unknown: list[bytes] = []
         self.drawer_kicks = 0
 
         self._drawer_opened_at: float | None = None
         self._parser = EscposParser()
-        self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._reset_modes()
 
     # -- the socket -------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def address(self) -> str:
-        """What the hub config's ``port`` says for this printer."""
-        return f"{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Unplug: the listening socket and every connection close."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        self._drop_connections()
-        await server.wait_closed()
-        # Each connection's task ends once its socket is closed; wait for them so none
-        # is left to be cancelled with the loop.
-        tasks = list(self._tasks)
-        if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-            for task in stuck:
-                task.cancel()
-
-    @property
-    def offline(self) -> bool:
-        return self._offline
-
-    @offline.setter
-    def offline(self, value: bool) -> None:
-        """Offline: connections are closed now and new ones closed as they come."""
-        self._offline = value
-        if value:
-            self._drop_connections()
-
-    def _drop_connections(self) -> None:
+    def drop_connections(self) -> None:
         for writer in list(self._writers):
             writer.close()
         self._writers.clear()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._offline or self._server is None:
-            writer.close()
-            return
-        self.connections += 1
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         parser = EscposParser()  # framing is per connection; the printer's state is shared
         try:
             while data := await reader.read(READ_CHUNK):
@@ -233,7 +179,6 @@ class EscposPrinterSimulator:
             pass
         finally:
             self._writers.discard(writer)
-            self._tasks.discard(task)
             writer.close()
 
     # -- the printer ------------------------------------------------------------------

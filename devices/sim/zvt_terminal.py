@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from devices import zvt
+from devices.sim.tcp import TcpDevice
 from devices.zvt import Apdu, Card
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,6 @@ CARD_TIMEOUT_S = 5.0
 #: takes the ECR for gone and hangs up.  The specification allows the ECR a few seconds.
 ACK_TIMEOUT_S = 5.0
 
-#: How long ``stop()`` waits for its connections to wind down.
-STOP_TIMEOUT_S = 2.0
 
 READ_CHUNK = 4096
 
@@ -150,7 +149,7 @@ class _Connection:
         self._reader_task.cancel()
 
 
-class ZvtTerminalSimulator:
+class ZvtTerminalSimulator(TcpDevice):
     def __init__(
         self,
         *,
@@ -166,9 +165,7 @@ class ZvtTerminalSimulator:
         first_trace_no: int = 1,
         first_receipt_no: int = 1,
     ) -> None:
-        self.host = host
-        #: 0 picks a free port at the first start; later starts reuse it.
-        self.port = port
+        super().__init__(host=host, port=port)
         self.password = password
         self.terminal_id = terminal_id
         self.currency = zvt.currency_number(currency)
@@ -182,13 +179,11 @@ class ZvtTerminalSimulator:
         self.slow_ms = 0
         #: Busy (a service menu open, a batch running): card commands get ``84 9C``.
         self.busy = False
-        self._offline = False
 
         # What happened, for tests and the demo.
         self.transactions: list[Transaction] = []
         self.received: list[Apdu] = []
         self.sent: list[Apdu] = []
-        self.connections = 0
         self.registrations = 0
         self.dialogues = 0
         self.declined = 0
@@ -199,9 +194,7 @@ class ZvtTerminalSimulator:
         self._trace_no = first_trace_no
         self._receipt_no = first_receipt_no
         self._batch_start = 0
-        self._server: asyncio.AbstractServer | None = None
         self._current: _Connection | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what tests and the desk read and set -----------------------------------------
 
@@ -220,53 +213,16 @@ class ZvtTerminalSimulator:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         self.next_outcomes.extend([outcome] * count)
 
-    @property
-    def offline(self) -> bool:
-        return self._offline
-
-    @offline.setter
-    def offline(self, value: bool) -> None:
-        """Offline: the connection is cut now and new ones are closed as they come."""
-        self._offline = value
-        if value and self._current is not None:
-            self._current.close(abrupt=True)
-
     # -- the socket -------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Unplugged: the listening socket and the connection close."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
+    def drop_connections(self) -> None:
         if self._current is not None:
             self._current.close(abrupt=True)
-        await server.wait_closed()
-        tasks = list(self._tasks)
-        if tasks:
-            _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
-            for task in stuck:
-                task.cancel()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._offline or self._server is None:
-            writer.close()
-            return
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._current is not None:
             # A terminal serves one ECR: a new connection replaces the old one.
             self._current.close()
-        self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         connection = _Connection(reader, writer, self.sent)
         self._current = connection
         try:
@@ -281,7 +237,6 @@ class ZvtTerminalSimulator:
         except zvt.ZvtError as exc:
             log.warning("simulated terminal: bad command: %s", exc)
         finally:
-            self._tasks.discard(task)
             if self._current is connection:
                 self._current = None
             connection.close()
