@@ -12,9 +12,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from bus.payloads import ErrorCode, Event
+from bus.client import StoreHubClient
+from bus.payloads import ErrorCode, Event, Response
 from devices.sim.zvt_terminal import ZvtTerminalSimulator
-from tests.conftest import Connect, start_hub
+from tests.conftest import Connect, HubProcess, start_hub
 
 #: The hub opens its devices after it reports ready; the terminal is up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 5.0
@@ -27,23 +28,31 @@ async def until(predicate, timeout: float = 3.0, what: str = "condition") -> Non
         await asyncio.sleep(0.01)
 
 
-async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path: Path, connect: Connect):
-    terminal = ZvtTerminalSimulator(step_s=0.05)
-    await terminal.start()
-    devices = f"""
+def terminal_toml(terminal: ZvtTerminalSimulator) -> str:
+    return f"""
 [[devices]]
 id = "terminal-1"
 kind = "payment_terminal"
 options = {{ host = "127.0.0.1", port = {terminal.port}, currency = "EUR" }}
 """
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
+
+
+async def until_online(till: StoreHubClient, hub: HubProcess) -> Response:
+    deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
+    while not (status := await till.request("terminal-1", "status")).ok:
+        assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
+        assert time.monotonic() < deadline, f"the terminal never came online:\n{hub.log()}"
+        await asyncio.sleep(0.05)
+    return status
+
+
+async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path: Path, connect: Connect):
+    terminal = ZvtTerminalSimulator(step_s=0.05)
+    await terminal.start()
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_toml(terminal))
     try:
         till, other, kiosk = await connect(hub, "till-1"), await connect(hub, "till-2"), await connect(hub, "kiosk-1")
-        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-        while not (status := await till.request("terminal-1", "status")).ok:
-            assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
-            assert time.monotonic() < deadline, f"the terminal never came online:\n{hub.log()}"
-            await asyncio.sleep(0.05)
+        status = await until_online(till, hub)
         assert status.result is not None and status.result["ready"]
 
         heard: list[Event] = []
@@ -89,21 +98,12 @@ options = {{ host = "127.0.0.1", port = {terminal.port}, currency = "EUR" }}
 async def test_declined_aborted_and_lost_payments_through_the_hub_charge_at_most_once(tmp_path: Path, connect: Connect):
     terminal = ZvtTerminalSimulator(step_s=0.15)
     await terminal.start()
-    devices = f"""
-[[devices]]
-id = "terminal-1"
-kind = "payment_terminal"
-options = {{ host = "127.0.0.1", port = {terminal.port}, currency = "EUR" }}
-"""
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_toml(terminal))
     try:
         till = await connect(hub, "till-1")
         heard: list[Event] = []
         till.on_event(heard.append)
-        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-        while not (await till.request("terminal-1", "status")).ok:
-            assert time.monotonic() < deadline, f"the terminal never came online:\n{hub.log()}"
-            await asyncio.sleep(0.05)
+        await until_online(till, hub)
         assert (await till.request("terminal-1", "claim", {"lease_s": 120})).ok
 
         # Declined: final for its key, nothing charged, no second card dialogue on retry.
