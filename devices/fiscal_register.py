@@ -631,9 +631,7 @@ class FiscalRegister(DeviceActor):
             full = shtrikh.parse_full_status(self._command(line, shtrikh.full_status(self.options.operator_password)))
             storage = self._fn_status(line)
             return {
-                "mode": shtrikh.Mode(short.mode).name.lower()
-                if short.mode in shtrikh.Mode._value2member_map_
-                else short.mode,
+                "mode": shtrikh.Mode(short.mode).name.lower(),  # the low nibble: every value is named
                 "submode": short.submode,
                 "shift_open": short.shift_open,
                 "shift_over_24h": short.shift_over_24h,
