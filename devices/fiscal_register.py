@@ -41,7 +41,7 @@ from typing import Any, Literal, TypeVar
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bus.payloads import DeviceError, ErrorCode, now
+from bus.payloads import DeviceError, ErrorCode, Event, now
 from devices import shtrikh
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.journal import JournalEntry, JournalState
@@ -89,6 +89,10 @@ CLOSE_WAIT_S = shtrikh.REPLY_TIMEOUT
 
 PaymentType = Literal["cash", "card", "loyalty"]
 
+#: What the register answers a command it cannot run in its submode: printing with the
+#: cover open, for one.  The status' cover flag tells which.
+ERROR_WRONG_SUBMODE = 0x72
+
 #: Register error codes a till must act on, by the reason it is told.
 TYPED_ERRORS: dict[int, tuple[str, str]] = {
     shtrikh.ERROR_SHIFT_OVER_24H: ("shift_over_24h", "the shift is over 24 hours old: run z_report, then try again"),
@@ -97,8 +101,8 @@ TYPED_ERRORS: dict[int, tuple[str, str]] = {
     shtrikh.ERROR_WRONG_PASSWORD: ("wrong_password", "the register refused the configured password"),
     shtrikh.ERROR_DOCUMENT_OPEN: ("document_open", "a document is open on the register: cancel_open_document first"),
     shtrikh.ERROR_OTHER_OPERATORS_DOCUMENT: (
-        "document_open",
-        "another operator's document is open on the register: cancel_open_document first",
+        "other_operators_document",
+        "another cashier's document is open on the register: close or cancel it where it was opened",
     ),
 }
 
@@ -182,7 +186,9 @@ class FiscalizeArgs(BaseModel):
     payments: list[Payment] = Field(min_length=1, max_length=3, description="At most one of each type.")
     loyalty_card: str | None = Field(None, max_length=64, description="The shopper's card, for accrual.")
     customer_contact: str | None = Field(
-        None, max_length=64, description="E-mail or phone for the electronic receipt; printed on the receipt."
+        None,
+        max_length=shtrikh.TEXT_WIDTH,
+        description="E-mail or phone for the electronic receipt; printed on a line of its own.",
     )
 
     @field_validator("payments")
@@ -363,10 +369,19 @@ class FiscalRegister(DeviceActor):
             await asyncio.sleep(IDLE_CHECK_S)
             if self._running:
                 continue
-            status = await self._run_on_line(self._probe)
+            try:
+                status = await self._run_on_line(self._probe)
+            except RegisterError as exc:
+                # It answers, and refuses: the config's password, most likely.  That is
+                # the device's state until someone fixes it, not a crash to restart.
+                self._show_problem(_typed_error(exc).details["reason"], _typed_error(exc).message)
+                continue
             self._show_condition(status)
             if self._unsettled and not (status.paper_out or status.cover_open):
-                await self._settle()
+                try:
+                    await self._settle()
+                except (RegisterError, OutcomeUnknown) as exc:
+                    log.warning("%s: unfinished receipts wait to be settled: %s", self.id, exc)
 
     def _probe(self, line: RegisterLine) -> ShortStatus:
         return shtrikh.parse_short_status(
@@ -374,16 +389,26 @@ class FiscalRegister(DeviceActor):
         )
 
     def _show_condition(self, status: ShortStatus) -> None:
-        problem = "paper_out" if status.paper_out else "cover_open" if status.cover_open else None
-        if problem and self.status != "error":
-            self.status = "error"
-            self.error = {"code": ErrorCode.DEVICE_ERROR.value, "message": problem}
-            self.emit(problem)
-            self._state_changed()
-        elif not problem and self.status == "error":
+        if status.paper_out:
+            self._show_problem("paper_out", "the register has no receipt paper: load a roll")
+        elif status.cover_open:
+            self._show_problem("cover_open", "the register's cover is open: close it")
+        elif self.status == "error" and self.error is not None:
+            # As the receipt printer says it: paper_ok after paper out, ready after the rest.
+            cleared = self.error["code"]
             self.status, self.error = "idle", None
-            self.emit("ready")
+            self.emit("paper_ok" if cleared == "paper_out" else "ready", {"cleared": cleared})
             self._state_changed()
+
+    def _show_problem(self, reason: str, message: str) -> None:
+        """The register's own problem as the device's state: ``error`` with its reason."""
+        if self.status == "error" and self.error is not None and self.error["code"] == reason:
+            return
+        log.warning("%s: %s", self.id, message)
+        self.status = "error"
+        self.error = {"code": reason, "message": message}
+        self.emit(reason, {"message": message})
+        self._state_changed()
 
     # -- reconciliation -------------------------------------------------------------
 
@@ -526,14 +551,19 @@ class FiscalRegister(DeviceActor):
             # Refused before the document opened, or mid-document: settled now, so the
             # entry is void (nothing printed) and the till may retry.
             await self._after_interruption(job.idempotency_key, report=False)
-            raise _typed_error(exc) if isinstance(exc, RegisterError) else exc from None
+            if isinstance(exc, RegisterError):
+                raise await self._explain(exc) from None
+            raise
         except OutcomeUnknown:
             entry = await self._after_interruption(job.idempotency_key)
             if entry is not None and entry.state is JournalState.DONE:
                 return _answer_from(entry)
+            settled = entry is not None and entry.state is JournalState.VOID
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR,
-                f"{self.id} lost the answer to a command and the receipt was not printed; retry with the same key",
+                f"{self.id} lost the answer to a command; "
+                + ("the receipt was not printed" if settled else "the receipt is settled when the register answers")
+                + "; retry with the same key",
                 {"reason": "interrupted"},
                 retryable=True,
             ) from None
@@ -541,6 +571,22 @@ class FiscalRegister(DeviceActor):
         self.counters["receipts"] += 1
         self._receipt_closed(job.client, job.idempotency_key, outcome)
         return outcome
+
+    async def _explain(self, exc: RegisterError) -> DeviceError:
+        """The refusal as a typed error; "wrong submode" with the cover open is the cover."""
+        if exc.code == ERROR_WRONG_SUBMODE:
+            try:
+                status = await self._run_on_line(self._short_status)
+            except (RegisterError, OutcomeUnknown, DeviceGone):
+                status = None
+            if status is not None and status.cover_open:
+                return DeviceError(
+                    ErrorCode.DEVICE_ERROR,
+                    "the register's cover is open: close it",
+                    {"reason": "cover_open", "register_error": exc.code},
+                    retryable=True,
+                )
+        return _typed_error(exc)
 
     async def _after_interruption(self, key: str, *, report: bool = True) -> JournalEntry | None:
         """Settle the entry at once if the register answers; else before the next job."""
@@ -584,7 +630,8 @@ class FiscalRegister(DeviceActor):
                 ),
             )
         if args.customer_contact:
-            self._command(line, shtrikh.print_line(pwd, f"Покупатель: {args.customer_contact}"))
+            for text in ("Покупатель:", args.customer_contact):
+                self._command(line, shtrikh.print_line(pwd, text))
         closed = shtrikh.parse_close_document(
             self._command(line, shtrikh.close_document(pwd, payments=self._payment_slots(args)))
         )
@@ -617,10 +664,14 @@ class FiscalRegister(DeviceActor):
         }
 
     def _receipt_closed(self, client: str, key: str, result: dict[str, Any]) -> None:
-        # To the till that asked as well: tills read their own events, not every device's.
-        self.emit(
-            "receipt_closed", result | {"client": client, "idempotency_key": key, "closed_at": now()}, to_client=client
-        )
+        """The whole receipt to the till that asked; to ``dev/{id}/event``, which every
+        technician reads, the same without the shopper's contact and with the loyalty
+        card cut to its last digits (as a scan's code stays off that topic)."""
+        data = result | {"client": client, "idempotency_key": key, "closed_at": now()}
+        card = data.get("loyalty_card")
+        shared = data | {"customer_contact": None, "loyalty_card": f"…{card[-4:]}" if card else None}
+        self.port.publish_event(Event(type="receipt_closed", device=self.id, data=shared))
+        self.port.send_to_client(client, Event(type="receipt_closed", device=self.id, data=data))
 
     # -- the other documents ----------------------------------------------------------
 
@@ -735,7 +786,10 @@ def _refuse_unless_ready(status: ShortStatus) -> None:
             retryable=True,
         )
     if status.shift_over_24h:
-        raise _typed_error(RegisterError(shtrikh.Command.SHORT_STATUS, shtrikh.ERROR_SHIFT_OVER_24H))
+        reason, message = TYPED_ERRORS[shtrikh.ERROR_SHIFT_OVER_24H]
+        raise DeviceError(
+            ErrorCode.DEVICE_ERROR, message, {"reason": reason, "action_needed": "z_report"}, retryable=True
+        )
 
 
 def _typed_error(exc: RegisterError) -> DeviceError:

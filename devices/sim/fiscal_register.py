@@ -82,11 +82,11 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- identity
 
-#: What command 0xFC names.  pyshtrih's ``discovery`` picks its ``ShtrihM01F`` class (48
-#: characters a line) from "М-01Ф" in this name.
 #: A byte on an 8N1 serial line: start bit, eight data bits, stop bit.
 BITS_PER_BYTE = 10
 
+#: What command 0xFC names.  pyshtrih's ``discovery`` picks its ``ShtrihM01F`` class (48
+#: characters a line) from "М-01Ф" in this name.
 DEVICE_NAME = "ШТРИХ-М-01Ф"
 #: 0xFC's type (0: a fiscal register), subtype, protocol version 1.12 and language 0
 #: (Russian).  Nothing reads them but a person; drivers go by the name.

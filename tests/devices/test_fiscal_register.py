@@ -175,6 +175,11 @@ async def test_a_receipt_is_printed_once_and_reported(bench: Bench):
     }  # fmt: skip
     assert data["payments"] == RECEIPT["payments"]
     assert data["idempotency_key"] == "sale-1" and data["client"] == TILL
+    # Every technician reads the device's topic: the shopper's card is cut short there;
+    # the till that asked gets it whole.
+    assert data["loyalty_card"] == "…6789"
+    [(client, to_till)] = [(c, e) for c, e in bench.port.client_events if e.type == "receipt_closed"]
+    assert client == TILL and to_till.data["loyalty_card"] == "7000123456789"
 
 
 async def test_a_retry_with_the_same_key_gets_the_same_receipt_and_prints_nothing(bench: Bench):
@@ -298,8 +303,9 @@ async def test_another_cashiers_open_document_is_named_and_left_alone(bench: Ben
     assert bench.register.execute(shtrikh.open_document(2, shtrikh.DocumentType.SALE)).data[0] == 0
     with pytest.raises(DeviceError) as refused:
         await run(bench.device, "cancel_open_document")
-    assert refused.value.details["reason"] == "document_open"
-    assert "another operator" in refused.value.message
+    assert refused.value.details["reason"] == "other_operators_document"
+    assert not refused.value.retryable
+    assert "another cashier" in refused.value.message
     assert bench.register.open_document is not None
 
 
@@ -457,5 +463,48 @@ async def test_garbled_and_truncated_answers_are_asked_again_and_print_once(benc
 
 async def test_a_slow_register_is_waited_for(bench: Bench):
     bench.sim.simulator.slow_s = 0.15  # each command prints for a while before answering
-    result = await run(bench.device, "fiscalize", RECEIPT | {"payments": [{"type": "card", "amount": RECEIPT_TOTAL}]}, key="slow")
+    result = await run(
+        bench.device, "fiscalize", RECEIPT | {"payments": [{"type": "card", "amount": RECEIPT_TOTAL}]}, key="slow"
+    )
     assert result["document_number"] == closed_receipts(bench.register)[-1].fiscal_number
+
+
+async def test_a_cover_opened_mid_receipt_is_named_and_the_receipt_can_be_retried(bench: Bench):
+    def open_the_cover(frame: shtrikh.Frame, at: str) -> None:
+        if frame.cmd == shtrikh.Command.SALE and at == "received":
+            bench.register.cover_open()
+
+    stop = bench.sim.on_command(open_the_cover)
+    with pytest.raises(DeviceError) as refused:
+        await run(bench.device, "fiscalize", RECEIPT, key="cover")
+    stop()
+    assert refused.value.details["reason"] == "cover_open" and refused.value.retryable
+    # With the cover open the register cannot even cancel: the half-made receipt waits.
+    assert bench.register.open_document is not None
+    bench.register.cover_close()
+    await run(bench.device, "fiscalize", RECEIPT, key="cover")  # settles it first, then prints
+    assert len(closed_receipts(bench.register)) == 1 and len(annulled_receipts(bench.register)) == 1
+    assert not bench.register.open_document
+
+
+async def test_a_wrong_password_shows_as_an_error_state_not_a_restart_loop(tmp_path: Path, monkeypatch):
+    from devices import fiscal_register
+
+    monkeypatch.setattr(fiscal_register, "IDLE_CHECK_S", 0.05)
+    sim = SerialFiscalRegister(tmp_path / "dev" / "fr", ShtrikhRegister())
+    sim.start()
+    port = RecordingPort(journal=journal_at(tmp_path / "hub.db"))
+    supervisor = DeviceSupervisor(lambda spec: port)
+    options = FAST_LINE | {"operator_password": 4242}
+    supervisor.start([DeviceSpec(id=DEVICE, kind="fiscal_register", port=str(sim.link), options=options)])
+    device = supervisor.get(DEVICE)
+    assert device is not None
+    try:
+        await until(lambda: device.status == "error", timeout=5)
+        assert device.error == {"code": "wrong_password", "message": "the register refused the configured password"}
+        await asyncio.sleep(0.3)  # several idle checks later: still the same, never restarted
+        assert device.status == "error" and supervisor.restarts[DEVICE] == 0
+        assert [e.type for e in port.events].count("wrong_password") == 1
+    finally:
+        await supervisor.stop()
+        sim.stop()
