@@ -594,6 +594,9 @@ class PaymentTerminal(DeviceActor):
         dialogue = await self._converse(zvt.repeat_receipt(self.options.password), silence=self.options.query_silence_s)
         if dialogue.refusal is not None or dialogue.abort is not None:
             log.warning("%s: the terminal would not repeat its last receipt: %s", self.id, dialogue.outcome())
+            # What we knew may be old now: a payment after it must not take it as its
+            # baseline, or a lost answer would be matched against the wrong transaction.
+            self._last = UNKNOWN
             return UNKNOWN
         # The terminal's own word: the baseline from now on.
         self._last = LastTransaction(True, dialogue.status)
