@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.escpos_link import IDLE_CHECK_S, EscposLink, LinkAddress, LinkOptions, parse_address
+from devices.actor import DevicePort, DeviceSpec, Job, action
+from devices.escpos_link import IDLE_CHECK_S, EscposActor, EscposLink, LinkAddress, LinkOptions, driver_can_read
 from devices.escpos_receipt import drawer_kick_bytes
 from devices.escpos_status import DRAWER_STATUS_REQUEST, SensorLevel, parse_drawer_status
 from devices.queue import Priority
@@ -79,7 +79,7 @@ class OpenArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CashDrawer(DeviceActor):
+class CashDrawer(EscposActor):
     kind = "cash_drawer"
     sharing = "shared"
     Options = CashDrawerOptions
@@ -87,17 +87,6 @@ class CashDrawer(DeviceActor):
     def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
         super().__init__(spec, port)
         self.options: CashDrawerOptions
-        self.address: LinkAddress | None = None
-        self._address_problem: str | None = None
-        try:
-            self.address = parse_address(spec.driver, spec.port)
-            if self.options.through == "own_port" and self.address.driver != "serial":
-                raise ValueError("a drawer on its own port uses the serial driver")
-        except ValueError as exc:
-            self.address = None
-            self._address_problem = f"bad driver/port in the config: {exc}"
-        self.link: EscposLink | None = None
-        self._talking = asyncio.Lock()
         #: The sensor's last word: True open, False shut, None unknown (or no sensor).
         self.drawer_open: bool | None = None
         #: Until when (monotonic) an opened drawer is watched for closing.
@@ -119,30 +108,16 @@ class CashDrawer(DeviceActor):
     @property
     def has_sensor(self) -> bool:
         """Only a printer reports a drawer's sensor; a file or a bare serial drawer cannot."""
-        return self.options.through == "printer" and self.spec.driver != "file"
+        return self.options.through == "printer" and driver_can_read(self.spec.driver)
 
     # -- the transport ----------------------------------------------------------------
 
-    async def open(self) -> None:
-        if self.address is None:
-            raise ValueError(self._address_problem)
-        link = EscposLink(self.address, self.options)
-        await self.blocking(link.open)
-        self.link = link
-        if self.has_sensor and self.address.driver == "network":
-            # Connected is not answering: ask once, so a printer that drops the
-            # connection keeps the drawer offline instead of flapping.
-            await self.blocking(link.ask, DRAWER_STATUS_REQUEST, 1)
+    def check_address(self, address: LinkAddress) -> None:
+        if self.options.through == "own_port" and address.driver != "serial":
+            raise ValueError("a drawer on its own port uses the serial driver")
 
-    async def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            await self.blocking(link.close)
-
-    def _link(self) -> EscposLink:
-        if self.link is None:
-            raise DeviceGone(f"{self.id} is not connected")
-        return self.link
+    def opening_question(self, link: EscposLink) -> tuple[bytes, int] | None:
+        return (DRAWER_STATUS_REQUEST, 1) if self.has_sensor and self.on_network else None
 
     async def _sensor(self) -> bool | None:
         """Read the drawer sensor now (hold ``_talking``); None when the printer did not say."""
@@ -168,7 +143,7 @@ class CashDrawer(DeviceActor):
             try:
                 await asyncio.wait_for(self._watching.wait(), IDLE_CHECK_S)
             except TimeoutError:
-                if self.has_sensor and self.address is not None and self.address.driver == "network":
+                if self.has_sensor and self.on_network:
                     async with self._talking:  # idle: is the printer still there?
                         self._note(await self._sensor())
                 continue

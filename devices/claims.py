@@ -44,7 +44,9 @@ class ClaimArgs(BaseModel):
 
 class RenewArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_s: float | None = Field(None, gt=0, le=MAX_LEASE_S, description="A new lease length; default: the current one.")
+    lease_s: float | None = Field(
+        None, gt=0, le=MAX_LEASE_S, description="A new lease length; default: the current one."
+    )
 
 
 @dataclass
@@ -83,8 +85,10 @@ class ClaimBook:
     # -- what tills ask ------------------------------------------------------------
 
     async def claim(self, client: str, role: str | None, args: ClaimArgs) -> dict[str, Any]:
-        if self.assigned_to is not None and client != self.assigned_to and not (
-            args.override and role in OVERRIDE_ROLES
+        if (
+            self.assigned_to is not None
+            and client != self.assigned_to
+            and not (args.override and role in OVERRIDE_ROLES)
         ):
             self.counters["claims_refused"] += 1
             raise DeviceError(ErrorCode.FORBIDDEN, f"{self.device_id} is assigned to {self.assigned_to}")
@@ -110,12 +114,10 @@ class ClaimBook:
         except TimeoutError:
             if waiter.future.done():  # granted in the same instant
                 return waiter.future.result()
-            self.waiters.remove(waiter)
-            self._changed()
             self.counters["claims_refused"] += 1
             raise self._held_error(waited_s=args.wait_s) from None
         finally:
-            if waiter in self.waiters:  # the requester itself was cancelled
+            if waiter in self.waiters:  # timed out, or the requester itself was cancelled
                 self.waiters.remove(waiter)
                 self._changed()
 
@@ -174,7 +176,9 @@ class ClaimBook:
 
     # -- inside --------------------------------------------------------------------
 
-    def _grant(self, client: str, lease_s: float, *, waited_s: float, took_over_from: str | None = None) -> dict[str, Any]:
+    def _grant(
+        self, client: str, lease_s: float, *, waited_s: float, took_over_from: str | None = None
+    ) -> dict[str, Any]:
         new = self.holder != client
         self.holder = client
         self._start_lease(lease_s)

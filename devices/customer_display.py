@@ -15,13 +15,13 @@ closed) fails at once, while the display is idle and no write would have noticed
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from typing import Any
 
 import serial
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bus.payloads import DeviceError, ErrorCode
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.line_display import (
     ALIGNMENTS,
@@ -33,6 +33,7 @@ from devices.line_display import (
     Lines,
 )
 from devices.queue import Priority
+from devices.serial_port import open_serial
 
 #: A frame is under 50 bytes, about 50 ms at 9600 baud.  A display that has not taken
 #: it in a second is not listening (flow control stuck, adapter wedged): offline.
@@ -123,11 +124,16 @@ class CustomerDisplay(DeviceActor):
     # -- the transport ----------------------------------------------------------
 
     async def open(self) -> None:
-        if not self.spec.port:
-            raise DeviceError(
-                ErrorCode.DEVICE_ERROR, f"{self.id} has no port in the config (a serial path or by-id link)"
+        self._serial = await self.blocking(
+            functools.partial(
+                open_serial,
+                self.id,
+                self.spec.port,
+                baudrate=self.options.baudrate,
+                timeout=LISTEN_POLL_S,
+                write_timeout=WRITE_TIMEOUT_S,
             )
-        self._serial = await self.blocking(self._connect, self.spec.port)
+        )
         loop = asyncio.get_running_loop()
         self._unplugged = loop.create_future()
         self._closing = threading.Event()
@@ -144,19 +150,6 @@ class CustomerDisplay(DeviceActor):
         if self.showing != self.commands.blank():
             frame += self.commands.draw(self.showing)
         await self._send(frame)
-
-    def _connect(self, url: str) -> serial.SerialBase:
-        try:
-            return serial.serial_for_url(
-                url,
-                baudrate=self.options.baudrate,
-                timeout=LISTEN_POLL_S,
-                write_timeout=WRITE_TIMEOUT_S,
-                # A second program writing to the same display would garble it: refuse.
-                exclusive=True,
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceGone(f"cannot open {url}: {exc}") from exc
 
     async def close(self) -> None:
         self._closing.set()

@@ -10,11 +10,13 @@ A receipt printer, or a cash drawer kicked through one, names its ``driver`` and
 The link writes bytes and asks status questions; it does not know what the bytes mean.
 Every call blocks: actors run them through ``DeviceActor.blocking``.  A transport that
 fails (refused, reset, closed, unplugged) raises ``DeviceGone``, so the supervisor marks
-the device offline and reopens it.
+the device offline and reopens it.  ``EscposActor`` is what the printer's and the
+drawer's actors share: the address from the config, the link, opening and closing it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 from escpos import exceptions as escpos_errors
 from pydantic import BaseModel, ConfigDict, Field
 
-from devices.actor import DeviceGone
+from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec
 
 Driver = Literal["network", "serial", "usb", "file"]
 DRIVERS: tuple[Driver, ...] = ("network", "serial", "usb", "file")
@@ -106,6 +108,11 @@ def parse_address(driver: str | None, port: str | None) -> LinkAddress:
     return LinkAddress(driver, port)
 
 
+def driver_can_read(driver: str | None) -> bool:
+    """Whether a printer on ``driver`` can answer at all (a write-only file cannot)."""
+    return driver != "file"
+
+
 class EscposLink:
     """One open transport to one printer (a python-escpos printer object underneath)."""
 
@@ -117,7 +124,7 @@ class EscposLink:
     @property
     def can_read(self) -> bool:
         """Whether the printer can answer at all (a write-only file cannot)."""
-        return self.address.driver != "file"
+        return driver_can_read(self.address.driver)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -270,6 +277,73 @@ class EscposLink:
             return bytes(printer.device.read(printer.in_ep, reply_bytes, self.options.status_timeout_ms))
         except usb.core.USBTimeoutError:
             return b""
+
+
+class EscposActor(DeviceActor):
+    """An actor that reaches its device through one ``EscposLink``: a receipt printer,
+    or a cash drawer kicked through one (or on its own serial port).
+
+    The config's ``driver`` and ``port`` are read once; a bad pair keeps the device
+    offline with the problem as its reason until the config is fixed.  A kind refuses
+    an address that parses but does not suit it in ``check_address``, and names in
+    ``opening_question`` the status question that proves the device answers.
+    """
+
+    def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
+        super().__init__(spec, port)
+        self.options: LinkOptions
+        self.address: LinkAddress | None = None
+        self._address_problem: str | None = None
+        try:
+            address = parse_address(spec.driver, spec.port)
+            self.check_address(address)
+        except ValueError as exc:
+            # Shown as the offline reason until the config is fixed.
+            self._address_problem = f"bad driver/port in the config: {exc}"
+        else:
+            self.address = address
+        self.link: EscposLink | None = None
+        #: One conversation with the device at a time: a job's or the watch's.
+        self._talking = asyncio.Lock()
+
+    def check_address(self, address: LinkAddress) -> None:
+        """Raise ``ValueError`` when this kind cannot use ``address``; any will do by default.
+
+        Called from ``__init__`` with only ``spec`` and ``options`` set."""
+
+    def opening_question(self, link: EscposLink) -> tuple[bytes, int] | None:
+        """The status question (request, reply bytes) asked once on opening; None: none."""
+        return None
+
+    @property
+    def on_network(self) -> bool:
+        """Whether the device is reached over TCP, where an idle one is asked now and then
+        whether it is still there."""
+        return self.address is not None and self.address.driver == "network"
+
+    # -- the transport ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self.address is None:
+            raise ValueError(self._address_problem)
+        link = EscposLink(self.address, self.options)
+        await self.blocking(link.open)
+        self.link = link
+        question = self.opening_question(link)
+        if question is not None:
+            # Connected is not answering: a printer that takes the connection and drops
+            # it stays offline here instead of flapping online and offline every second.
+            await self.blocking(link.ask, *question)
+
+    async def close(self) -> None:
+        link, self.link = self.link, None
+        if link is not None:
+            await self.blocking(link.close)
+
+    def _link(self) -> EscposLink:
+        if self.link is None:
+            raise DeviceGone(f"{self.id} is not connected")
+        return self.link
 
 
 def _first_line(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ Register states a till must act on come back as ``device_error`` with a ``reason
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -46,6 +47,7 @@ from devices import shtrikh
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.journal import JournalEntry, JournalState
 from devices.queue import Priority
+from devices.serial_port import open_serial
 from devices.shtrikh import (
     DocumentType,
     FiscalDocument,
@@ -89,15 +91,11 @@ CLOSE_WAIT_S = shtrikh.REPLY_TIMEOUT
 
 PaymentType = Literal["cash", "card", "loyalty"]
 
-#: What the register answers a command it cannot run in its submode: printing with the
-#: cover open, for one.  The status' cover flag tells which.
-ERROR_WRONG_SUBMODE = 0x72
-
 #: Register error codes a till must act on, by the reason it is told.
 TYPED_ERRORS: dict[int, tuple[str, str]] = {
     shtrikh.ERROR_SHIFT_OVER_24H: ("shift_over_24h", "the shift is over 24 hours old: run z_report, then try again"),
     shtrikh.ERROR_NO_RECEIPT_PAPER: ("paper_out", "the register has no receipt paper: load a roll"),
-    0x6C: ("paper_out", "the register has no journal paper: load a roll"),
+    shtrikh.ERROR_NO_JOURNAL_PAPER: ("paper_out", "the register has no journal paper: load a roll"),
     shtrikh.ERROR_WRONG_PASSWORD: ("wrong_password", "the register refused the configured password"),
     shtrikh.ERROR_DOCUMENT_OPEN: ("document_open", "a document is open on the register: cancel_open_document first"),
     shtrikh.ERROR_OTHER_OPERATORS_DOCUMENT: (
@@ -166,12 +164,11 @@ class ReceiptLine(BaseModel):
 
     @property
     def thousandths(self) -> int:
-        return int(self.quantity * 1000)
+        return int(self.quantity * shtrikh.QUANTITY_SCALE)
 
     @property
     def total(self) -> int:
-        """Quantity times price, rounded half up to the kopeck, as the register computes it."""
-        return (self.thousandths * self.price + 500) // 1000
+        return shtrikh.line_amount(self.thousandths, self.price)
 
 
 class Payment(BaseModel):
@@ -243,8 +240,6 @@ class RegisterLine:
         self.answer_timeout = answer_timeout
         self.reply_timeout = reply_timeout
         self.lock = threading.Lock()
-        #: Answers the register held from before (a command whose reply was lost).
-        self.stale_replies: list[Frame] = []
 
     def exchange(self, request: Frame, *, attempts: int = shtrikh.MAX_ATTEMPTS) -> Reply:
         link = ShtrikhLink(max_attempts=attempts, answer_timeout=self.answer_timeout, reply_timeout=self.reply_timeout)
@@ -255,7 +250,6 @@ class RegisterLine:
             if data and self.port.in_waiting:
                 data += self.port.read(self.port.in_waiting)
             self._write(link.receive(data) if data else link.timed_out())
-        self.stale_replies.extend(link.stale_replies)
         if link.state is LinkState.DONE:
             assert link.reply is not None
             return shtrikh.parse_reply(link.reply)
@@ -292,11 +286,7 @@ class FiscalRegister(DeviceActor):
     # -- the transport ----------------------------------------------------------
 
     async def open(self) -> None:
-        if not self.spec.port:
-            raise DeviceError(
-                ErrorCode.DEVICE_ERROR, f"{self.id} has no port in the config (a serial path or by-id link)"
-            )
-        port = await self.blocking(self._connect, self.spec.port)
+        port = await self.blocking(self._connect)
         self._line = RegisterLine(
             port, answer_timeout=self.options.answer_timeout_s, reply_timeout=self.options.reply_timeout_s
         )
@@ -315,14 +305,10 @@ class FiscalRegister(DeviceActor):
             # is online, and the next receipt or idle check settles first.
             log.warning("%s: unfinished receipts wait to be settled: %s", self.id, exc)
 
-    def _connect(self, url: str) -> serial.SerialBase:
-        try:
-            # exclusive: a second program sending commands mid-receipt would corrupt it.
-            port = serial.serial_for_url(
-                url, baudrate=self.options.baudrate, timeout=self.options.answer_timeout_s, exclusive=True
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceGone(f"cannot open {url}: {exc}") from exc
+    def _connect(self) -> serial.SerialBase:
+        port = open_serial(
+            self.id, self.spec.port, baudrate=self.options.baudrate, timeout=self.options.answer_timeout_s
+        )
         # Whatever waited in the buffer (an answer to a command of an earlier life of the
         # hub) is not an answer to our next one; what it meant, reconciliation asks.
         port.reset_input_buffer()
@@ -374,7 +360,8 @@ class FiscalRegister(DeviceActor):
             except RegisterError as exc:
                 # It answers, and refuses: the config's password, most likely.  That is
                 # the device's state until someone fixes it, not a crash to restart.
-                self._show_problem(_typed_error(exc).details["reason"], _typed_error(exc).message)
+                refusal = _typed_error(exc)
+                self._show_problem(refusal.details["reason"], refusal.message)
                 continue
             self._show_condition(status)
             if self._unsettled and not (status.paper_out or status.cover_open):
@@ -440,20 +427,17 @@ class FiscalRegister(DeviceActor):
             await self.blocking(journal.void, self.id, entry.key, detail)
             log.warning("%s: receipt for key %s was not printed (%s); a retry prints it", self.id, entry.key, detail)
             said = {"printed": False, "reason": detail}
-        if not report:  # the till is being answered with the refusal itself
-            return await self._journal_entry(entry.key)
-        # Technicians (dev/{id}/event) and the till that asked hear how it ended.
-        self.emit(
-            "receipt_reconciled",
-            {"idempotency_key": entry.key, "action": entry.action, "outcome": outcome} | said,
-            to_client=entry.client,
-        )
-        return await self._journal_entry(entry.key)
-
-    async def _journal_entry(self, key: str) -> JournalEntry:
-        found = await self.blocking(self.port.journal.get, self.id, key)
-        assert found is not None
-        return found
+        if report:  # else the till is being answered with the refusal itself
+            # Technicians (dev/{id}/event) and the till that asked hear how it ended.
+            self.emit(
+                "receipt_reconciled",
+                {"idempotency_key": entry.key, "action": entry.action, "outcome": outcome} | said,
+                to_client=entry.client,
+            )
+        # What was just written, without reading it back.
+        if outcome == "closed":
+            return dataclasses.replace(entry, state=JournalState.DONE, result=detail)
+        return dataclasses.replace(entry, state=JournalState.VOID)
 
     def _reconcile_on(self, line: RegisterLine, entry: JournalEntry) -> tuple[str, Any]:
         baseline = entry.checkpoint.get("last_document")
@@ -462,9 +446,9 @@ class FiscalRegister(DeviceActor):
             return "void", "interrupted before the register was asked to open a document"
         last = self._fn_status(line).last_document_number
         operation = shtrikh.ReceiptOperation.RETURN_SALE if entry.action == "refund" else shtrikh.ReceiptOperation.SALE
+        args = FiscalizeArgs.model_validate(entry.request)
         for number in range(baseline + 1, last + 1):
             document = self._find_document(line, number)
-            args = FiscalizeArgs.model_validate(entry.request)
             if (
                 document.type == FiscalDocumentType.RECEIPT
                 and document.operation == operation
@@ -539,7 +523,7 @@ class FiscalRegister(DeviceActor):
                         )
                     )
             if entry.state is not JournalState.STARTED:
-                return _answer_from(entry)
+                return entry.answer()
         try:
             outcome = await self._run_on_line(
                 lambda line: self._print_receipt(line, job.idempotency_key, args, document_type)
@@ -557,7 +541,7 @@ class FiscalRegister(DeviceActor):
         except OutcomeUnknown:
             entry = await self._after_interruption(job.idempotency_key)
             if entry is not None and entry.state is JournalState.DONE:
-                return _answer_from(entry)
+                return entry.answer()
             settled = entry is not None and entry.state is JournalState.VOID
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR,
@@ -574,7 +558,7 @@ class FiscalRegister(DeviceActor):
 
     async def _explain(self, exc: RegisterError) -> DeviceError:
         """The refusal as a typed error; "wrong submode" with the cover open is the cover."""
-        if exc.code == ERROR_WRONG_SUBMODE:
+        if exc.code == shtrikh.ERROR_WRONG_SUBMODE:
             try:
                 status = await self._run_on_line(self._short_status)
             except (RegisterError, OutcomeUnknown, DeviceGone):
@@ -678,17 +662,16 @@ class FiscalRegister(DeviceActor):
     @action("status", needs_claim=False)
     async def status_(self, job: Job) -> dict[str, Any]:
         def read(line: RegisterLine) -> dict[str, Any]:
-            short = self._short_status(line)
             full = shtrikh.parse_full_status(self._command(line, shtrikh.full_status(self.options.operator_password)))
             storage = self._fn_status(line)
             return {
-                "mode": shtrikh.Mode(short.mode).name.lower(),  # the low nibble: every value is named
-                "submode": short.submode,
-                "shift_open": short.shift_open,
-                "shift_over_24h": short.shift_over_24h,
-                "document_open": short.document_open,
-                "paper_out": short.paper_out,
-                "cover_open": short.cover_open,
+                "mode": shtrikh.Mode(full.mode).name.lower(),  # the low nibble: every value is named
+                "submode": full.submode,
+                "shift_open": full.shift_open,
+                "shift_over_24h": full.shift_over_24h,
+                "document_open": full.document_open,
+                "paper_out": full.paper_out,
+                "cover_open": full.cover_open,
                 "document_number": full.document_number,
                 "last_fiscal_document": storage.last_document_number,
                 "last_closed_shift": full.last_closed_shift,
@@ -800,17 +783,6 @@ def _typed_error(exc: RegisterError) -> DeviceError:
     elif reason == "document_open":
         details["action_needed"] = "cancel_open_document"
     return DeviceError(ErrorCode.DEVICE_ERROR, message, details, retryable=reason in RETRYABLE_REASONS)
-
-
-def _answer_from(entry: JournalEntry) -> dict[str, Any]:
-    """What the journal says a finished request answered: the same, every time."""
-    if entry.state is JournalState.DONE:
-        assert entry.result is not None
-        return entry.result
-    error = entry.error or {}
-    raise DeviceError(
-        ErrorCode(error.get("code", ErrorCode.DEVICE_ERROR)), error.get("message", "failed"), error.get("details")
-    )
 
 
 def _change(args: FiscalizeArgs) -> int:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bus.payloads import DeviceError, ErrorCode
+
 
 class JournalState(StrEnum):
     #: Written before the device is touched; the outcome is not known yet.
@@ -53,6 +55,25 @@ class JournalEntry:
     def same_request(self, client: str, action: str, request: dict[str, Any]) -> bool:
         """Whether a retry asks for exactly what the first attempt asked."""
         return (self.client, self.action, self.request) == (client, action, request)
+
+    def answer(self) -> dict[str, Any]:
+        """What a finished request answered, the same every time: its result, or its
+        final error raised again."""
+        if self.state is JournalState.DONE:
+            assert self.result is not None
+            return self.result
+        error = self.error or {}
+        raise DeviceError(
+            ErrorCode(error.get("code", ErrorCode.DEVICE_ERROR)),
+            error.get("message", "failed"),
+            error.get("details"),
+            retryable=False,
+        )
+
+
+def error_record(error: DeviceError) -> dict[str, Any]:
+    """A final error as the journal keeps it (``JournalEntry.error``)."""
+    return {"code": error.code.value, "message": error.message, "details": error.details}
 
 
 class DeviceJournal(Protocol):

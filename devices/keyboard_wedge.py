@@ -105,6 +105,9 @@ MODIFIER_KEYS = SHIFT_KEYS | ALTGR_KEYS | COMMAND_MODIFIERS
 
 KEY_DOWN, KEY_UP, KEY_HOLD = 1, 0, 2
 
+#: What a decoder counts (the module doc says when).
+COUNTERS = ("keys_skipped", "key_repeats_ignored", "codes_too_long", "partial_codes_discarded", "input_overruns")
+
 
 def key_code(name: str) -> int:
     """The evdev code of a key named as in ``linux/input-event-codes.h`` (``KEY_ENTER``)."""
@@ -156,18 +159,16 @@ class KeyboardWedgeDecoder:
         terminator_keys: Iterable[str] = DEFAULT_TERMINATOR_KEYS,
         max_length: int = MAX_CODE_LENGTH,
         max_gap_s: float = MAX_CHAR_GAP_S,
+        counters: dict[str, int] | None = None,
     ) -> None:
         self.key_map = dict(key_map)
         self.terminators = frozenset(key_code(name) for name in terminator_keys)
         self.max_length = max_length
         self.max_gap_s = max_gap_s
-        self.counters = {
-            "keys_skipped": 0,
-            "key_repeats_ignored": 0,
-            "codes_too_long": 0,
-            "partial_codes_discarded": 0,
-            "input_overruns": 0,
-        }
+        #: What it counts; given a device's counters, it counts into them.
+        self.counters = counters if counters is not None else {}
+        for name in COUNTERS:
+            self.counters.setdefault(name, 0)
         self._buffer: list[str] = []
         self._held: set[int] = set()
         self._discarding = False  # throwing keys away up to the next terminator

@@ -58,18 +58,19 @@ terminal went away (the supervisor reconnects; the retry is reconciled).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bus.payloads import DeviceError, ErrorCode, now
 from devices import zvt
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.journal import JournalEntry, JournalState
+from devices.journal import JournalEntry, JournalState, error_record
 from devices.queue import Priority
 from devices.zvt import Apdu, Dialogue, DialogueState, IntermediateStatus, Message, StatusInformation
 
@@ -130,6 +131,15 @@ FINAL_REASONS = frozenset(
 Operation = Literal["payment", "refund", "reversal"]
 
 
+def _terminal_currency(code: str) -> str:
+    """An ISO 4217 code the terminal can be given, upper-cased (ZvtError is a ValueError)."""
+    zvt.currency_number(code)
+    return code.upper()
+
+
+Currency = Annotated[str, AfterValidator(_terminal_currency)]
+
+
 class PaymentTerminalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = Field(min_length=1, description="The terminal's address on the shop's LAN.")
@@ -137,7 +147,7 @@ class PaymentTerminalOptions(BaseModel):
     password: str = Field(
         "000000", pattern=r"^\d{6}$", description="The terminal's six-digit ECR password (refunds, reversals, reports)."
     )
-    currency: str = Field(
+    currency: Currency = Field(
         "EUR", description=f"ISO 4217 code of payments that name none; one of {', '.join(zvt.CURRENCIES)}."
     )
     connect_timeout_s: float = Field(CONNECT_TIMEOUT_S, gt=0, le=60, description="Longest wait to connect.")
@@ -151,29 +161,12 @@ class PaymentTerminalOptions(BaseModel):
     end_of_day_silence_s: float = Field(END_OF_DAY_SILENCE_S, gt=0, le=1800, description="The same for End-of-Day.")
     query_silence_s: float = Field(QUERY_SILENCE_S, gt=0, le=120, description="The same for questions.")
 
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        zvt.currency_number(value)
-        return value.upper()
-
 
 class MoneyArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: int = Field(gt=0, le=zvt.MAX_AMOUNT, strict=True, description="Minor units (cents, kopecks).")
-    currency: str | None = Field(None, description="ISO 4217 code; default: the terminal's configured currency.")
+    currency: Currency | None = Field(None, description="ISO 4217 code; default: the terminal's configured currency.")
     reference: str | None = Field(None, max_length=64, description="The till's sale reference, kept with the outcome.")
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            zvt.currency_number(value)
-        except zvt.ZvtError as exc:
-            raise ValueError(str(exc)) from None
-        return value.upper()
 
 
 class ReverseArgs(BaseModel):
@@ -347,7 +340,7 @@ class PaymentTerminal(DeviceActor):
                 silence=options.query_silence_s,
             )
             if registered.refusal is not None or registered.abort is not None:
-                code = registered.refusal.code if registered.refusal else registered.abort.result_code  # type: ignore[union-attr]
+                code = registered.failure_code
                 reason, words = zvt.describe_result(code)
                 raise DeviceError(
                     ErrorCode.DEVICE_ERROR,
@@ -415,19 +408,18 @@ class PaymentTerminal(DeviceActor):
 
     @action("pay", MoneyArgs, priority=Priority.INTERACTIVE)
     async def pay(self, job: Job) -> dict[str, Any]:
-        args: MoneyArgs = job.args
-        currency = args.currency or self.options.currency
-        request = {"amount": args.amount, "currency": currency, "reference": args.reference}
-        command = zvt.authorization(args.amount, zvt.currency_number(currency))
-        return await self._transaction(job, "payment", command, request, key_required=True)
+        return await self._money(job, "payment", zvt.authorization)
 
     @action("refund", MoneyArgs, priority=Priority.INTERACTIVE)
     async def refund(self, job: Job) -> dict[str, Any]:
+        return await self._money(job, "refund", functools.partial(zvt.refund, self.options.password))
+
+    async def _money(self, job: Job, operation: Operation, build: Callable[[int, int], Apdu]) -> dict[str, Any]:
         args: MoneyArgs = job.args
         currency = args.currency or self.options.currency
         request = {"amount": args.amount, "currency": currency, "reference": args.reference}
-        command = zvt.refund(self.options.password, args.amount, zvt.currency_number(currency))
-        return await self._transaction(job, "refund", command, request, key_required=True)
+        command = build(args.amount, zvt.currency_number(currency))
+        return await self._transaction(job, operation, command, request, key_required=True)
 
     @action("reverse", ReverseArgs, priority=Priority.INTERACTIVE)
     async def reverse(self, job: Job) -> dict[str, Any]:
@@ -489,7 +481,7 @@ class PaymentTerminal(DeviceActor):
                 entry, started = await self._begin(job, key, request)
                 if started:
                     return None
-        return _answer_from(entry)
+        return entry.answer()
 
     async def _begin(self, job: Job, key: str, request: dict[str, Any]) -> tuple[JournalEntry, bool]:
         journal = self.port.journal
@@ -565,14 +557,14 @@ class PaymentTerminal(DeviceActor):
                     {"reason": "no_result"},
                     retryable=True,
                 )
-            return _answer_from(settled)
+            return settled.answer()
         error = _refusal(self.id, operation, code, aborted_by_till=running.abort_requested)
         reason = (error.details or {}).get("reason")
         if reason in FINAL_REASONS:
             if reason not in ("aborted", "aborted_by_till"):
                 self.counters["declined"] += 1
             if key is not None:
-                await self._journal("fail", key, _error_record(error))
+                await self._journal("fail", key, error_record(error))
             raise error
         if key is not None:
             await self._journal("void", key, f"refused before a card was charged: {error.message}")
@@ -619,6 +611,7 @@ class PaymentTerminal(DeviceActor):
         operation: Operation = {"pay": "payment", "refund": "refund"}.get(entry.action, "reversal")  # type: ignore[assignment]
         if "sent_at" not in checkpoint:
             await self.blocking(journal.void, self.id, entry.key, "interrupted before the terminal was asked")
+            settled = dataclasses.replace(entry, state=JournalState.VOID)
             log.warning("%s: %s for key %s never reached the terminal; voided", self.id, entry.action, entry.key)
         elif not last.known or not checkpoint.get("baseline_known"):
             error = DeviceError(
@@ -627,12 +620,14 @@ class PaymentTerminal(DeviceActor):
                 "through: check the terminal's journal before charging again (use a new key)",
                 {"reason": "outcome_unknown"},
             )
-            await self.blocking(journal.fail, self.id, entry.key, _error_record(error))
+            await self.blocking(journal.fail, self.id, entry.key, error_record(error))
+            settled = dataclasses.replace(entry, state=JournalState.FAILED, error=error_record(error))
             log.error("%s: outcome of key %s unknown; left for a person to check", self.id, entry.key)
         elif _is_this_one(entry.request, checkpoint.get("baseline_trace"), last.status):
             assert last.status is not None
             result = _transaction_result(operation, entry.request, last.status, recovered=True)
             await self.blocking(journal.finish, self.id, entry.key, result)
+            settled = dataclasses.replace(entry, state=JournalState.DONE, result=result)
             self._count(operation)
             log.warning(
                 "%s: %s for key %s had gone through (trace %s); recorded",
@@ -645,10 +640,9 @@ class PaymentTerminal(DeviceActor):
             await self.blocking(
                 journal.void, self.id, entry.key, "the terminal's last transaction is not this one: nothing was charged"
             )
+            settled = dataclasses.replace(entry, state=JournalState.VOID)
             log.warning("%s: %s for key %s did not go through; voided", self.id, entry.action, entry.key)
-        found = await self.blocking(journal.get, self.id, entry.key)
-        assert found is not None
-        return found
+        return settled  # what was just written, without reading it back
 
     # -- the rest ------------------------------------------------------------------------
 
@@ -659,7 +653,7 @@ class PaymentTerminal(DeviceActor):
                 zvt.end_of_day(self.options.password), silence=self.options.end_of_day_silence_s
             )
         if dialogue.refusal is not None or dialogue.abort is not None:
-            code = dialogue.refusal.code if dialogue.refusal else dialogue.abort.result_code  # type: ignore[union-attr]
+            code = dialogue.failure_code
             reason, words = zvt.describe_result(code)
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR,
@@ -747,23 +741,5 @@ def _refusal(device: str, operation: Operation, code: int, *, aborted_by_till: b
         ErrorCode.DEVICE_ERROR,
         f"{device}: {operation} {words}",
         {"reason": reason, "result_code": code},
-        retryable=False,
-    )
-
-
-def _error_record(error: DeviceError) -> dict[str, Any]:
-    return {"code": error.code.value, "message": error.message, "details": error.details}
-
-
-def _answer_from(entry: JournalEntry) -> dict[str, Any]:
-    """What the journal says a finished request answered: the same, every time."""
-    if entry.state is JournalState.DONE:
-        assert entry.result is not None
-        return entry.result
-    error = entry.error or {}
-    raise DeviceError(
-        ErrorCode(error.get("code", ErrorCode.DEVICE_ERROR)),
-        error.get("message", "failed"),
-        error.get("details"),
         retryable=False,
     )

@@ -26,8 +26,8 @@ from escpos.capabilities import CAPABILITIES, get_profile
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bus.payloads import DeviceError, ErrorCode
-from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.escpos_link import IDLE_CHECK_S, EscposLink, LinkAddress, LinkOptions, parse_address
+from devices.actor import DevicePort, DeviceSpec, Job, action
+from devices.escpos_link import IDLE_CHECK_S, EscposActor, EscposLink, LinkOptions, driver_can_read
 from devices.escpos_receipt import (
     CutBlock,
     PaperLayout,
@@ -109,7 +109,7 @@ class OpenDrawerArgs(BaseModel):
     pin: Literal[2, 5] | None = Field(None, description="Default: the printer's `drawer_pin` option.")
 
 
-class ReceiptPrinter(DeviceActor):
+class ReceiptPrinter(EscposActor):
     kind = "receipt_printer"
     sharing = "shared"
     Options = ReceiptPrinterOptions
@@ -124,16 +124,6 @@ class ReceiptPrinter(DeviceActor):
             columns=self.options.columns or profile.get_columns("a"),
             code_page=self.options.code_page,
         )
-        self.address: LinkAddress | None = None
-        self._address_problem: str | None = None
-        try:
-            self.address = parse_address(spec.driver, spec.port)
-        except ValueError as exc:
-            # Shown as the offline reason until the config is fixed.
-            self._address_problem = f"bad driver/port in the config: {exc}"
-        self.link: EscposLink | None = None
-        #: One conversation with the printer at a time: a job's or the error watch's.
-        self._talking = asyncio.Lock()
         self._paper: Paper = "unknown"
         #: The printer's own problem (paper_out, cover_open, …) while the device is in error.
         self._trouble: str | None = None
@@ -154,7 +144,7 @@ class ReceiptPrinter(DeviceActor):
             else [],
             "blocks": ["text", "line", "kv", "barcode", "qr", "image", "feed", "cut"],
             "drawer_pin": self.options.drawer_pin,
-            "status": spec.driver != "file",
+            "status": driver_can_read(spec.driver),
         }
         self.counters |= {"receipts_printed": 0, "drawer_kicks": 0}
 
@@ -176,21 +166,8 @@ class ReceiptPrinter(DeviceActor):
 
     # -- the transport ----------------------------------------------------------------
 
-    async def open(self) -> None:
-        if self.address is None:
-            raise ValueError(self._address_problem)
-        link = EscposLink(self.address, self.options)
-        await self.blocking(link.open)
-        self.link = link
-        if link.can_read:
-            # Connected is not answering: a printer that takes the connection and drops
-            # it stays offline here instead of flapping online and offline every second.
-            await self.blocking(link.ask, FULL_STATUS_REQUEST, len(FULL_QUERY))
-
-    async def close(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            await self.blocking(link.close)
+    def opening_question(self, link: EscposLink) -> tuple[bytes, int] | None:
+        return (FULL_STATUS_REQUEST, len(FULL_QUERY)) if link.can_read else None
 
     async def watch(self) -> None:
         # Asked once on coming online, so a printer that starts without paper shows
@@ -203,18 +180,11 @@ class ReceiptPrinter(DeviceActor):
             if self._running:
                 idle_since = time.monotonic()
                 continue
-            idle_check_due = self.address is not None and self.address.driver == "network" and (
-                time.monotonic() - idle_since >= IDLE_CHECK_S
-            )
+            idle_check_due = self.on_network and time.monotonic() - idle_since >= IDLE_CHECK_S
             if self._trouble is not None or idle_check_due:
                 idle_since = time.monotonic()
                 async with self._talking:
                     await self._status_now()
-
-    def _link(self) -> EscposLink:
-        if self.link is None:
-            raise DeviceGone(f"{self.id} is not connected")
-        return self.link
 
     async def _status_now(self) -> PrinterStatus:
         """Ask the printer and take in what it says (hold ``_talking``)."""

@@ -63,6 +63,7 @@ from devices.keyboard_wedge import (
     build_key_map,
     key_code,
 )
+from devices.serial_port import open_serial
 
 log = logging.getLogger(__name__)
 
@@ -182,12 +183,16 @@ class SerialScanFraming:
         encoding: str = "utf-8",
         max_length: int = MAX_CODE_LENGTH,
         max_gap_s: float = MAX_CHAR_GAP_S,
+        counters: dict[str, int] | None = None,
     ) -> None:
         self.terminator = terminator
         self.encoding = encoding
         self.max_length = max_length
         self.max_gap_s = max_gap_s
-        self.counters = {"codes_too_long": 0, "partial_codes_discarded": 0}
+        #: What it counts; given a device's counters, it counts into them.
+        self.counters = counters if counters is not None else {}
+        for name in ("codes_too_long", "partial_codes_discarded"):
+            self.counters.setdefault(name, 0)
         self._buffer = bytearray()
         self._discarding = False
         self._last_at: float | None = None
@@ -350,17 +355,16 @@ class SerialScanSource:
         self.description = {"port": url}
 
     @classmethod
-    def open(cls, url: str | None, options: ScannerOptions, framing: SerialScanFraming) -> SerialScanSource:
+    def open(
+        cls, device_id: str, url: str | None, options: ScannerOptions, framing: SerialScanFraming
+    ) -> SerialScanSource:
         """Blocking: open the port for reading without blocking (timeout 0)."""
         if not url:
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR, "a serial scanner needs `port` (a /dev/serial/by-id/… link or a path)"
             )
-        try:
-            # exclusive: a second program (a stray terminal) must not steal scans.
-            port = serial.serial_for_url(url, baudrate=options.baudrate, timeout=0, exclusive=True)
-        except (serial.SerialException, ValueError) as exc:
-            raise DeviceGone(f"cannot open {url}: {exc}") from None
+        # Exclusive (as open_serial always is): a stray terminal must not steal scans.
+        port = open_serial(device_id, url, baudrate=options.baudrate, timeout=0)
         try:
             port.fileno()  # read when the loop says readable: needs a real descriptor
         except (OSError, AttributeError):  # io.UnsupportedOperation is an OSError
@@ -398,21 +402,23 @@ class Scanner(DeviceActor):
         super().__init__(spec, port)
         options: ScannerOptions = self.options  # type: ignore[assignment]
         self.driver = spec.driver or "evdev"
-        # One decoder per device, kept across replugs so its counters add up.
+        self.counters |= {"scans_delivered": 0, "scans_dropped": 0}
+        # One decoder per device, kept across replugs.  Both count straight into the
+        # device's counters; a name they share (codes_too_long) adds up.
         self.decoder = KeyboardWedgeDecoder(
             build_key_map(options.layout, options.key_map),
             terminator_keys=options.terminator_keys,
             max_length=options.max_code_length,
             max_gap_s=options.max_char_gap_s,
+            counters=self.counters,
         )
         self.framing = SerialScanFraming(
             SERIAL_TERMINATORS[options.serial_terminator],
             encoding=options.encoding,
             max_length=options.max_code_length,
             max_gap_s=options.max_char_gap_s,
+            counters=self.counters,
         )
-        self.counters |= {"scans_delivered": 0, "scans_dropped": 0}
-        self.counters |= self._protocol_counters()
         if self.driver == "serial":
             self.capabilities = {"driver": "serial", "terminator": options.serial_terminator}
         else:
@@ -433,7 +439,7 @@ class Scanner(DeviceActor):
         if self.driver == "evdev":
             source: ScanSource = await self.blocking(EvdevScanSource.open, self.spec.port, options.usb_id, self.decoder)
         elif self.driver == "serial":
-            source = await self.blocking(SerialScanSource.open, self.spec.port, options, self.framing)
+            source = await self.blocking(SerialScanSource.open, self.id, self.spec.port, options, self.framing)
         else:
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR, f"unknown scanner driver {self.driver!r}; known: {', '.join(DRIVERS)}"
@@ -476,11 +482,11 @@ class Scanner(DeviceActor):
         except Exception as exc:  # a bug: the supervisor restarts the actor, never a busy loop
             self._stop_reading(exc)
             return
-        changed = self._sync_protocol_counters()
         for code in codes:
             self._route(code)
-        if changed or codes:
-            self._state_changed(urgent=False)
+        # The decoder may have counted something without completing a code; the slow
+        # tick publishes only when the state document did change.
+        self._state_changed(urgent=False)
 
     def _stop_reading(self, error: BaseException) -> None:
         if self._reading_fd is not None:
@@ -504,18 +510,6 @@ class Scanner(DeviceActor):
         # The code goes to the recipient alone; the device topic gets the code-free notice.
         self.port.send_to_client(recipient, Event(type="scan", device=self.id, data=scan))
         self.port.publish_event(Event(type="scan_delivered", device=self.id, data={"to": recipient} | notice))
-
-    def _protocol_counters(self) -> dict[str, int]:
-        counts = dict(self.decoder.counters)
-        for name, value in self.framing.counters.items():
-            counts[name] = counts.get(name, 0) + value
-        return counts
-
-    def _sync_protocol_counters(self) -> bool:
-        counts = self._protocol_counters()
-        changed = any(self.counters.get(name) != value for name, value in counts.items())
-        self.counters |= counts
-        return changed
 
     # -- actions ---------------------------------------------------------------------
 

@@ -66,8 +66,14 @@ MAX_MONEY = 9_999_999_999
 
 #: Quantities are thousandths (1 piece = 1000, 0.250 kg = 250).  A register whose short
 #: status sets ``FLAG_QUANTITY_PRECISION_INCREASED`` uses more decimals; that is its
-#: configuration, not ours to guess, so the actor must check it before selling.
+#: configuration, not ours to guess, and the actor does not support it (docs/devices.md).
 QUANTITY_SCALE = 1000
+
+
+def line_amount(thousandths: int, price: int) -> int:
+    """Quantity times price, rounded half up to the kopeck, as the register computes a line."""
+    return (thousandths * price + QUANTITY_SCALE // 2) // QUANTITY_SCALE
+
 
 #: Close document's discount (negative: surcharge) on the whole receipt, in hundredths of
 #: a percent, 2 bytes signed: -99.99 %..99.99 %.
@@ -113,6 +119,11 @@ def build_frame(cmd: int, data: bytes = b"") -> bytes:
     body = _command_bytes(cmd) + bytes(data)
     if len(body) > MAX_BODY:
         raise ValueError(f"a frame carries at most {MAX_BODY} bytes of command and data, not {len(body)}")
+    return wrap(body)
+
+
+def wrap(body: bytes) -> bytes:
+    """``STX LEN body LRC`` around a command (or reply) and its data, unchecked."""
     framed = bytes([len(body)]) + body
     return bytes([STX]) + framed + bytes([lrc(framed)])
 
@@ -662,6 +673,10 @@ ERROR_NO_RECEIPT_PAPER = 0x6B
 ERROR_DOCUMENT_OPEN = 0x4A
 ERROR_OTHER_OPERATORS_DOCUMENT = 0x59
 ERROR_SHIFT_NOT_OPEN = 0x16
+ERROR_NO_JOURNAL_PAPER = 0x6C
+#: "Not supported in this submode": also what a register answers printing with its cover
+#: open (the protocol has no code of its own for that; the status' cover flag tells).
+ERROR_WRONG_SUBMODE = 0x72
 
 
 def error_message(code: int) -> str:
@@ -772,18 +787,14 @@ FLAG_QUANTITY_PRECISION_INCREASED = 1 << 15
 SHORT_STATUS_SIZE = 11
 
 
-@dataclass(frozen=True, slots=True)
-class ShortStatus:
-    operator: int
+class RegisterState:
+    """What the short (0x10) and the full (0x11) status both say: mode, submode, flags."""
+
+    __slots__ = ()
     flags: int
     mode: int
     mode_status: int
     submode: int
-    operations_in_document: int
-    battery_voltage: int
-    supply_voltage: int
-    fiscal_memory_error: int
-    eklz_error: int
 
     @property
     def shift_open(self) -> bool:
@@ -808,6 +819,20 @@ class ShortStatus:
     @property
     def cover_open(self) -> bool:
         return bool(self.flags & FLAG_COVER_OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class ShortStatus(RegisterState):
+    operator: int
+    flags: int
+    mode: int
+    mode_status: int
+    submode: int
+    operations_in_document: int
+    battery_voltage: int
+    supply_voltage: int
+    fiscal_memory_error: int
+    eklz_error: int
 
 
 def parse_short_status(reply: Reply) -> ShortStatus:
@@ -875,7 +900,7 @@ FULL_STATUS_SIZE = 46
 
 
 @dataclass(frozen=True, slots=True)
-class FullStatus:
+class FullStatus(RegisterState):
     operator: int
     document_number: int
     flags: int

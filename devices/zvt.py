@@ -747,7 +747,6 @@ class StatusInformation:
     approval_code: str | None = None
     payment_type: int | None = None
     card: Card = field(default_factory=Card)
-    fields: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def approved(self) -> bool:
@@ -812,9 +811,6 @@ def parse_intermediate_status(data: bytes) -> IntermediateStatus:
 def parse_status_information(data: bytes) -> StatusInformation:
     fields = parse_fields(data)
 
-    def number(bmp: int) -> int | None:
-        return read_bcd(fields[bmp]) if bmp in fields else None
-
     def clock(bmp: int, separator: str) -> str | None:
         if bmp not in fields:
             return None
@@ -829,18 +825,17 @@ def parse_status_information(data: bytes) -> StatusInformation:
     )
     return StatusInformation(
         result_code=fields[BMP_RESULT][0] if BMP_RESULT in fields else None,
-        amount=number(BMP_AMOUNT),
-        currency=number(BMP_CURRENCY),
-        trace_no=number(BMP_TRACE),
-        receipt_no=number(BMP_RECEIPT),
-        turnover_no=number(BMP_TURNOVER),
+        amount=_optional_bcd(fields, BMP_AMOUNT),
+        currency=_optional_bcd(fields, BMP_CURRENCY),
+        trace_no=_optional_bcd(fields, BMP_TRACE),
+        receipt_no=_optional_bcd(fields, BMP_RECEIPT),
+        turnover_no=_optional_bcd(fields, BMP_TURNOVER),
         time=clock(BMP_TIME, ":"),
         date=clock(BMP_DATE, "-"),
         terminal_id=fields[BMP_TERMINAL_ID].hex() if BMP_TERMINAL_ID in fields else None,
         approval_code=_ascii(fields[BMP_APPROVAL]) if BMP_APPROVAL in fields else None,
         payment_type=fields[BMP_PAYMENT_TYPE][0] if BMP_PAYMENT_TYPE in fields else None,
         card=card,
-        fields=fields,
     )
 
 
@@ -867,7 +862,7 @@ def parse_completion(data: bytes) -> Completion:
         terminal_status=terminal_status,
         status_byte=fields[BMP_PAYMENT_TYPE][0] if BMP_PAYMENT_TYPE in fields else None,
         terminal_id=fields[BMP_TERMINAL_ID].hex() if BMP_TERMINAL_ID in fields else None,
-        currency=read_bcd(fields[BMP_CURRENCY]) if BMP_CURRENCY in fields else None,
+        currency=_optional_bcd(fields, BMP_CURRENCY),
     )
 
 
@@ -1094,6 +1089,13 @@ class Dialogue:
     def accepted(self) -> bool:
         """The terminal took the command (so it may have acted on it)."""
         return self.state in (DialogueState.RUNNING, DialogueState.DONE)
+
+    @property
+    def failure_code(self) -> int | None:
+        """The result code of a refusal (``84 xx``) or an abort, else None."""
+        if self.refusal is not None:
+            return self.refusal.code
+        return self.abort.result_code if self.abort is not None else None
 
     def start(self) -> bytes:
         return self.command.to_bytes()

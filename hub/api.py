@@ -6,7 +6,6 @@ HTTP status mirrors the error code so plain HTTP clients can react without readi
 the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
 """
 
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,6 +57,11 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, detail=f"body exceeds the limit of {limit} bytes")
 
+    def response(self) -> JSONResponse:
+        """The envelope every refusal has, with HTTP 413."""
+        body = Response.failure(None, ErrorCode.INVALID_REQUEST, self.detail)
+        return JSONResponse(body.model_dump(mode="json"), status_code=413)
+
 
 class BodyLimit:
     """Refuses bodies over the limit, whether announced (Content-Length) or streamed (chunked)."""
@@ -72,8 +76,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
-            body = Response.failure(None, ErrorCode.INVALID_REQUEST, BodyTooLarge(self.limit).detail)
-            await JSONResponse(body.model_dump(mode="json"), status_code=413)(scope, receive, send)
+            await BodyTooLarge(self.limit).response()(scope, receive, send)
             return
         received = 0
 
@@ -123,13 +126,14 @@ def create_api(services: ApiServices) -> FastAPI:
     async def invalid_body(request: HttpRequest, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         request_id = exc.body.get("request_id") if isinstance(exc.body, dict) else None
-        body = Response.failure(request_id if isinstance(request_id, str) else None, ErrorCode.INVALID_REQUEST, problems)
+        body = Response.failure(
+            request_id if isinstance(request_id, str) else None, ErrorCode.INVALID_REQUEST, problems
+        )
         return JSONResponse(body.model_dump(mode="json"), status_code=400)
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: HttpRequest, exc: BodyTooLarge) -> JSONResponse:
-        body = Response.failure(None, ErrorCode.INVALID_REQUEST, exc.detail)
-        return JSONResponse(body.model_dump(mode="json"), status_code=413)
+        return exc.response()
 
     app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
 

@@ -143,7 +143,13 @@ class BenchStore:
         for till, hashed in self.till_hashes.items():
             lines += ["", "[[clients]]", f"id = {quote(till)}", 'role = "till"', f"secret_hash = {quote(hashed)}"]
         for device, sharing in BENCH_DEVICES:
-            lines += ["", "[[devices]]", f"id = {quote(device)}", 'kind = "echo"', f"options = {{ sharing = {quote(sharing)} }}"]
+            lines += [
+                "",
+                "[[devices]]",
+                f"id = {quote(device)}",
+                'kind = "echo"',
+                f"options = {{ sharing = {quote(sharing)} }}",
+            ]
         path = self.root / "storehub.toml"
         path.write_text("\n".join(lines) + "\n" + self.extra_devices)
         path.chmod(0o600)
@@ -157,6 +163,11 @@ def free_loopback_ports(count: int) -> list[int]:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
+
+
+def cpu_count() -> int | None:
+    """The CPUs this process may run on: its affinity where the platform has one."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def child_environment() -> dict[str, str]:
@@ -202,6 +213,7 @@ async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterator[None]:
     """The real hub as its own process, yielded once it is online with its echo device idle."""
+    say("hub: starting the hub…")
     config = store.write_hub_config()
     log_path = store.root / "hub.log"
     with log_path.open("wb") as log_file:
@@ -278,9 +290,29 @@ def tail(path: Path, lines: int = 20) -> str:
 
 @dataclass
 class PhaseTally:
+    """One phase's answers; those to requests sent before ``measure_from`` are warm-up."""
+
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     last_answer_at: float = 0.0
+    measure_from: float = -math.inf
+
+    def record(self, sent: float, answered: float, *, ok: bool = True) -> None:
+        """One request sent at ``sent`` and answered (or given up on) at ``answered``."""
+        if sent < self.measure_from:
+            return
+        if ok:
+            self.latencies.append(answered - sent)
+        else:
+            self.errors += 1
+        self.last_answer_at = max(self.last_answer_at, answered)
+
+    def latency_ms(self, percentiles: tuple[int, ...] = (50, 99), prefix: str = "") -> dict[str, float]:
+        """``{prefix}p50_ms``, ``{prefix}p99_ms`` (or the percentiles asked for), then ``{prefix}max_ms``."""
+        ordered = sorted(self.latencies)
+        return {f"{prefix}p{p}_ms": percentile_ms(ordered, p) for p in percentiles} | {
+            f"{prefix}max_ms": percentile_ms(ordered, 100)
+        }
 
 
 async def measure_phase(
@@ -292,10 +324,10 @@ async def measure_phase(
     (saturation).  Otherwise it paces itself to ``rate`` requests a second, as a busy
     till would, so latency shows what a till sees under that load.
     """
-    tally = PhaseTally()
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
+    tally = PhaseTally(measure_from=measure_from)
 
     async def till_loop(till: StoreHubClient, index: int) -> None:
         await stagger(index, len(tills), rate)
@@ -307,13 +339,7 @@ async def measure_phase(
                 ok = response.ok and response.result == {"echo": {"n": n}}
             except RequestTimeout:
                 ok = False
-            answered = time.perf_counter()
-            if sent >= measure_from:
-                if ok:
-                    tally.latencies.append(answered - sent)
-                else:
-                    tally.errors += 1
-                tally.last_answer_at = max(tally.last_answer_at, answered)
+            tally.record(sent, time.perf_counter(), ok=ok)
             await next_turn(sent, rate)
 
     async def announce_measuring() -> None:
@@ -352,14 +378,10 @@ def percentile_ms(ordered: list[float], p: float) -> float:
 
 
 def summarize(tally: PhaseTally, measured_s: float) -> dict[str, Any]:
-    ordered = sorted(tally.latencies)
     return {
-        "requests": len(ordered),
-        "throughput": round(len(ordered) / measured_s, 1),
-        "p50_ms": percentile_ms(ordered, 50),
-        "p90_ms": percentile_ms(ordered, 90),
-        "p99_ms": percentile_ms(ordered, 99),
-        "max_ms": percentile_ms(ordered, 100),
+        "requests": len(tally.latencies),
+        "throughput": round(len(tally.latencies) / measured_s, 1),
+        **tally.latency_ms((50, 90, 99)),
         "errors": tally.errors,
         "measured_s": round(measured_s, 3),
     }
@@ -385,6 +407,30 @@ async def connected_tills(store: BenchStore) -> AsyncIterator[list[StoreHubClien
         await asyncio.gather(*(till.close() for till in connected), return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def bench_store(tills: int) -> AsyncIterator[tuple[BenchStore, list[StoreHubClient]]]:
+    """A throwaway store with its Mosquitto running and ``tills`` bench tills logged in.
+
+    The hub is not started: a bench adds its devices to ``store.extra_devices`` and
+    starts their simulators, then enters ``hub_process``.  Everything started here is
+    stopped and the folder removed on the way out, on Ctrl-C and SIGTERM too.
+    """
+    if find_mosquitto() is None:
+        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
+    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
+        # Run as root, the broker files say `user root` (bus.broker), so Mosquitto can
+        # read them inside this private folder.
+        store = BenchStore.create(Path(folder), tills)
+        broker = store.broker()
+        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
+        try:
+            await broker.start()
+            async with connected_tills(store) as connected:
+                yield store, connected
+        finally:
+            await broker.stop()
+
+
 # -- the bench -----------------------------------------------------------------------
 
 
@@ -392,30 +438,17 @@ async def run_rtt_bench(*, clients: int, seconds: float, warmup: float, rate: fl
     """Measure both phases in one run; the dict ``hub.cli.report_table`` formats."""
     if clients < 1 or seconds <= 0 or warmup < 0 or rate < 0:
         raise ValueError("need at least one client, a positive measured time, a warm-up and a rate of 0 or more")
-    if find_mosquitto() is None:
-        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
-    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
-        # Run as root, the broker files say `user root` (bus.broker), so Mosquitto can
-        # read them inside this private folder.
-        store = BenchStore.create(Path(folder), clients)
-        broker = store.broker()
-        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
-        try:
-            await broker.start()
-            async with connected_tills(store) as tills:
-                async with raw_echoer(store):
-                    raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup, rate=rate)
-                say("hub: starting the hub…")
-                async with hub_process(store, tills[0]):
-                    hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup, rate=rate)
-        finally:
-            await broker.stop()
+    async with bench_store(clients) as (store, tills):
+        async with raw_echoer(store):
+            raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup, rate=rate)
+        async with hub_process(store, tills[0]):
+            hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup, rate=rate)
     return {
         "clients": clients,
         "rate": rate,
         "seconds": seconds,
         "warmup": warmup,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": cpu_count(),
         "python": platform.python_version(),
         "mosquitto": mosquitto_version(),
         "paho_mqtt": package_version("paho-mqtt"),
@@ -485,19 +518,19 @@ def package_version(name: str) -> str:
 # -- contention ------------------------------------------------------------------------
 
 
-async def measure_claim_cycles(name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float) -> dict[str, Any]:
+async def measure_claim_cycles(
+    name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float
+) -> dict[str, Any]:
     """Each till in turn: claim the exclusive device (waiting its turn), use it once, release.
 
     Claim latency runs from sending the claim to holding the device: the queue of tills
     ahead included, which is what a till at the checkout waits.
     """
-    waits: list[float] = []
-    errors = 0
     measure_from = time.perf_counter() + warmup
     stop_at = measure_from + seconds
+    tally = PhaseTally(measure_from=measure_from)
 
     async def take_turns(till: StoreHubClient) -> None:
-        nonlocal errors
         while (asked := time.perf_counter()) < stop_at:
             try:
                 claim = await till.request(
@@ -509,22 +542,15 @@ async def measure_claim_cycles(name: str, tills: list[StoreHubClient], *, second
                 ok = claim.ok and used and released
             except RequestTimeout:
                 ok, granted = False, time.perf_counter()
-            if asked >= measure_from:
-                if ok:
-                    waits.append(granted - asked)
-                else:
-                    errors += 1
+            tally.record(asked, granted, ok=ok)
 
     say(f"{name}: {len(tills)} till(s) taking turns on {BENCH_EXCLUSIVE_DEVICE}…")
     await asyncio.gather(*(take_turns(till) for till in tills))
-    ordered = sorted(waits)
     return {
-        "cycles": len(ordered),
-        "cycles_per_s": round(len(ordered) / seconds, 1),
-        "claim_p50_ms": percentile_ms(ordered, 50),
-        "claim_p99_ms": percentile_ms(ordered, 99),
-        "claim_max_ms": percentile_ms(ordered, 100),
-        "errors": errors,
+        "cycles": len(tally.latencies),
+        "cycles_per_s": round(len(tally.latencies) / seconds, 1),
+        **tally.latency_ms(prefix="claim_"),
+        "errors": tally.errors,
     }
 
 
@@ -533,31 +559,20 @@ async def run_contention_bench(*, tills: int, seconds: float, warmup: float) -> 
     others queue jobs on one shared device, all against one hub in one run."""
     if tills < 1 or seconds <= 0 or warmup < 0:
         raise ValueError("need at least one till, a positive measured time and a warm-up of 0 s or more")
-    if find_mosquitto() is None:
-        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
-    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
-        store = BenchStore.create(Path(folder), 2 * tills + 1)
-        broker = store.broker()
-        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
-        try:
-            await broker.start()
-            async with connected_tills(store) as everyone:
-                solo, claimers, queuers = everyone[0], everyone[1 : tills + 1], everyone[tills + 1 :]
-                say("hub: starting the hub…")
-                async with hub_process(store, solo):
-                    alone = await measure_phase("uncontended jobs", [solo], seconds=seconds, warmup=warmup)
-                    alone_claims = await measure_claim_cycles("uncontended claims", [solo], seconds=seconds, warmup=warmup)
-                    claims, jobs = await asyncio.gather(
-                        measure_claim_cycles("contended claims", claimers, seconds=seconds, warmup=warmup),
-                        measure_phase("contended jobs", queuers, seconds=seconds, warmup=warmup),
-                    )
-        finally:
-            await broker.stop()
+    async with bench_store(2 * tills + 1) as (store, everyone):
+        solo, claimers, queuers = everyone[0], everyone[1 : tills + 1], everyone[tills + 1 :]
+        async with hub_process(store, solo):
+            alone = await measure_phase("uncontended jobs", [solo], seconds=seconds, warmup=warmup)
+            alone_claims = await measure_claim_cycles("uncontended claims", [solo], seconds=seconds, warmup=warmup)
+            claims, jobs = await asyncio.gather(
+                measure_claim_cycles("contended claims", claimers, seconds=seconds, warmup=warmup),
+                measure_phase("contended jobs", queuers, seconds=seconds, warmup=warmup),
+            )
     return {
         "tills": tills,
         "seconds": seconds,
         "warmup": warmup,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": cpu_count(),
         "storehub": package_version("storehub"),
         "uncontended": {"jobs": alone, "claims": alone_claims},
         "contended": {"jobs": jobs, "claims": claims},
@@ -610,14 +625,12 @@ async def measure_scans(
     Latency runs from the simulator writing the code on its serial line to the till
     receiving the ``scan`` event: the hub's serial read, decoding and the bus included.
     """
-    latencies: list[float] = []
-    errors = 0
     numbers = iter(range(10**9))
     measure_from = time.perf_counter() + warmup
     stop_at = measure_from + seconds
+    tally = PhaseTally(measure_from=measure_from)
 
     async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator, index: int) -> None:
-        nonlocal errors
         await stagger(index, len(pairs), rate)
         while (sent := time.perf_counter()) < stop_at:
             code = scan_code(next(numbers))
@@ -629,25 +642,17 @@ async def measure_scans(
             except TimeoutError:
                 received, ok = time.perf_counter(), False
             inbox.waiting.pop(code, None)
-            if sent >= measure_from:
-                if ok:
-                    latencies.append(received - sent)
-                else:
-                    errors += 1
+            tally.record(sent, received, ok=ok)
             await next_turn(sent, rate)
 
     pace = f" at {rate:g} scans/s each" if rate else ""
     say(f"{name}: {len(pairs)} scanner(s) scanning{pace} for {warmup:g} s warm-up + {seconds:g} s…")
     await asyncio.gather(*(scan_loop(inbox, scanner, i) for i, (inbox, scanner) in enumerate(pairs)))
-    ordered = sorted(latencies)
     return {
-        "scans": len(ordered),
-        "scans_per_s": round(len(ordered) / seconds, 1),
-        "p50_ms": percentile_ms(ordered, 50),
-        "p90_ms": percentile_ms(ordered, 90),
-        "p99_ms": percentile_ms(ordered, 99),
-        "max_ms": percentile_ms(ordered, 100),
-        "errors": errors,
+        "scans": len(tally.latencies),
+        "scans_per_s": round(len(tally.latencies) / seconds, 1),
+        **tally.latency_ms((50, 90, 99)),
+        "errors": tally.errors,
     }
 
 
@@ -665,29 +670,21 @@ BENCH_RECEIPT = [
 
 async def measure_prints(tills: list[StoreHubClient], *, seconds: float) -> dict[str, Any]:
     """Tills printing receipts on one printer as fast as it takes them."""
-    latencies: list[float] = []
-    errors = 0
+    tally = PhaseTally()
     stop_at = time.perf_counter() + seconds
 
     async def print_loop(till: StoreHubClient) -> None:
-        nonlocal errors
         while (sent := time.perf_counter()) < stop_at:
             response = await till.request("printer-1", "print", {"blocks": BENCH_RECEIPT}, timeout=REQUEST_TIMEOUT_S)
-            if response.ok:
-                latencies.append(time.perf_counter() - sent)
-            else:
-                errors += 1
+            tally.record(sent, time.perf_counter(), ok=response.ok)
 
     say(f"printing: {len(tills)} till(s) printing receipts for {seconds:g} s…")
     await asyncio.gather(*(print_loop(till) for till in tills))
-    ordered = sorted(latencies)
     return {
-        "receipts": len(ordered),
-        "receipts_per_s": round(len(ordered) / seconds, 1),
-        "p50_ms": percentile_ms(ordered, 50),
-        "p99_ms": percentile_ms(ordered, 99),
-        "max_ms": percentile_ms(ordered, 100),
-        "errors": errors,
+        "receipts": len(tally.latencies),
+        "receipts_per_s": round(len(tally.latencies) / seconds, 1),
+        **tally.latency_ms(),
+        "errors": tally.errors,
     }
 
 
@@ -696,44 +693,35 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
     then the tills printing receipts on one simulated network printer."""
     if scanners < 1 or seconds <= 0 or warmup < 0 or rate < 0:
         raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
-    if find_mosquitto() is None:
-        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
-    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
-        root = Path(folder)
-        store = BenchStore.create(root, scanners)
-        simulators = [SerialScannerSimulator(root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
+    async with bench_store(scanners) as (store, tills):
+        simulators = [SerialScannerSimulator(store.root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
         printer = EscposPrinterSimulator()
         await printer.start()
-        store.extra_devices = "".join(
-            f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
-            for n, sim in enumerate(simulators, start=1)
-        ) + f'\n[[devices]]\nid = "printer-1"\nkind = "receipt_printer"\ndriver = "network"\nport = "{printer.address}"\n'
-        broker = store.broker()
-        say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
         try:
             for simulator in simulators:
                 simulator.start()
-            await broker.start()
-            async with connected_tills(store) as tills:
-                say("hub: starting the hub…")
-                async with hub_process(store, tills[0]):
-                    pairs = [(ScanInbox(till), sim) for till, sim in zip(tills, simulators, strict=True)]
-                    for n, till in enumerate(tills, start=1):
-                        claim = await till.request(f"scanner-{n}", "claim", {"lease_s": 600})
-                        if not claim.ok:
-                            raise RuntimeError(f"bench till could not claim scanner-{n}: {claim.error}")
-                    await wait_until_online(tills[0], [f"scanner-{n}" for n in range(1, scanners + 1)])
-                    alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup, rate=rate)
-                    together = await measure_scans(
-                        f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup, rate=rate
-                    )
-                    await wait_until_online(tills[0], ["printer-1"])
-                    prints = await measure_prints(tills, seconds=seconds)
-                    rendered = len(printer.receipts)
-                    if rendered < prints["receipts"]:
-                        raise RuntimeError(f"the printer rendered {rendered} receipts of {prints['receipts']} answered")
+            store.extra_devices = (
+                "".join(
+                    f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
+                    for n, sim in enumerate(simulators, start=1)
+                )
+                + f'\n[[devices]]\nid = "printer-1"\nkind = "receipt_printer"\ndriver = "network"\nport = "{printer.address}"\n'
+            )
+            async with hub_process(store, tills[0]):
+                pairs = [(ScanInbox(till), sim) for till, sim in zip(tills, simulators, strict=True)]
+                for n, till in enumerate(tills, start=1):
+                    claim = await till.request(f"scanner-{n}", "claim", {"lease_s": 600})
+                    if not claim.ok:
+                        raise RuntimeError(f"bench till could not claim scanner-{n}: {claim.error}")
+                await wait_until_online(tills[0], [f"scanner-{n}" for n in range(1, scanners + 1)])
+                alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup, rate=rate)
+                together = await measure_scans(f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup, rate=rate)
+                await wait_until_online(tills[0], ["printer-1"])
+                prints = await measure_prints(tills, seconds=seconds)
+                rendered = len(printer.receipts)
+                if rendered < prints["receipts"]:
+                    raise RuntimeError(f"the printer rendered {rendered} receipts of {prints['receipts']} answered")
         finally:
-            await broker.stop()
             await printer.stop()
             for simulator in simulators:
                 if simulator.running:
@@ -743,7 +731,7 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
         "rate": rate,
         "seconds": seconds,
         "warmup": warmup,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": cpu_count(),
         "storehub": package_version("storehub"),
         "alone": alone,
         "together": together,

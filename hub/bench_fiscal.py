@@ -14,24 +14,12 @@ hub, its journal and the link's turn-arounds add.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bus.broker import find_mosquitto
+from devices.fiscal_register import ReceiptLine
 from devices.sim.fiscal_register import BITS_PER_BYTE, SerialFiscalRegister
-from hub.bench import (
-    BenchStore,
-    connected_tills,
-    hub_process,
-    package_version,
-    percentile_ms,
-    say,
-    stopped_by_sigterm,
-    wait_until_online,
-)
+from hub.bench import PhaseTally, bench_store, cpu_count, hub_process, package_version, say, wait_until_online
 
 REGISTER = "fiscal-1"
 
@@ -57,7 +45,7 @@ def bench_receipt(lines: int = 10) -> dict[str, Any]:
         }
         for n in range(1, lines + 1)
     ]
-    total = sum((int(float(item["quantity"]) * 1000) * item["price"] + 500) // 1000 for item in items)
+    total = sum(ReceiptLine.model_validate(item).total for item in items)
     card = total // 2
     return {
         "lines": items,
@@ -68,63 +56,51 @@ def bench_receipt(lines: int = 10) -> dict[str, Any]:
 async def run_fiscal_bench(*, seconds: float, lines: int = 10, baudrate: int = DEFAULT_BAUDRATE) -> dict[str, Any]:
     if seconds <= 0 or lines < 1:
         raise ValueError("need a positive measured time and at least one line")
-    if find_mosquitto() is None:
-        raise RuntimeError("Mosquitto is not installed: `apt-get install mosquitto`")
     receipt = bench_receipt(lines)
-    with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
-        root = Path(folder)
-        store = BenchStore.create(root, 1)
-        register = SerialFiscalRegister(root / "dev" / "usb-SHTRIH-M_FR-if00", baudrate=baudrate)
+    async with bench_store(1) as (store, [till]):
+        register = SerialFiscalRegister(store.root / "dev" / "usb-SHTRIH-M_FR-if00", baudrate=baudrate)
         store.extra_devices = (
             f'\n[[devices]]\nid = "{REGISTER}"\nkind = "fiscal_register"\nport = "{register.link}"\n'
             f"options = {{ baudrate = {baudrate} }}\n"
         )
-        broker = store.broker()
         try:
             register.start()
-            await broker.start()
-            async with connected_tills(store) as tills:
-                till = tills[0]
-                say("hub: starting the hub…")
-                async with hub_process(store, till):
-                    await wait_until_online(till, [REGISTER])
-                    for n in range(WARMUP_RECEIPTS):
-                        await fiscalize(till, receipt, f"warmup-{n}")
-                    say(f"fiscal: one till, {lines}-line receipts at {baudrate} baud for {seconds:g} s…")
-                    line = register.simulator
-                    bytes_before = line.bytes_received + line.bytes_sent
-                    printed_before = len(register.receipts())
-                    latencies: list[float] = []
-                    started = time.perf_counter()
-                    while time.perf_counter() - started < seconds:
-                        sent = time.perf_counter()
-                        await fiscalize(till, receipt, f"bench-{len(latencies)}")
-                        latencies.append(time.perf_counter() - sent)
-                    measured = time.perf_counter() - started
-                    wire_bytes = line.bytes_received + line.bytes_sent - bytes_before
-                    printed = len(register.receipts()) - printed_before
+            async with hub_process(store, till):
+                await wait_until_online(till, [REGISTER])
+                for n in range(WARMUP_RECEIPTS):
+                    await fiscalize(till, receipt, f"warmup-{n}")
+                say(f"fiscal: one till, {lines}-line receipts at {baudrate} baud for {seconds:g} s…")
+                line = register.simulator
+                bytes_before = line.bytes_received + line.bytes_sent
+                printed_before = len(register.receipts())
+                tally = PhaseTally()
+                started = time.perf_counter()
+                while time.perf_counter() - started < seconds:
+                    sent = time.perf_counter()
+                    await fiscalize(till, receipt, f"bench-{len(tally.latencies)}")
+                    tally.record(sent, time.perf_counter())
+                measured = time.perf_counter() - started
+                wire_bytes = line.bytes_received + line.bytes_sent - bytes_before
+                printed = len(register.receipts()) - printed_before
         finally:
-            await broker.stop()
             if register.running:
                 register.stop()
-    if printed != len(latencies):
-        raise RuntimeError(f"the register printed {printed} receipts for {len(latencies)} answered")
-    ordered = sorted(latencies)
-    per_receipt_bytes = wire_bytes / len(latencies)
+    receipts = len(tally.latencies)
+    if printed != receipts:
+        raise RuntimeError(f"the register printed {printed} receipts for {receipts} answered")
+    per_receipt_bytes = wire_bytes / receipts
     wire_s = per_receipt_bytes * BITS_PER_BYTE / baudrate
-    rate = len(latencies) / measured * 60
+    rate = receipts / measured * 60
     floor_rate = 60 / wire_s
     return {
         "lines": lines,
         "baudrate": baudrate,
         "seconds": seconds,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": cpu_count(),
         "storehub": package_version("storehub"),
-        "receipts": len(latencies),
+        "receipts": receipts,
         "receipts_per_min": round(rate, 1),
-        "p50_ms": percentile_ms(ordered, 50),
-        "p99_ms": percentile_ms(ordered, 99),
-        "max_ms": percentile_ms(ordered, 100),
+        **tally.latency_ms(),
         "wire_bytes_per_receipt": round(per_receipt_bytes),
         "wire_ms_per_receipt": round(wire_s * 1000, 1),
         "wire_floor_receipts_per_min": round(floor_rate, 1),

@@ -62,38 +62,29 @@ def main(argv: list[str] | None = None) -> int:
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     rtt = benches.add_parser("rtt", help="request/response round trips through the hub vs. the raw broker")
     rtt.add_argument("--clients", type=int, default=1, help="concurrent clients (default 1)")
-    rtt.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
-    rtt.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
-    rtt.add_argument(
-        "--rate", type=float, default=0.0, help="requests per second per client; 0 (default) = as fast as answered"
-    )
-    rtt.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    _bench_options(rtt, rate="requests per second per client")
+    _json_option(rtt)
     contention = benches.add_parser(
         "contention", help="N tills taking turns on one exclusive device while N queue jobs on one shared device"
     )
     contention.add_argument("--tills", type=int, default=10, help="tills on each device (default 10)")
-    contention.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
-    contention.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
-    contention.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    _bench_options(contention)
+    _json_option(contention)
     scan = benches.add_parser(
         "scan", help="scan-to-till latency (one scanner, then N at once), then receipt throughput to a network printer"
     )
     scan.add_argument("--scanners", type=int, default=20, help="scanners, each claimed by its own till (default 20)")
-    scan.add_argument("--seconds", type=float, default=5.0, help="measured time per phase (default 5)")
-    scan.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
-    scan.add_argument(
-        "--rate", type=float, default=0.0, help="scans per second per scanner; 0 (default) = as fast as answered"
-    )
-    scan.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    _bench_options(scan, rate="scans per second per scanner")
+    _json_option(scan)
 
     fiscal = benches.add_parser(
         "fiscal",
         help="receipts per minute through the hub to the fiscal register at its line speed, beside the wire floor",
     )
-    fiscal.add_argument("--seconds", type=float, default=10.0, help="measured time (default 10)")
+    _bench_options(fiscal, seconds=10.0, phases=False)
     fiscal.add_argument("--lines", type=int, default=10, help="lines per receipt (default 10)")
     fiscal.add_argument("--baudrate", type=int, default=115200, help="the register's line speed (default 115200)")
-    fiscal.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    _json_option(fiscal)
 
     args = parser.parse_args(argv)
     handler = {
@@ -113,6 +104,24 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})"
     )
+
+
+def _bench_options(
+    parser: argparse.ArgumentParser, *, seconds: float = 5.0, phases: bool = True, rate: str | None = None
+) -> None:
+    """``--seconds``; for a bench in phases ``--warmup`` too; with ``rate`` (what is paced) ``--rate``."""
+    per_phase = " per phase" if phases else ""
+    parser.add_argument(
+        "--seconds", type=float, default=seconds, help=f"measured time{per_phase} (default {seconds:g})"
+    )
+    if phases:
+        parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured time before each phase (default 1)")
+    if rate:
+        parser.add_argument("--rate", type=float, default=0.0, help=f"{rate}; 0 (default) = as fast as answered")
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
 
 
 def _load_or_explain(path: Path) -> StoreHubConfig | None:

@@ -120,11 +120,14 @@ class DemoPeripherals:
         await self.printer.start()
         self.register.start()
         await self.terminal.start()
-        self.desk.register("scanner-1", "scanner", self.scanner.desk_handlers())
-        self.desk.register("display-1", "customer_display", self.display.desk_handlers())
-        self.desk.register("printer-1", "receipt_printer", self.printer.desk_handlers())
-        self.desk.register("fiscal-1", "fiscal_register", self.register.desk_handlers())
-        self.desk.register("terminal-1", "payment_terminal", self.terminal.desk_handlers())
+        for device, kind, simulator in (
+            ("scanner-1", "scanner", self.scanner),
+            ("display-1", "customer_display", self.display),
+            ("printer-1", "receipt_printer", self.printer),
+            ("fiscal-1", "fiscal_register", self.register),
+            ("terminal-1", "payment_terminal", self.terminal),
+        ):
+            self.desk.register(device, kind, simulator.desk_handlers())
         await self.desk.start()
 
     async def stop(self) -> None:

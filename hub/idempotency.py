@@ -68,9 +68,6 @@ class IdempotencyKeys:
         self.limit = limit
         self._entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     async def run(
         self,
         device: str,

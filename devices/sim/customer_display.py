@@ -24,12 +24,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from devices.line_display import CODE_PAGES, DEFAULT_COLUMNS, POWER_ON_CODE_PAGE, ROWS, Lines
+from devices.line_display import (
+    CLEAR,
+    CODE_PAGES,
+    CURSOR_TO,
+    DEFAULT_COLUMNS,
+    ESC,
+    HOME,
+    HORIZONTAL_SCROLL_MODE,
+    INITIALISE,
+    OVERWRITE_MODE,
+    POWER_ON_CODE_PAGE,
+    ROWS,
+    SELECT_CODE_PAGE,
+    US,
+    VERTICAL_SCROLL_MODE,
+    Lines,
+)
 from devices.sim.pty import PtyDevice
 
 log = logging.getLogger(__name__)
 
-_ESC, _US = 0x1B, 0x1F
+#: The bytes a command of two or more bytes starts with.
+_PREFIXES = (ESC[0], US[0])
 _PAGE_BY_NUMBER = {number: name for name, number in CODE_PAGES.items()}
 
 #: Commands the screen reads past without acting: prefix -> argument bytes.  Epson's
@@ -38,22 +55,22 @@ _PAGE_BY_NUMBER = {number: name for name, number in CODE_PAGES.items()}
 #: self-test (US @), international set (ESC R), peripheral select (ESC =),
 #: user-defined set on/off (ESC %), cancel user-defined character (ESC ?).
 _IGNORED: dict[bytes, int] = {
-    b"\x1fX": 1,
-    b"\x1fE": 1,
-    b"\x1fC": 1,
-    b"\x1fr": 1,
-    b"\x1fv": 1,
-    b"\x1f.": 1,
-    b"\x1f,": 1,
-    b"\x1f;": 1,
-    b"\x1f#": 2,
-    b"\x1fT": 2,
-    b"\x1fU": 0,
-    b"\x1f@": 0,
-    b"\x1bR": 1,
-    b"\x1b=": 1,
-    b"\x1b%": 1,
-    b"\x1b?": 1,
+    US + b"X": 1,
+    US + b"E": 1,
+    US + b"C": 1,
+    US + b"r": 1,
+    US + b"v": 1,
+    US + b".": 1,
+    US + b",": 1,
+    US + b";": 1,
+    US + b"#": 2,
+    US + b"T": 2,
+    US + b"U": 0,
+    US + b"@": 0,
+    ESC + b"R": 1,
+    ESC + b"=": 1,
+    ESC + b"%": 1,
+    ESC + b"?": 1,
 }
 
 
@@ -70,24 +87,24 @@ class LineDisplayScreen:
         self.unknown: list[bytes] = []
         self._pending = b""
         self._commands: dict[bytes, Callable[[bytes], None]] = {
-            b"\x1b@": lambda _: self._initialise(),
-            b"\x1bt": self._select_code_page,
-            b"\x1f\x01": lambda _: self._set_mode("overwrite"),
-            b"\x1f\x02": lambda _: self._set_mode("vertical_scroll"),
-            b"\x1f\x03": lambda _: self._set_mode("horizontal_scroll"),
-            b"\x1f$": self._cursor_to,
-            b"\x1fB": lambda _: self._move(0, ROWS - 1),
-            b"\x1f\r": lambda _: self._move(self.columns - 1, self._row),
-            b"\x1f\n": lambda _: self._up(),
-            b"\x0c": lambda _: self._clear(),
-            b"\x0b": lambda _: self._move(0, 0),
+            INITIALISE: lambda _: self._initialise(),
+            SELECT_CODE_PAGE: self._select_code_page,
+            OVERWRITE_MODE: lambda _: self._set_mode("overwrite"),
+            VERTICAL_SCROLL_MODE: lambda _: self._set_mode("vertical_scroll"),
+            HORIZONTAL_SCROLL_MODE: lambda _: self._set_mode("horizontal_scroll"),
+            CURSOR_TO: self._cursor_to,
+            US + b"B": lambda _: self._move(0, ROWS - 1),
+            US + b"\r": lambda _: self._move(self.columns - 1, self._row),
+            US + b"\n": lambda _: self._up(),
+            CLEAR: lambda _: self._clear(),
+            HOME: lambda _: self._move(0, 0),
             b"\x18": lambda _: self._clear_line(),
             b"\r": lambda _: self._move(0, self._row),
             b"\n": lambda _: self._down(),
             b"\x08": lambda _: self._left(),
             b"\t": lambda _: self._right(),
         }
-        self._arguments = {b"\x1bt": 1, b"\x1f$": 2}
+        self._arguments = {SELECT_CODE_PAGE: 1, CURSOR_TO: 2}
         self.power_on()
 
     # -- what a test reads -----------------------------------------------------------
@@ -140,7 +157,7 @@ class LineDisplayScreen:
             for character in data[:end].decode(self._code_page, errors="replace"):
                 self._put(character)
             return end
-        if first not in (_ESC, _US):
+        if first not in _PREFIXES:
             command = data[:1]
             if command in self._commands:
                 self._commands[command](b"")
@@ -161,9 +178,9 @@ class LineDisplayScreen:
             if len(data) < size:
                 raise _NeedMore
             return size
-        if prefix == b"\x1bW":
+        if prefix == ESC + b"W":
             return _window_size(data)
-        if prefix == b"\x1b&":
+        if prefix == ESC + b"&":
             return _user_characters_size(data)
         self.unknown.append(prefix)
         return 2
@@ -179,7 +196,7 @@ class LineDisplayScreen:
     def _select_code_page(self, arguments: bytes) -> None:
         page = _PAGE_BY_NUMBER.get(arguments[0])
         if page is None:  # Epson ignores a table it does not have
-            self.unknown.append(b"\x1bt" + arguments)
+            self.unknown.append(SELECT_CODE_PAGE + arguments)
             return
         self._code_page = page
 
@@ -191,7 +208,7 @@ class LineDisplayScreen:
         if 1 <= column <= self.columns and 1 <= line <= ROWS:  # out of range: ignored
             self._move(column - 1, line - 1)
         else:
-            self.unknown.append(b"\x1f$" + arguments)
+            self.unknown.append(CURSOR_TO + arguments)
 
     def _move(self, column: int, row: int) -> None:
         self._column, self._row = column, row

@@ -181,8 +181,8 @@ ERROR_NO_RECEIPT_PAPER = shtrikh.ERROR_NO_RECEIPT_PAPER
 #: cover from the short status' flags: so does a third-party Java driver for the
 #: ШТРИХ-МИНИ-ФР-К (its error converter reads 0x72/0x73 plus the cover flag as "cover
 #: open"), whose comment adds that opening the cover *while* printing gives 0x6B.
-ERROR_COVER_OPEN = 0x72
-ERROR_WRONG_SUBMODE = 0x72
+ERROR_COVER_OPEN = shtrikh.ERROR_WRONG_SUBMODE
+ERROR_WRONG_SUBMODE = shtrikh.ERROR_WRONG_SUBMODE
 ERROR_ZERO_TOTAL = 0x8E
 
 #: The commands the register answers even while it waits for paper or for 0xB0: the
@@ -346,10 +346,6 @@ def _fiscal_datetime(moment: datetime) -> bytes:
     return bytes([moment.year % 100, moment.month, moment.day, moment.hour, moment.minute])
 
 
-def _amount(quantity: int, price: int) -> int:
-    return (quantity * price + 500) // 1000
-
-
 @dataclass
 class _OpenDocument:
     document_type: DocumentType
@@ -422,7 +418,6 @@ class ShtrikhRegister:
         self._paper = True
         self._submode = Submode.PAPER_PRESENT
         self._cover_open = False
-        self.cuts = 0
         self._journal: list[Document] = []
         registered = self.now()
         self._fiscal: dict[int, FiscalRecord] = {}
@@ -807,7 +802,7 @@ class ShtrikhRegister:
             raise Refused(ERROR_DEPARTMENT_RANGE)
         if any(group > MAX_TAX_GROUP for group in item.tax_groups):
             raise Refused(ERROR_BAD_PARAMETERS)
-        amount = _amount(item.quantity, item.price)
+        amount = shtrikh.line_amount(item.quantity, item.price)
         if (doc.subtotal if doc else 0) + amount > MAX_MONEY:
             raise Refused(ERROR_TOTAL_OVERFLOW)
         self._need_printer()
@@ -946,7 +941,6 @@ class ShtrikhRegister:
         if data[4] not in (CutType.FULL, CutType.PARTIAL):
             raise Refused(ERROR_BAD_PARAMETERS)
         self._need_printer()
-        self.cuts += 1
         return bytes([operator])
 
     # -- the fiscal storage -----------------------------------------------------------------
@@ -1010,9 +1004,7 @@ def _frame_bytes(reply: Frame) -> bytes:
     try:
         return reply.to_bytes()
     except ValueError:
-        body = reply.cmd.to_bytes(2 if reply.cmd > 0xFF else 1, "big") + reply.data
-        framed = bytes([len(body)]) + body
-        return bytes([STX]) + framed + bytes([shtrikh.lrc(framed)])
+        return shtrikh.wrap(reply.cmd.to_bytes(2 if reply.cmd > 0xFF else 1, "big") + reply.data)
 
 
 class FiscalRegisterSimulator:
@@ -1059,7 +1051,6 @@ class FiscalRegisterSimulator:
         self.commands = 0
         self.naks_sent = 0
         self.frames_dropped = 0
-        self.bytes_ignored_unpowered = 0
 
     # -- faults ---------------------------------------------------------------------------
 
@@ -1095,7 +1086,6 @@ class FiscalRegisterSimulator:
     def receive(self, data: bytes) -> None:
         self.bytes_received += len(data)
         if not self.powered:
-            self.bytes_ignored_unpowered += len(data)
             return
         now = self._monotonic()
         if self._parser.pending and now - self._last_byte_at > self.byte_timeout:
@@ -1105,7 +1095,6 @@ class FiscalRegisterSimulator:
         self._last_byte_at = now
         for byte in data:
             if not self.powered:  # a hook may have cut the power
-                self.bytes_ignored_unpowered += 1
                 continue
             if self._parser.pending or byte == STX:
                 for frame in self._parser.feed(bytes([byte])):

@@ -20,7 +20,6 @@ class TcpDevice:
         self.host = host
         #: 0 picks a free port at the first start; later starts reuse it.
         self.port = port
-        self.connections = 0
         self._offline = False
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -76,7 +75,6 @@ class TcpDevice:
         if self._offline or self._server is None:
             writer.close()
             return
-        self.connections += 1
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)

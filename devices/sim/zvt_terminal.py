@@ -108,11 +108,10 @@ class _Hangup(Exception):
 class _Connection:
     """One ECR connection: a task reads APDUs into an inbox; the dialogue takes them."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sent: list[Apdu]) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.inbox: asyncio.Queue[Apdu | None] = asyncio.Queue()
         self.abort_requested = False
-        self._sent = sent
         self._reader_task = asyncio.create_task(self._read(reader))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -127,7 +126,6 @@ class _Connection:
             self.inbox.put_nowait(None)
 
     def send(self, message: Apdu) -> None:
-        self._sent.append(message)
         self.writer.write(message.to_bytes())
 
     async def next(self, timeout: float | None = None) -> Apdu | None:
@@ -183,13 +181,8 @@ class ZvtTerminalSimulator(TcpDevice):
         # What happened, for tests and the demo.
         self.transactions: list[Transaction] = []
         self.received: list[Apdu] = []
-        self.sent: list[Apdu] = []
-        self.registrations = 0
         self.dialogues = 0
-        self.declined = 0
         self.aborted_by_ecr = 0
-        self.repeat_receipts = 0
-        self.end_of_days = 0
 
         self._trace_no = first_trace_no
         self._receipt_no = first_receipt_no
@@ -223,7 +216,7 @@ class ZvtTerminalSimulator(TcpDevice):
         if self._current is not None:
             # A terminal serves one ECR: a new connection replaces the old one.
             self._current.close()
-        connection = _Connection(reader, writer, self.sent)
+        connection = _Connection(reader, writer)
         self._current = connection
         try:
             while True:
@@ -283,7 +276,6 @@ class ZvtTerminalSimulator(TcpDevice):
             connection.send(zvt.nack(WRONG_CURRENCY))
             return
         connection.send(zvt.ack())
-        self.registrations += 1
         await self._say(
             connection,
             zvt.completion(status_byte=0, terminal_id=self.terminal_id, currency=self.currency),
@@ -294,13 +286,11 @@ class ZvtTerminalSimulator(TcpDevice):
         if control == zvt.Control.STATUS_ENQUIRY:
             await self._say(connection, zvt.completion(software="StoreHub ZVT sim 1.0", terminal_status=0))
         elif control == zvt.Control.REPEAT_RECEIPT:
-            self.repeat_receipts += 1
             last = self.last_transaction
             if last is not None:
                 await self._say(connection, self._status_of(last))
             await self._say(connection, zvt.completion())
         elif control == zvt.Control.END_OF_DAY:
-            self.end_of_days += 1
             await self._say(connection, zvt.intermediate_status(0x0E))  # please wait
             await self._pause(connection, self.step_s)
             batch = self.transactions[self._batch_start :]
@@ -344,14 +334,12 @@ class ZvtTerminalSimulator(TcpDevice):
             if outcome == "wrong_pin":
                 await self._say(connection, zvt.intermediate_status(0x15))  # wrong PIN
                 await self._pause(connection, self.step_s)
-                self.declined += 1
                 await self._say(connection, zvt.terminal_abort(WRONG_PIN_CODE))
                 return
             await self._say(connection, zvt.intermediate_status(0x04))  # waiting for the network
             await self._pause(connection, self.step_s)
             if outcome in _DECLINE_CODES:
                 code = _DECLINE_CODES[outcome]
-                self.declined += 1
                 await self._say(connection, self._declined_status(amount, code))
                 await self._say(connection, zvt.terminal_abort(code))
                 return

@@ -116,22 +116,20 @@ class StoreDeviceJournal:
             )
 
     def checkpoint(self, device_id: str, key: str, **progress: Any) -> None:
-        with Session(self._engine) as session:
-            update_journal_entry(session=session, device_id=device_id, key=key, progress=progress)
+        self._update(device_id, key, progress=progress)
 
     def finish(self, device_id: str, key: str, result: dict[str, Any]) -> None:
-        with Session(self._engine) as session:
-            update_journal_entry(session=session, device_id=device_id, key=key, state=JournalState.DONE, result=result)
+        self._update(device_id, key, state=JournalState.DONE, result=result)
 
     def fail(self, device_id: str, key: str, error: dict[str, Any]) -> None:
-        with Session(self._engine) as session:
-            update_journal_entry(session=session, device_id=device_id, key=key, state=JournalState.FAILED, error=error)
+        self._update(device_id, key, state=JournalState.FAILED, error=error)
 
     def void(self, device_id: str, key: str, reason: str) -> None:
+        self._update(device_id, key, state=JournalState.VOID, progress={"void_reason": reason})
+
+    def _update(self, device_id: str, key: str, **changes: Any) -> None:
         with Session(self._engine) as session:
-            update_journal_entry(
-                session=session, device_id=device_id, key=key, state=JournalState.VOID, progress={"void_reason": reason}
-            )
+            update_journal_entry(session=session, device_id=device_id, key=key, **changes)
 
     def get(self, device_id: str, key: str) -> JournalEntry | None:
         with Session(self._engine) as session:
