@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bus.broker import find_mosquitto, stop_stale_broker
-from bus.client import StoreHubClient
+from bus.client import DEFAULT_REQUEST_TIMEOUT_S, RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
+from bus.payloads import ErrorCode, Response
+
+if TYPE_CHECKING:
+    from devices.shtrikh import Frame
 
 STORE = "test-store"
 
@@ -201,7 +207,9 @@ async def connect() -> AsyncIterator[Connect]:
     """``await connect(hub, "till-1", protocol=4)``: a logged-in client, closed afterwards."""
     clients: list[StoreHubClient] = []
 
-    async def _connect(hub: HubProcess, client_id: str, *, protocol: int = 5, secret: str | None = None) -> StoreHubClient:
+    async def _connect(
+        hub: HubProcess, client_id: str, *, protocol: int = 5, secret: str | None = None
+    ) -> StoreHubClient:
         client = StoreHubClient(
             store=STORE,
             client_id=client_id,
@@ -227,3 +235,76 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# -- waiting ----------------------------------------------------------------------------
+
+
+async def until(predicate: Callable[[], object], timeout: float, what: str = "condition") -> float:
+    """Poll ``predicate`` until it is true; return how long that took.
+
+    Fails the test if it is still false after ``timeout`` seconds.
+    """
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"{what} not reached within {timeout} s"
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+async def until_device_online(
+    till: StoreHubClient,
+    hub: HubProcess,
+    device: str,
+    timeout: float,
+    *,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+) -> Response:
+    """Ask ``device`` for its status until it answers ok; return that answer.
+
+    The hub opens its devices after it reports ready: until then a status request is
+    answered ``device_offline`` (anything else fails the test) or, from a hub still
+    starting, not at all within ``request_timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = await till.request(device, "status", timeout=request_timeout)
+        except RequestTimeout:
+            pass
+        else:
+            if status.ok:
+                return status
+            assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
+        assert time.monotonic() < deadline, f"{device} never came online:\n{hub.log()}"
+        await asyncio.sleep(0.05)
+
+
+# -- simulated fiscal register ------------------------------------------------------------
+
+
+class CommandHook:
+    """A register hook (``sim.on_command(hook)``) that calls ``act()`` once, when the
+    register reaches the ``nth`` frame of ``command`` at ``stage`` ("received": it took
+    the command and has not acted on it yet; "replied": its answer went out).
+
+    ``reached`` is set once ``act`` has run.  The hook runs on the simulator's thread, so
+    ``act`` happens at that very byte of the line.
+    """
+
+    def __init__(self, command: int, stage: str, nth: int, act: Callable[[], object]) -> None:
+        self.command, self.stage, self.nth, self.act = command, stage, nth, act
+        self.reached = threading.Event()
+        self.seen = 0
+
+    def __call__(self, frame: Frame, stage: str) -> None:
+        if frame.cmd == self.command and stage == self.stage:
+            self.seen += 1
+            if self.seen == self.nth:
+                self.act()
+                self.reached.set()
+
+
+def at_nth_command(command: int, stage: str, nth: int, act: Callable[[], object]) -> CommandHook:
+    """``act()`` at the ``nth`` frame of ``command`` at ``stage``: see ``CommandHook``."""
+    return CommandHook(command, stage, nth, act)

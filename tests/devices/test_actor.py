@@ -18,15 +18,8 @@ from devices import supervisor as supervisor_module
 from devices.actor import DeviceSpec, Job
 from devices.echo import EchoDevice
 from devices.supervisor import DeviceSupervisor
+from tests.conftest import until
 from tests.devices.ports import RecordingPort
-
-
-async def until_status(device, status: str, timeout: float = 2.0) -> None:
-    """The session ends a loop turn after the failed job is answered."""
-    deadline = time.monotonic() + timeout
-    while device.status != status:
-        assert time.monotonic() < deadline, f"{device.id} is {device.status}, not {status}"
-        await asyncio.sleep(0.001)
 
 
 def job(action: str, args: dict[str, Any] | None = None, **kwargs: Any) -> Job:
@@ -49,12 +42,18 @@ async def echo():
 
 async def test_jobs_run_one_at_a_time_in_order(echo):
     device, _port, _ = echo
-    jobs = [job("sleep", {"ms": 30}) for _ in range(3)]
+    # Longest first: run side by side they would finish shortest first.
+    durations = [60, 30, 10]
+    jobs = [job("sleep", {"ms": ms}) for ms in durations]
+    finished: list[int] = []
     started = time.monotonic()
-    for j in jobs:
+    for ms, j in zip(durations, jobs, strict=True):
+        j.future.add_done_callback(lambda _, ms=ms: finished.append(ms))
         device.submit(j)
-    await asyncio.gather(*(j.future for j in jobs))
-    assert time.monotonic() - started >= 0.09, "jobs overlapped"
+    results = await asyncio.gather(*(j.future for j in jobs))
+    assert time.monotonic() - started >= sum(durations) / 1000, "jobs overlapped"
+    assert finished == durations, "jobs finished out of order"
+    assert results == [{"slept_ms": ms} for ms in durations]
     assert device.counters["jobs_done"] == 3
 
 
@@ -94,20 +93,20 @@ async def test_a_job_whose_deadline_passed_is_dropped_not_run(echo):
     assert device.counters["jobs_expired"] == 1
 
 
-async def test_a_full_inbox_answers_busy(echo, monkeypatch: pytest.MonkeyPatch):
+async def test_a_full_inbox_answers_busy(echo):
     device, _port, _ = echo
     taken = [job("sleep", {"ms": 200})]
     device.submit(taken[0])
     await asyncio.sleep(0.01)  # the first job is running, the inbox is empty
-    for _ in range(actor_module.INBOX_LIMIT):
-        taken.append(job("echo"))
+    for n in range(actor_module.INBOX_LIMIT):
+        taken.append(job("echo", {"n": n}))
         device.submit(taken[-1])
     with pytest.raises(DeviceError) as full:
         device.submit(job("echo"))
     assert full.value.code == ErrorCode.BUSY
     # Every job that was taken is still answered.
     results = await asyncio.gather(*(j.future for j in taken))
-    assert len(results) == actor_module.INBOX_LIMIT + 1
+    assert results == [{"slept_ms": 200}] + [{"echo": {"n": n}} for n in range(actor_module.INBOX_LIMIT)]
 
 
 async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(echo, monkeypatch):
@@ -118,15 +117,12 @@ async def test_a_crash_fails_the_job_and_the_supervisor_brings_the_device_back(e
     with pytest.raises(DeviceError) as failed:
         await crash.future
     assert failed.value.code == ErrorCode.INTERNAL
-    await until_status(device, "offline")
+    # The session ends a loop turn after the failed job is answered.
+    await until(lambda: device.status == "offline", timeout=2.0, what="echo-1 offline")
     with pytest.raises(DeviceError) as offline:
         device.submit(job("echo"))
     assert offline.value.code == ErrorCode.DEVICE_OFFLINE
-    for _ in range(200):
-        if device.status == "idle":
-            break
-        await asyncio.sleep(0.01)
-    assert device.status == "idle"
+    await until(lambda: device.status == "idle", timeout=2.0, what="echo-1 back")
     assert supervisor.restarts["echo-1"] == 1
     assert [e.type for e in port.events][-2:] == ["offline", "online"]
     again = job("echo", {"n": 1})
@@ -246,7 +242,8 @@ async def test_a_job_with_a_deadline_waits_for_an_unplugged_device_to_return(ech
     device.submit(unplug)
     with pytest.raises(DeviceError):
         await unplug.future
-    await until_status(device, "offline")
+    # The session ends a loop turn after the failed job is answered.
+    await until(lambda: device.status == "offline", timeout=2.0, what="echo-1 offline")
     without_deadline = job("echo", {"n": 0})
     with pytest.raises(DeviceError) as refused:
         device.submit(without_deadline)

@@ -17,16 +17,10 @@ from devices.cash_drawer import CashDrawer, CashDrawerOptions
 from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.pty import PtyDevice
 from devices.supervisor import DeviceSupervisor
+from tests.conftest import until
 from tests.devices.ports import RecordingPort
 
 SETTLE_S = 3.0
-
-
-async def until(predicate, timeout: float = SETTLE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.005)
 
 
 async def run(device: CashDrawer, action: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -41,7 +35,7 @@ async def start_drawer(spec: DeviceSpec) -> tuple[CashDrawer, RecordingPort, Dev
     supervisor.start([spec])
     device = supervisor.get(spec.id)
     assert isinstance(device, CashDrawer)
-    await until(lambda: device.status == "idle")
+    await until(lambda: device.status == "idle", timeout=SETTLE_S)
     return device, port, supervisor
 
 
@@ -65,13 +59,13 @@ async def test_kicked_through_the_printer_it_reports_opened_then_closed(printer:
         DeviceSpec(id="drawer-1", kind="cash_drawer", driver="network", port=printer.address)
     )
     try:
-        await until(lambda: drawer.drawer_open is False)  # read as it came online
+        await until(lambda: drawer.drawer_open is False, timeout=SETTLE_S)  # read as it came online
         before = len(printer.received)
         result = await run(drawer, "open")
         assert result == {"kicked": True, "opened": True}
         assert bytes(printer.received[before:]).startswith(b"\x1bp\x00\x32\x32")  # ESC p, pin 2, 100 ms
         assert printer.drawer_kicks == 1 and events(port) == ["opened"]
-        await until(lambda: events(port) == ["opened", "closed"])  # the cashier pushed it shut
+        await until(lambda: events(port) == ["opened", "closed"], timeout=SETTLE_S)  # the cashier pushed it shut
         closed = next(e for e in port.events if e.type == "closed")
         assert 0.2 <= closed.data["open_for_s"] <= 1.0
         assert await run(drawer, "status") == {"open": False, "sensor": True}
@@ -93,7 +87,7 @@ async def test_a_drawer_left_open_is_reported_once_and_its_closing_still_seen(pr
     try:
         await run(drawer, "open")
         assert printer.received.find(b"\x1bp\x01") >= 0  # pin 5
-        await until(lambda: events(port) == ["opened", "left_open"])
+        await until(lambda: events(port) == ["opened", "left_open"], timeout=SETTLE_S)
         await asyncio.sleep(0.2)
         assert events(port) == ["opened", "left_open"]  # once, not every poll
         printer.close_drawer()
@@ -125,7 +119,7 @@ async def test_a_drawer_on_its_own_serial_port_gets_its_kick_bytes(tmp_path: Pat
     )
     try:
         assert await run(drawer, "open") == {"kicked": True, "opened": None}  # no sensor to ask
-        await until(lambda: bytes(bare.got) == b"\x07")
+        await until(lambda: bytes(bare.got) == b"\x07", timeout=SETTLE_S)
         assert drawer.capabilities["sensor"] is False and events(port) == []
     finally:
         await supervisor.stop()
@@ -141,7 +135,7 @@ async def test_a_printer_gone_takes_the_drawer_offline(printer: EscposPrinterSim
         with pytest.raises(DeviceError) as gone:
             await run(drawer, "open")
         assert gone.value.code == ErrorCode.DEVICE_OFFLINE
-        await until(lambda: drawer.status == "offline")
+        await until(lambda: drawer.status == "offline", timeout=SETTLE_S)
     finally:
         await supervisor.stop()
 

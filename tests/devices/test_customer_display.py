@@ -23,6 +23,7 @@ from devices.customer_display import CustomerDisplay
 from devices.line_display import LineDisplay
 from devices.sim.customer_display import LineDisplaySimulator
 from devices.supervisor import DeviceSupervisor
+from tests.conftest import until
 from tests.devices.ports import RecordingPort
 
 TILL = "till-1"
@@ -36,15 +37,6 @@ async def run(device: CustomerDisplay, action: str, args: dict[str, Any] | None 
     j = job(action, args, client)
     device.submit(j)
     return await j.future
-
-
-async def until(predicate, timeout: float) -> float:
-    """Wait for ``predicate``; return how long it took."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"not reached within {timeout} s"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 async def sees(sim: LineDisplaySimulator, lines: tuple[str, str], timeout: float = 2.0) -> bool:
@@ -155,8 +147,10 @@ async def test_a_display_missing_at_start_comes_online_when_plugged_in(tmp_path:
         assert device.error is not None and "cannot open" in device.error["message"]
         sim.start()
         await until(lambda: device.status == "idle", timeout=2.0)
+        # A blank screen is also what the display shows before anything arrives: wait
+        # for the bytes themselves (idle comes as the write returns, before the read).
+        await until(lambda: bytes(sim.received_bytes) == LineDisplay().initialise(), timeout=2.0)
         assert await sees(sim, ("", ""))
-        assert bytes(sim.received_bytes) == LineDisplay().initialise()
     finally:
         await supervisor.stop()
         sim.stop()

@@ -27,6 +27,7 @@ from devices.journal import JournalState
 from devices.sim.fiscal_register import SerialFiscalRegister, ShtrikhRegister
 from devices.supervisor import DeviceSupervisor
 from hub.store.journal import StoreDeviceJournal
+from tests.conftest import at_nth_command, until
 from tests.devices.ports import RecordingPort, journal_at
 
 TILL = "till-1"
@@ -101,13 +102,6 @@ async def run(device: FiscalRegister, action: str, args: dict[str, Any] | None =
     j = job(action, args, **kw)
     device.submit(j)
     return await j.future
-
-
-async def until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not reached within {timeout} s"
-        await asyncio.sleep(0.01)
 
 
 def start_register(
@@ -342,19 +336,10 @@ async def start_again(bench: Bench, tmp_path: Path) -> FiscalRegister:
 def power_cut_at(bench: Bench, command: int, stage: str, nth: int = 1) -> threading.Event:
     """Cut the register's power when it reaches the ``nth`` ``command`` at ``stage``
     ("received": before acting on it; "replied": after its answer went out)."""
-    reached = threading.Event()
-    seen = 0
-
-    def hook(frame: shtrikh.Frame, at: str) -> None:
-        nonlocal seen
-        if frame.cmd == command and at == stage and not reached.is_set():
-            seen += 1
-            if seen == nth:
-                reached.set()
-                bench.sim.simulator.power_cut(600)  # until the test turns it back on
-
+    # For 600 s: until the test turns it back on.
+    hook = at_nth_command(command, stage, nth, lambda: bench.sim.simulator.power_cut(600))
     bench.sim.on_command(hook)
-    return reached
+    return hook.reached
 
 
 @pytest.mark.parametrize(
@@ -396,19 +381,9 @@ async def test_a_receipt_cut_off_at_any_step_is_settled_and_printed_once(
 
 def power_cut_on_a_line(bench: Bench, seconds: float) -> threading.Event:
     """The register loses power as it takes the second receipt line, for ``seconds``."""
-    cut = threading.Event()
-    lines = 0
-
-    def hook(frame: shtrikh.Frame, at: str) -> None:
-        nonlocal lines
-        if frame.cmd == shtrikh.Command.SALE and at == "received" and not cut.is_set():
-            lines += 1
-            if lines == 2:
-                cut.set()
-                bench.sim.simulator.power_cut(seconds)
-
+    hook = at_nth_command(shtrikh.Command.SALE, "received", 2, lambda: bench.sim.simulator.power_cut(seconds))
     bench.sim.on_command(hook)
-    return cut
+    return hook.reached
 
 
 async def test_a_power_cut_mid_document_is_settled_when_the_register_returns(bench: Bench):

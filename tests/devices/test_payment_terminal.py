@@ -23,6 +23,7 @@ from devices.payment_terminal import PaymentTerminal
 from devices.sim.zvt_terminal import ZvtTerminalSimulator
 from devices.supervisor import DeviceSupervisor
 from hub.store.journal import StoreDeviceJournal
+from tests.conftest import until
 from tests.devices.ports import RecordingPort, journal_at
 
 #: Longest a test waits for the actor to reach a state.
@@ -35,13 +36,6 @@ STEP_S = 0.02
 SLOW_STEP_S = 0.5
 
 DEVICE = "terminal-1"
-
-
-async def until(predicate, timeout: float = SETTLE_S, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
-        await asyncio.sleep(0.005)
 
 
 class Rig:
@@ -58,7 +52,7 @@ class Rig:
         self.supervisor.start(
             [DeviceSpec(id=DEVICE, kind="payment_terminal", options={"host": "127.0.0.1", "port": self.sim.port})]
         )
-        await until(lambda: self.device.status == "idle", what="terminal online")
+        await until(lambda: self.device.status == "idle", timeout=SETTLE_S, what="terminal online")
         if claim_for:
             await self.ask("claim", {"lease_s": 60}, client=claim_for)
         return self
@@ -209,7 +203,7 @@ async def test_a_currency_the_terminal_does_not_take_is_final(rig: Rig):
 async def test_the_till_aborts_a_running_payment_without_waiting_behind_it(rig: Rig):
     rig.sim.step_s = SLOW_STEP_S
     pay = asyncio.create_task(rig.ask("pay", {"amount": 4200}, key="k-abort"))
-    await until(lambda: rig.stages() == ["insert_card"], what="insert card")
+    await until(lambda: rig.stages() == ["insert_card"], timeout=SETTLE_S, what="insert card")
 
     asked = time.monotonic()
     answer = await rig.ask("abort")
@@ -276,8 +270,12 @@ async def test_an_approval_lost_with_the_connection_is_recovered_not_charged_aga
     [charge] = rig.sim.charges  # the terminal did take the money
 
     # On reconnecting, before any new work, the actor asked the terminal and recorded it.
-    await until(lambda: (e := rig.entry("k-lost")) is not None and e.state is JournalState.DONE, what="reconciled")
-    await until(lambda: rig.device.status == "idle", what="back online")
+    await until(
+        lambda: (e := rig.entry("k-lost")) is not None and e.state is JournalState.DONE,
+        timeout=SETTLE_S,
+        what="reconciled",
+    )
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S, what="back online")
     result = await rig.ask("pay", {"amount": 3150}, key="k-lost")
     assert result["approved"] and result["recovered"]
     assert (result["amount"], result["receipt_no"], result["trace_no"]) == (3150, charge.receipt_no, charge.trace_no)
@@ -293,17 +291,19 @@ async def test_a_payment_cut_off_before_approval_is_voided_and_its_retry_charges
     heard = len(rig.stages())
     rig.sim.step_s = SLOW_STEP_S
     pay = asyncio.create_task(rig.ask("pay", {"amount": 800}, key="k-cut"))
-    await until(lambda: rig.stages()[heard:] == ["insert_card"], what="insert card")
+    await until(lambda: rig.stages()[heard:] == ["insert_card"], timeout=SETTLE_S, what="insert card")
     rig.sim.offline = True  # the terminal's cable is pulled
     with pytest.raises(DeviceError) as cut:
         await pay
     assert cut.value.code == ErrorCode.DEVICE_OFFLINE
-    await until(lambda: rig.device.status == "offline", what="offline")
+    await until(lambda: rig.device.status == "offline", timeout=SETTLE_S, what="offline")
     rig.sim.step_s = STEP_S
     rig.sim.offline = False
 
-    await until(lambda: (e := rig.entry("k-cut")) is not None and e.state is JournalState.VOID, what="voided")
-    await until(lambda: rig.device.status == "idle", what="back online")
+    await until(
+        lambda: (e := rig.entry("k-cut")) is not None and e.state is JournalState.VOID, timeout=SETTLE_S, what="voided"
+    )
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S, what="back online")
     assert rig.entry("k-cut").checkpoint["baseline_trace"] == earlier["trace_no"]  # type: ignore[union-attr]
     result = await rig.ask("pay", {"amount": 800}, key="k-cut")
     assert result["approved"] and not result["recovered"] and result["trace_no"] != earlier["trace_no"]
@@ -327,7 +327,7 @@ async def test_a_new_hub_on_the_same_journal_settles_what_the_old_one_left(
     else:
         sim.step_s = SLOW_STEP_S
         pay = asyncio.create_task(first.ask("pay", {"amount": 2500}, key="k-crash"))
-        await until(lambda: first.stages() == ["insert_card"], what="insert card")
+        await until(lambda: first.stages() == ["insert_card"], timeout=SETTLE_S, what="insert card")
     await first.stop()  # the hub is killed (mid-dialogue, or while it waits to reconnect)
     if not approved_before_the_crash:
         with pytest.raises(DeviceError):
@@ -377,9 +377,9 @@ async def test_reverse_refund_end_of_day_and_status(rig: Rig):
 async def test_a_terminal_that_goes_away_takes_the_device_offline_and_it_comes_back(rig: Rig):
     await rig.sim.stop()
     assert (await rig.refused("status")).code == ErrorCode.DEVICE_OFFLINE
-    await until(lambda: rig.device.status == "offline", what="offline")
+    await until(lambda: rig.device.status == "offline", timeout=SETTLE_S, what="offline")
     await rig.sim.start()
-    await until(lambda: rig.device.status == "idle", what="back online")
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S, what="back online")
     assert (await rig.ask("pay", {"amount": 100}, key="k-back"))["approved"]
 
 

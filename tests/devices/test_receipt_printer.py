@@ -22,6 +22,7 @@ from devices.escpos_status import FULL_STATUS_REQUEST
 from devices.receipt_printer import ReceiptPrinter
 from devices.sim.escpos_printer import EscposPrinterSimulator, PrintedLine, SerialEscposPrinter
 from devices.supervisor import DeviceSupervisor
+from tests.conftest import until
 from tests.devices.ports import RecordingPort
 from tests.devices.test_escpos_receipt import SMALL_RECEIPT, SMALL_RECEIPT_BYTES
 
@@ -47,13 +48,6 @@ async def run(device: ReceiptPrinter, action: str, args: dict[str, Any] | None =
     request = job(action, args)
     device.submit(request)
     return await asyncio.wait_for(request.future, SETTLE_S)
-
-
-async def until(predicate, timeout: float = SETTLE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.005)
 
 
 class Rig:
@@ -90,7 +84,9 @@ async def rig(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
         )
     )
     try:
-        await until(lambda: device.status == "idle" and sim.status_requests >= 4)  # online, first status taken
+        await until(
+            lambda: device.status == "idle" and sim.status_requests >= 4, timeout=SETTLE_S
+        )  # online, first status taken
         yield Rig(sim, device, port, supervisor)
     finally:
         await supervisor.stop()
@@ -160,7 +156,7 @@ async def test_out_of_paper_the_till_hears_why_and_the_device_shows_error_until_
     assert len(rig.events("paper_out")) == 1
 
     rig.sim.paper_out = False  # a new roll: the watch notices without anyone printing
-    await until(lambda: rig.device.status == "idle")
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S)
     assert rig.device.error is None
     assert rig.events("paper_ok") == [{"cleared": "paper_out"}]
     await run(rig.device, "print", {"blocks": RECEIPT})
@@ -207,7 +203,7 @@ async def test_an_open_cover_is_an_error_with_its_own_reason(rig: Rig):
     assert failed.value.details is not None and failed.value.details["reason"] == "cover_open"
     assert rig.device.error is not None and rig.device.error["code"] == "cover_open"
     rig.sim.cover_open = False
-    await until(lambda: rig.device.status == "idle")
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S)
     assert rig.events("ready") == [{"cleared": "cover_open"}]
 
 
@@ -216,12 +212,12 @@ async def test_a_printer_that_goes_away_is_offline_and_comes_back_when_it_return
     with pytest.raises(DeviceError) as gone:
         await run(rig.device, "print", {"blocks": SMALL_RECEIPT})
     assert gone.value.code == ErrorCode.DEVICE_OFFLINE
-    await until(lambda: rig.device.status == "offline")
+    await until(lambda: rig.device.status == "offline", timeout=SETTLE_S)
     with pytest.raises(DeviceError) as refused:
         rig.device.submit(job("print", {"blocks": SMALL_RECEIPT}))
     assert refused.value.code == ErrorCode.DEVICE_OFFLINE
     await rig.sim.start()  # plugged back in, same address
-    await until(lambda: rig.device.status == "idle")
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S)
     assert rig.supervisor.restarts["printer-1"] >= 1
     await run(rig.device, "print", {"blocks": SMALL_RECEIPT})
     assert [r.text[0] for r in rig.sim.receipts] == ["Чек"]
@@ -241,11 +237,11 @@ async def test_status_cut_and_drawer_actions(rig: Rig):
     }
     rig.sim.drawer_open_s = None  # the cashier leaves it open
     assert await run(rig.device, "open_drawer") == {"kicked": True, "pin": 2}
-    await until(lambda: rig.sim.drawer_kicks == 1)
+    await until(lambda: rig.sim.drawer_kicks == 1, timeout=SETTLE_S)
     assert (await run(rig.device, "status"))["drawer_open"] is True
     await run(rig.device, "print", {"blocks": [{"type": "text", "text": "x"}]})
     assert await run(rig.device, "cut", {"mode": "full"}) == {"cut": "full"}
-    await until(lambda: len(rig.sim.receipts) == 1)
+    await until(lambda: len(rig.sim.receipts) == 1, timeout=SETTLE_S)
     assert rig.sim.receipts[0].cut == "full" and rig.sim.receipts[0].drawer_kicks == 1
 
 
@@ -286,7 +282,7 @@ async def test_a_bad_address_keeps_the_device_offline_with_the_reason(monkeypatc
         DeviceSpec(id="p", kind="receipt_printer", driver="network", port="tcp://")
     )
     try:
-        await until(lambda: device.error is not None)
+        await until(lambda: device.error is not None, timeout=SETTLE_S)
         assert device.status == "offline" and "bad driver/port" in device.error["message"]
     finally:
         await supervisor.stop()
@@ -301,10 +297,10 @@ async def test_the_serial_driver_prints_through_a_pty(tmp_path: Path):
         )
     )
     try:
-        await until(lambda: device.status == "idle")
+        await until(lambda: device.status == "idle", timeout=SETTLE_S)
         result = await run(device, "print", {"blocks": RECEIPT})
         assert result["paper"] == "ok"  # the status questions went over the pty too
-        await until(lambda: len(sim.printer.receipts) == 1)
+        await until(lambda: len(sim.printer.receipts) == 1, timeout=SETTLE_S)
         assert sim.printer.receipts[0].text[0] == "Магазин «Ромашка»"
         assert sim.printer.receipts[0].barcodes == [("EAN13", "4601234567893")]
     finally:
@@ -319,7 +315,7 @@ async def test_the_file_driver_writes_the_bytes_and_prints_without_status(tmp_pa
         DeviceSpec(id="printer-3", kind="receipt_printer", driver="file", port=str(out))
     )
     try:
-        await until(lambda: device.status == "idle")
+        await until(lambda: device.status == "idle", timeout=SETTLE_S)
         result = await run(device, "print", {"blocks": SMALL_RECEIPT})
         assert result["paper"] == "unknown"  # never "ok": nobody could ask
         assert out.read_bytes() == SMALL_RECEIPT_BYTES

@@ -23,18 +23,13 @@ from devices.claims import ClaimArgs
 from devices.scanner import Scanner, ScannerOptions, SerialScanFraming, list_candidate_inputs, looks_like_scanner
 from devices.sim.scanner import SerialScannerSimulator, UInputScanner
 from devices.supervisor import DeviceSupervisor
+from tests.conftest import until
 from tests.devices.ports import RecordingPort
 
 EAN = "4601234567893"
 
-
-async def until(predicate, timeout: float = 2.0, what: str = "condition") -> float:
-    """Wait for ``predicate``; return how long it took."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"{what} not reached within {timeout} s"
-        await asyncio.sleep(0.005)
-    return time.monotonic() - started
+#: Longest a test waits for the scanner to get somewhere.
+SETTLE_S = 2.0
 
 
 class Rig:
@@ -70,7 +65,7 @@ async def rig(tmp_path: Path):
 
 async def online(rig: Rig, **kwargs) -> Scanner:
     scanner = await rig.start(**kwargs)
-    await until(lambda: scanner.status == "idle", what="scanner online")
+    await until(lambda: scanner.status == "idle", timeout=SETTLE_S, what="scanner online")
     return scanner
 
 
@@ -78,7 +73,7 @@ async def test_a_scan_reaches_the_holder_only_and_the_device_topic_never_carries
     scanner = await online(rig)
     await scanner.claims.claim("till-1", "till", ClaimArgs())
     rig.sim.scan(EAN)
-    await until(lambda: rig.scans_for("till-1"), what="scan at till-1")
+    await until(lambda: rig.scans_for("till-1"), timeout=SETTLE_S, what="scan at till-1")
     [scan] = rig.scans_for("till-1")
     assert scan.pop("ts") == pytest.approx(time.time(), abs=2)
     assert scan == {"code": EAN, "symbology": "EAN-13", "gtin_valid": True}
@@ -88,13 +83,15 @@ async def test_a_scan_reaches_the_holder_only_and_the_device_topic_never_carries
     ]
     published = [e.to_bytes() for e in rig.port.events] + [s.to_bytes() for s in rig.port.states]
     assert not any(EAN.encode() in payload for payload in published), "the code leaked beyond the holder"
-    await until(lambda: rig.port.states[-1].counters["scans_delivered"] == 1, what="counter published")
+    await until(
+        lambda: rig.port.states[-1].counters["scans_delivered"] == 1, timeout=SETTLE_S, what="counter published"
+    )
 
 
 async def test_with_no_holder_the_assigned_till_gets_the_scan(rig: Rig):
     await online(rig, assigned_to="till-1")
     rig.sim.scan("ABC-123")
-    await until(lambda: rig.scans_for("till-1"), what="scan at the assigned till")
+    await until(lambda: rig.scans_for("till-1"), timeout=SETTLE_S, what="scan at the assigned till")
     assert rig.scans_for("till-1")[0]["code"] == "ABC-123"
     assert rig.scans_for("till-1")[0]["gtin_valid"] is False
 
@@ -103,14 +100,14 @@ async def test_the_holder_wins_over_the_assigned_till(rig: Rig):
     scanner = await online(rig, assigned_to="till-1")
     await scanner.claims.claim("tech-1", "technician", ClaimArgs(override=True))
     rig.sim.scan(EAN)
-    await until(lambda: rig.scans_for("tech-1"), what="scan at the holder")
+    await until(lambda: rig.scans_for("tech-1"), timeout=SETTLE_S, what="scan at the holder")
     assert rig.scans_for("till-1") == []
 
 
 async def test_with_no_holder_and_no_assignment_a_scan_is_dropped_and_counted(rig: Rig):
     scanner = await online(rig)
     rig.sim.scan(EAN)
-    await until(lambda: scanner.counters["scans_dropped"] == 1, what="dropped scan counted")
+    await until(lambda: scanner.counters["scans_dropped"] == 1, timeout=SETTLE_S, what="dropped scan counted")
     assert rig.port.client_events == []
     assert rig.device_events("scan_dropped")[0]["symbology"] == "EAN-13"
     assert EAN not in json.dumps(rig.device_events("scan_dropped"))
@@ -125,7 +122,7 @@ async def test_scans_in_a_burst_each_arrive_once_in_order(rig: Rig):
     await scanner.claims.claim("till-1", "till", ClaimArgs())
     codes = [f"{n:013d}" for n in range(50)]
     rig.sim.send(b"".join(code.encode() + b"\r" for code in codes))
-    await until(lambda: len(rig.scans_for("till-1")) == 50, what="fifty scans")
+    await until(lambda: len(rig.scans_for("till-1")) == 50, timeout=SETTLE_S, what="fifty scans")
     assert [s["code"] for s in rig.scans_for("till-1")] == codes
     assert scanner.counters["scans_delivered"] == 50
 
@@ -143,14 +140,14 @@ async def test_an_unplugged_scanner_is_offline_within_a_second_and_back_within_t
     rig.sim.start()
     await until(lambda: scanner.status == "idle", timeout=2.0, what="back online")
     rig.sim.scan(EAN)
-    await until(lambda: rig.scans_for("till-1"), what="scan after replug")
+    await until(lambda: rig.scans_for("till-1"), timeout=SETTLE_S, what="scan after replug")
     assert [s["code"] for s in rig.scans_for("till-1")] == [EAN]
 
 
 async def test_status_is_for_anyone_and_tells_where_scans_go_without_any_code(rig: Rig):
     scanner = await online(rig, assigned_to="till-1")
     rig.sim.scan(EAN)
-    await until(lambda: scanner.counters["scans_delivered"] == 1)
+    await until(lambda: scanner.counters["scans_delivered"] == 1, timeout=SETTLE_S)
     job = Job(client="till-2", action="status", args={}, request_id="r-status")
     scanner.submit(job)
     status = await job.future
@@ -168,7 +165,7 @@ async def test_the_serial_terminator_and_line_noise_follow_the_options(rig: Rig,
     await online(rig, assigned_to="kiosk-1", options={"serial_terminator": "CRLF", "max_code_length": 20})
     rig.sim.send(b"x" * 50 + b"\r\n")  # not a barcode: dropped
     rig.sim.scan("96385074")
-    await until(lambda: rig.scans_for("kiosk-1"), what="scan at the kiosk")
+    await until(lambda: rig.scans_for("kiosk-1"), timeout=SETTLE_S, what="scan at the kiosk")
     assert [s["code"] for s in rig.scans_for("kiosk-1")] == ["96385074"]
     assert rig.supervisor.get("scanner-1").counters["codes_too_long"] == 1
 
@@ -211,9 +208,9 @@ async def test_an_evdev_scanner_is_grabbed_read_and_replugged(tmp_path: Path):
     )
     scanner = supervisor.get("scanner-1")
     try:
-        await until(lambda: scanner.status == "idle", what="online")
+        await until(lambda: scanner.status == "idle", timeout=SETTLE_S, what="online")
         await asyncio.to_thread(sim.scan, "Ab-4601234567893")
-        await until(lambda: any(e.type == "scan" for _, e in port.client_events), what="scan")
+        await until(lambda: any(e.type == "scan" for _, e in port.client_events), timeout=SETTLE_S, what="scan")
         assert [e.data["code"] for _, e in port.client_events if e.type == "scan"] == ["Ab-4601234567893"]
         sim.stop()
         await until(lambda: scanner.status == "offline", timeout=1.0, what="offline")

@@ -18,7 +18,7 @@ from bus.client import StoreHubClient
 from bus.payloads import DeviceError, ErrorCode, Event
 from bus.topics import TopicTree
 from hub.permissions import check_device_action
-from tests.conftest import STORE, Connect, HubProcess, start_hub
+from tests.conftest import STORE, Connect, HubProcess, start_hub, until
 
 TILLS = [f"till-{n}" for n in range(1, 21)]
 CLIENTS = {till: "till" for till in TILLS} | {
@@ -45,6 +45,9 @@ assigned_to = "till-1"
 options = { sharing = "exclusive" }
 """
 
+#: Longest a test waits for an event or a state to reach a client.
+SETTLE_S = 5.0
+
 #: How long the hammering runs.
 HAMMER_S = 4.0
 
@@ -68,13 +71,6 @@ def collect_events(client: StoreHubClient) -> list[Event]:
     events: list[Event] = []
     client.on_event(events.append)
     return events
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 # -- contention ----------------------------------------------------------------------
@@ -173,7 +169,7 @@ async def test_a_till_that_stops_renewing_loses_the_claim_at_lease_expiry(store:
     expired_after = time.monotonic() - granted_at
     assert waited.ok and waited.result is not None and waited.result["holder"] == "till-5"
     assert 1.0 <= expired_after <= 2.0, expired_after
-    await until(lambda: any(e.type == "claim_lost" for e in lost))
+    await until(lambda: any(e.type == "claim_lost" for e in lost), timeout=SETTLE_S)
     assert next(e for e in lost if e.type == "claim_lost").data == {"device_id": "echo-x", "reason": "expired"}
     refused = await sleepy.request("echo-x", "echo", {})
     assert refused.error is not None and refused.error.code == ErrorCode.NOT_CLAIMED
@@ -225,7 +221,7 @@ async def test_a_technician_overrides_a_claim_and_the_old_holder_is_told(store: 
     taken = await tech.request("echo-x", "claim", {"override": True})
     assert taken.ok and taken.result is not None
     assert taken.result["holder"] == "tech-1" and taken.result["took_over_from"] == "till-9"
-    await until(lambda: any(e.type == "claim_lost" for e in events))
+    await until(lambda: any(e.type == "claim_lost" for e in events), timeout=SETTLE_S)
     lost = next(e for e in events if e.type == "claim_lost")
     assert lost.data == {"device_id": "echo-x", "reason": "overridden", "by": "tech-1"}
     assert (await tech.request("echo-x", "release")).ok
@@ -271,7 +267,7 @@ async def test_an_interactive_job_overtakes_a_running_200_item_bulk_job_between_
     progress: list[int] = []
     labels.on_event(lambda e: progress.append(e.data["done"]) if e.type == "progress" else None)
     batch = asyncio.create_task(labels.request("echo-s", "batch", {"items": 200, "item_ms": 20}, timeout=30))
-    await until(lambda: len(progress) >= 10)
+    await until(lambda: len(progress) >= 10, timeout=SETTLE_S)
     seen_at_send = progress[-1]
     receipt = await till.request("echo-s", "echo", {"receipt": 1})
     assert receipt.ok
@@ -318,7 +314,11 @@ async def test_a_queued_job_can_be_cancelled_by_its_owner_only(store: HubProcess
     listing = await other.request("hub", "list_queue", {"device": "echo-s"})
     assert listing.result is not None and [j["request_id"] for j in listing.result["queue"]] == ["till-16-queued"]
     not_yours = await other.request("echo-s", "cancel", {"request_id": "till-16-queued"})
-    assert not_yours.result == {"cancelled": False, "request_id": "till-16-queued", "reason": "no waiting job of yours has this request id (it may be running or answered already)"}
+    assert not_yours.result == {
+        "cancelled": False,
+        "request_id": "till-16-queued",
+        "reason": "no waiting job of yours has this request id (it may be running or answered already)",
+    }
     cancelled = await owner.request("echo-s", "cancel", {"request_id": "till-16-queued"})
     assert cancelled.result == {"cancelled": True, "request_id": "till-16-queued"}
     answer = await queued
@@ -373,11 +373,11 @@ async def test_the_state_document_shows_holder_lease_and_queue(store: HubProcess
     states: list[dict] = []
     tech.watch("dev/echo-x/state", lambda topic, document: states.append(document))
     assert (await till.request("echo-x", "claim", {"lease_s": 30})).ok
-    await until(lambda: any(s["claimed_by"] == "till-3" for s in states))
+    await until(lambda: any(s["claimed_by"] == "till-3" for s in states), timeout=SETTLE_S)
     held = next(s for s in states if s["claimed_by"] == "till-3")
     assert held["lease_expires_at"] > time.time() + 25
     assert (await till.request("echo-x", "release")).ok
-    await until(lambda: states[-1]["claimed_by"] is None)
+    await until(lambda: states[-1]["claimed_by"] is None, timeout=SETTLE_S)
     metrics = (await asyncio.to_thread(httpx.get, store.api_url + "/metrics")).text
     assert 'storehub_claims_total{device="echo-x",event="granted"}' in metrics
     assert "storehub_claim_wait_seconds_bucket" in metrics and "storehub_job_seconds_bucket" in metrics

@@ -7,12 +7,11 @@ display's pty link from its config, as it would a ``/dev/serial/by-id`` link.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from bus.payloads import ErrorCode
 from devices.sim.customer_display import LineDisplaySimulator
-from tests.conftest import Connect, start_hub
+from tests.conftest import Connect, start_hub, until_device_online
 
 #: The hub opens its devices after it reports ready; the display is up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 5.0
@@ -31,11 +30,7 @@ options = {{ code_page = "cp866" }}
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, other = await connect(hub, "till-1"), await connect(hub, "till-2")
-        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-        while not (status := await other.request("customer-display-1", "status")).ok:
-            assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
-            assert time.monotonic() < deadline, f"the display never came online:\n{hub.log()}"
-            await asyncio.sleep(0.05)
+        await until_device_online(other, hub, "customer-display-1", DEVICE_ONLINE_TIMEOUT_S)
 
         assert (await till.request("customer-display-1", "claim", {"lease_s": 30})).ok
         shown = await till.request("customer-display-1", "show", {"line1": "Молоко 1л", "line2": "ИТОГО 89.90"})

@@ -8,16 +8,19 @@ SIGKILL the hub at the very moment the register reaches a step of the receipt.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bus.client import RequestTimeout
+import pytest
+
+from bus.client import RequestTimeout, StoreHubClient
 from bus.payloads import ErrorCode, Event, Response
 from devices import shtrikh
 from devices.sim.fiscal_register import SerialFiscalRegister, ShtrikhRegister
-from tests.conftest import Connect, HubProcess, start_hub
+from tests.conftest import Connect, HubProcess, at_nth_command, start_hub, until, until_device_online
 
 DEVICE = "fiscal-1"
 
@@ -51,17 +54,28 @@ options = {{ answer_timeout_s = 0.2, reply_timeout_s = 2.0 }}
 """
 
 
-async def until_online(till: Any, hub: HubProcess) -> None:
-    deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-    while True:
+@dataclass
+class Shop:
+    sim: SerialFiscalRegister
+    hub: HubProcess
+    till: StoreHubClient
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
+    """The simulated register, a hub that opens it, and till-1 connected once it is online."""
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    try:
+        hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
         try:
-            status = await till.request(DEVICE, "status", timeout=TILL_TIMEOUT_S)
-            if status.ok:
-                return
-        except RequestTimeout:
-            pass
-        assert time.monotonic() < deadline, f"{DEVICE} never came online:\n{hub.log()}"
-        await asyncio.sleep(0.1)
+            till = await connect(hub, "till-1")
+            await until_device_online(till, hub, DEVICE, DEVICE_ONLINE_TIMEOUT_S, request_timeout=TILL_TIMEOUT_S)
+            yield Shop(sim, hub, till)
+        finally:
+            await asyncio.to_thread(hub.cleanup)
+    finally:
+        sim.stop()
 
 
 async def fiscalize_until_answered(till: Any, key: str, hub: HubProcess) -> Response:
@@ -82,72 +96,48 @@ def closed_receipts(register: ShtrikhRegister) -> list:
     return [receipt for receipt in register.receipts() if not receipt.annulled]
 
 
-async def test_a_till_fiscalizes_a_receipt_and_hears_it_closed(tmp_path: Path, connect: Connect):
-    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
-    sim.start()
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
-    try:
-        till = await connect(hub, "till-1")
-        heard: list[Event] = []
-        till.on_event(heard.append)
-        await until_online(till, hub)
+async def test_a_till_fiscalizes_a_receipt_and_hears_it_closed(shop: Shop, connect: Connect):
+    sim, hub, till = shop.sim, shop.hub, shop.till
+    heard: list[Event] = []
+    till.on_event(heard.append)
 
-        response = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-0001")
-        assert response.ok, response
-        result = response.result
-        assert result is not None
+    response = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-0001")
+    assert response.ok, response
+    result = response.result
+    assert result is not None
 
-        [printed] = closed_receipts(sim.register)
-        assert [line.name for line in printed.lines] == ["Кефир 1% 930г", "Сыр Российский, кг"]
-        assert [(line.quantity, line.price, line.tax_groups) for line in printed.lines] == [
-            (2000, 7490, (2,)),
-            (412, 69900, (1,)),
-        ]
-        assert printed.by_tax_group == {2: 14980, 1: 28799}
-        assert printed.total == RECEIPT_TOTAL
-        assert printed.payments == (20000, 25000, 0, 0)
-        assert printed.change == 45000 - RECEIPT_TOTAL
-        assert result["document_number"] == printed.fiscal_number
-        assert result["fiscal_sign"] == printed.fiscal_sign
-        assert result["total"] == RECEIPT_TOTAL
+    [printed] = closed_receipts(sim.register)
+    assert [line.name for line in printed.lines] == ["Кефир 1% 930г", "Сыр Российский, кг"]
+    assert [(line.quantity, line.price, line.tax_groups) for line in printed.lines] == [
+        (2000, 7490, (2,)),
+        (412, 69900, (1,)),
+    ]
+    assert printed.by_tax_group == {2: 14980, 1: 28799}
+    assert printed.total == RECEIPT_TOTAL
+    assert printed.payments == (20000, 25000, 0, 0)
+    assert printed.change == 45000 - RECEIPT_TOTAL
+    assert result["document_number"] == printed.fiscal_number
+    assert result["fiscal_sign"] == printed.fiscal_sign
+    assert result["total"] == RECEIPT_TOTAL
 
-        deadline = time.monotonic() + 2
-        while not any(event.type == "receipt_closed" for event in heard):
-            assert time.monotonic() < deadline, "no receipt_closed reached the till"
-            await asyncio.sleep(0.02)
-        [closed] = [event for event in heard if event.type == "receipt_closed"]
-        assert closed.device == DEVICE
-        assert closed.data["document_number"] == printed.fiscal_number
-        assert closed.data["fiscal_sign"] == printed.fiscal_sign
-        assert [line["name"] for line in closed.data["lines"]] == ["Кефир 1% 930г", "Сыр Российский, кг"]
-        assert [line["sku"] for line in closed.data["lines"]] == ["KEF-930", "CHS-RU"]
-        assert closed.data["payments"] == RECEIPT["payments"]
-        assert closed.data["loyalty_card"] == "7000123456789"
-        assert closed.data["total"] == RECEIPT_TOTAL
+    await until(
+        lambda: any(event.type == "receipt_closed" for event in heard), timeout=2, what="receipt_closed at the till"
+    )
+    [closed] = [event for event in heard if event.type == "receipt_closed"]
+    assert closed.device == DEVICE
+    assert closed.data["document_number"] == printed.fiscal_number
+    assert closed.data["fiscal_sign"] == printed.fiscal_sign
+    assert [line["name"] for line in closed.data["lines"]] == ["Кефир 1% 930г", "Сыр Российский, кг"]
+    assert [line["sku"] for line in closed.data["lines"]] == ["KEF-930", "CHS-RU"]
+    assert closed.data["payments"] == RECEIPT["payments"]
+    assert closed.data["loyalty_card"] == "7000123456789"
+    assert closed.data["total"] == RECEIPT_TOTAL
 
-        # A kiosk never touches money.
-        kiosk = await connect(hub, "kiosk-1")
-        refused = await kiosk.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="kiosk-1")
-        assert refused.error is not None and refused.error.code == ErrorCode.FORBIDDEN
-        assert len(closed_receipts(sim.register)) == 1
-    finally:
-        await asyncio.to_thread(hub.cleanup)
-        sim.stop()
-
-
-def kill_hub_at(hub: HubProcess, command: int, stage: str, nth: int, killed: threading.Event):
-    """A register hook that SIGKILLs the hub at the ``nth`` ``command`` at ``stage``."""
-    seen = 0
-
-    def hook(frame: shtrikh.Frame, at: str) -> None:
-        nonlocal seen
-        if frame.cmd == command and at == stage and not killed.is_set():
-            seen += 1
-            if seen == nth:
-                hub.kill()  # from the register's side of the line, at that very byte
-                killed.set()
-
-    return hook
+    # A kiosk never touches money.
+    kiosk = await connect(hub, "kiosk-1")
+    refused = await kiosk.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="kiosk-1")
+    assert refused.error is not None and refused.error.code == ErrorCode.FORBIDDEN
+    assert len(closed_receipts(sim.register)) == 1
 
 
 #: Where the hub is killed: the register's command and stage, and which occurrence.
@@ -163,87 +153,66 @@ KILL_POINTS = [
 ]
 
 
-async def test_the_hub_killed_at_any_step_of_a_receipt_prints_it_exactly_once(tmp_path: Path, connect: Connect):
-    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
-    sim.start()
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
-    try:
-        till = await connect(hub, "till-1")
-        await until_online(till, hub)
-        for number, (step, command, stage, nth) in enumerate(KILL_POINTS, start=1):
-            key = f"sale-{number:04d}"
-            killed = threading.Event()
-            stop_watching = sim.on_command(kill_hub_at(hub, command, stage, nth, killed))
-            try:
-                await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key=key, timeout=TILL_TIMEOUT_S)
-            except RequestTimeout:
-                pass
-            assert killed.wait(5), f"{step}: the register never reached the kill point"
-            stop_watching()
+async def test_the_hub_killed_at_any_step_of_a_receipt_prints_it_exactly_once(shop: Shop):
+    sim, hub, till = shop.sim, shop.hub, shop.till
+    for number, (step, command, stage, nth) in enumerate(KILL_POINTS, start=1):
+        key = f"sale-{number:04d}"
+        # SIGKILL from the register's side of the line, at that very byte.
+        kill = at_nth_command(command, stage, nth, hub.kill)
+        stop_watching = sim.on_command(kill)
+        try:
+            await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key=key, timeout=TILL_TIMEOUT_S)
+        except RequestTimeout:
+            pass
+        assert kill.reached.wait(5), f"{step}: the register never reached the kill point"
+        stop_watching()
 
-            await asyncio.to_thread(hub.start)
-            response = await fiscalize_until_answered(till, key, hub)
-            assert response.ok, f"{step}: {response}"
-            receipts = closed_receipts(sim.register)
-            assert len(receipts) == number, f"{step}: {len(receipts)} receipts for {number} sales"
-            assert response.result is not None
-            assert response.result["document_number"] == receipts[-1].fiscal_number, step
-            assert response.result["fiscal_sign"] == receipts[-1].fiscal_sign, step
-            assert sim.register.open_document is None, step
-
-        # Killed after the till had its answer: the retry is answered from the journal.
-        key = "sale-after-reply"
-        first = await fiscalize_until_answered(till, key, hub)
-        assert first.ok
-        await asyncio.to_thread(hub.kill)
         await asyncio.to_thread(hub.start)
-        again = await fiscalize_until_answered(till, key, hub)
-        assert again.ok and again.result == first.result
-        assert len(closed_receipts(sim.register)) == len(KILL_POINTS) + 1
-    finally:
-        await asyncio.to_thread(hub.cleanup)
-        sim.stop()
-
-
-async def test_an_old_shift_and_a_power_cut_through_the_hub(tmp_path: Path, connect: Connect):
-    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
-    sim.start()
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
-    try:
-        till = await connect(hub, "till-1")
-        heard: list[Event] = []
-        till.on_event(heard.append)
-        await until_online(till, hub)
-        assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-1")).ok
-
-        # The shift has run past 24 hours: no receipt until the Z report.
-        sim.register.age_shift(25)
-        refused = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")
-        assert refused.error is not None and refused.error.code == ErrorCode.DEVICE_ERROR
-        assert refused.error.details is not None and refused.error.details["reason"] == "shift_over_24h"
-        assert refused.error.details["action_needed"] == "z_report"
-        assert (await till.request(DEVICE, "z_report")).ok
-        assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")).ok
-        assert len(closed_receipts(sim.register)) == 2
-
-        # The register loses power on the second line, for longer than the line waits.
-        cut = threading.Event()
-
-        def power_cut(frame: shtrikh.Frame, at: str) -> None:
-            if frame.cmd == shtrikh.Command.SALE and at == "received" and not cut.is_set():
-                cut.set()
-                sim.simulator.power_cut(4.0)
-
-        sim.on_command(power_cut)
-        response = await fiscalize_until_answered(till, "day-3", hub)
-        assert cut.is_set() and response.ok, response
-        assert len(closed_receipts(sim.register)) == 3
+        response = await fiscalize_until_answered(till, key, hub)
+        assert response.ok, f"{step}: {response}"
+        receipts = closed_receipts(sim.register)
+        assert len(receipts) == number, f"{step}: {len(receipts)} receipts for {number} sales"
         assert response.result is not None
-        assert response.result["document_number"] == closed_receipts(sim.register)[-1].fiscal_number
-        assert sim.register.open_document is None
-        [reconciled] = [event for event in heard if event.type == "receipt_reconciled"]
-        assert reconciled.data["idempotency_key"] == "day-3" and reconciled.data["printed"] is False
-        assert reconciled.data["outcome"] == "cancelled"
-    finally:
-        await asyncio.to_thread(hub.cleanup)
-        sim.stop()
+        assert response.result["document_number"] == receipts[-1].fiscal_number, step
+        assert response.result["fiscal_sign"] == receipts[-1].fiscal_sign, step
+        assert sim.register.open_document is None, step
+
+    # Killed after the till had its answer: the retry is answered from the journal.
+    key = "sale-after-reply"
+    first = await fiscalize_until_answered(till, key, hub)
+    assert first.ok
+    await asyncio.to_thread(hub.kill)
+    await asyncio.to_thread(hub.start)
+    again = await fiscalize_until_answered(till, key, hub)
+    assert again.ok and again.result == first.result
+    assert len(closed_receipts(sim.register)) == len(KILL_POINTS) + 1
+
+
+async def test_an_old_shift_and_a_power_cut_through_the_hub(shop: Shop):
+    sim, hub, till = shop.sim, shop.hub, shop.till
+    heard: list[Event] = []
+    till.on_event(heard.append)
+    assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-1")).ok
+
+    # The shift has run past 24 hours: no receipt until the Z report.
+    sim.register.age_shift(25)
+    refused = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")
+    assert refused.error is not None and refused.error.code == ErrorCode.DEVICE_ERROR
+    assert refused.error.details is not None and refused.error.details["reason"] == "shift_over_24h"
+    assert refused.error.details["action_needed"] == "z_report"
+    assert (await till.request(DEVICE, "z_report")).ok
+    assert (await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="day-2")).ok
+    assert len(closed_receipts(sim.register)) == 2
+
+    # The register loses power as it takes the first line, for longer than the line waits.
+    cut = at_nth_command(shtrikh.Command.SALE, "received", 1, lambda: sim.simulator.power_cut(4.0))
+    sim.on_command(cut)
+    response = await fiscalize_until_answered(till, "day-3", hub)
+    assert cut.reached.is_set() and response.ok, response
+    assert len(closed_receipts(sim.register)) == 3
+    assert response.result is not None
+    assert response.result["document_number"] == closed_receipts(sim.register)[-1].fiscal_number
+    assert sim.register.open_document is None
+    [reconciled] = [event for event in heard if event.type == "receipt_reconciled"]
+    assert reconciled.data["idempotency_key"] == "day-3" and reconciled.data["printed"] is False
+    assert reconciled.data["outcome"] == "cancelled"

@@ -12,20 +12,15 @@ import asyncio
 import time
 from pathlib import Path
 
-from bus.client import StoreHubClient
-from bus.payloads import ErrorCode, Event, Response
+from bus.payloads import ErrorCode, Event
 from devices.sim.zvt_terminal import ZvtTerminalSimulator
-from tests.conftest import Connect, HubProcess, start_hub
+from tests.conftest import Connect, start_hub, until, until_device_online
 
 #: The hub opens its devices after it reports ready; the terminal is up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 5.0
 
-
-async def until(predicate, timeout: float = 3.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
-        await asyncio.sleep(0.01)
+#: Longest a test waits for an event to reach a client.
+HEARD_TIMEOUT_S = 3.0
 
 
 def terminal_toml(terminal: ZvtTerminalSimulator) -> str:
@@ -37,22 +32,13 @@ options = {{ host = "127.0.0.1", port = {terminal.port}, currency = "EUR" }}
 """
 
 
-async def until_online(till: StoreHubClient, hub: HubProcess) -> Response:
-    deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-    while not (status := await till.request("terminal-1", "status")).ok:
-        assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
-        assert time.monotonic() < deadline, f"the terminal never came online:\n{hub.log()}"
-        await asyncio.sleep(0.05)
-    return status
-
-
 async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path: Path, connect: Connect):
     terminal = ZvtTerminalSimulator(step_s=0.05)
     await terminal.start()
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_toml(terminal))
     try:
         till, other, kiosk = await connect(hub, "till-1"), await connect(hub, "till-2"), await connect(hub, "kiosk-1")
-        status = await until_online(till, hub)
+        status = await until_device_online(till, hub, "terminal-1", DEVICE_ONLINE_TIMEOUT_S)
         assert status.result is not None and status.result["ready"]
 
         heard: list[Event] = []
@@ -76,6 +62,7 @@ async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path:
                 [e.data["stage"] for e in heard if e.type == "stage"][:3]
                 == ["insert_card", "enter_pin", "waiting_for_host"]
             ),
+            timeout=HEARD_TIMEOUT_S,
             what="stages at the till",
         )
         assert all(e.device == "terminal-1" for e in heard if e.type == "stage")
@@ -103,7 +90,7 @@ async def test_declined_aborted_and_lost_payments_through_the_hub_charge_at_most
         till = await connect(hub, "till-1")
         heard: list[Event] = []
         till.on_event(heard.append)
-        await until_online(till, hub)
+        await until_device_online(till, hub, "terminal-1", DEVICE_ONLINE_TIMEOUT_S)
         assert (await till.request("terminal-1", "claim", {"lease_s": 120})).ok
 
         # Declined: final for its key, nothing charged, no second card dialogue on retry.
@@ -117,7 +104,11 @@ async def test_declined_aborted_and_lost_payments_through_the_hub_charge_at_most
         # Aborted by the till while the shopper is at the PIN pad.
         heard.clear()
         paying = asyncio.create_task(till.request("terminal-1", "pay", {"amount": 2000}, idempotency_key="p-abort"))
-        await until(lambda: any(e.type == "stage" and e.data["stage"] == "enter_pin" for e in heard), what="enter_pin")
+        await until(
+            lambda: any(e.type == "stage" and e.data["stage"] == "enter_pin" for e in heard),
+            timeout=HEARD_TIMEOUT_S,
+            what="enter_pin",
+        )
         aborted = await till.request("terminal-1", "abort")
         assert aborted.ok and aborted.result is not None and aborted.result["abort_sent"], aborted
         ended = await paying
@@ -142,7 +133,9 @@ async def test_declined_aborted_and_lost_payments_through_the_hub_charge_at_most
         killed_mid = asyncio.create_task(
             till.request("terminal-1", "pay", {"amount": 4200}, idempotency_key="p-killed", timeout=10)
         )
-        await until(lambda: any(e.type == "stage" for e in heard), what="a stage of the killed payment")
+        await until(
+            lambda: any(e.type == "stage" for e in heard), timeout=HEARD_TIMEOUT_S, what="a stage of the killed payment"
+        )
         await asyncio.to_thread(hub.kill)
         killed_mid.cancel()
         await asyncio.to_thread(hub.start)

@@ -13,10 +13,13 @@ from pathlib import Path
 
 from bus.payloads import ErrorCode, Event
 from devices.sim.escpos_printer import EscposPrinterSimulator
-from tests.conftest import Connect, start_hub
+from tests.conftest import Connect, start_hub, until, until_device_online
 
 #: The hub opens its devices after it reports ready; the printer is up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 5.0
+
+#: Longest a test waits for an event to reach a client.
+HEARD_TIMEOUT_S = 3.0
 
 RECEIPT = [
     {"type": "text", "text": "Магазин «Ромашка»", "bold": True, "align": "center"},
@@ -26,13 +29,6 @@ RECEIPT = [
     {"type": "qr", "data": "https://shop.example/r/42"},
     {"type": "cut"},
 ]
-
-
-async def until(predicate, timeout: float = 3.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_till_prints_and_opens_the_drawer_and_a_kiosk_cannot_touch_the_money(tmp_path: Path, connect: Connect):
@@ -56,12 +52,9 @@ options = {{ drawer_pin = 2 }}
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, kiosk = await connect(hub, "till-1"), await connect(hub, "kiosk-1")
-        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
+        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S  # for both
         for device in ("printer-1", "drawer-1"):
-            while not (status := await till.request(device, "status")).ok:
-                assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
-                assert time.monotonic() < deadline, f"{device} never came online:\n{hub.log()}"
-                await asyncio.sleep(0.05)
+            status = await until_device_online(till, hub, device, deadline - time.monotonic())
         assert status.result == {"open": False, "sensor": True}
 
         heard: list[Event] = []
@@ -73,7 +66,11 @@ options = {{ drawer_pin = 2 }}
         assert receipt.barcodes == [("EAN13", "4601234567893")] and receipt.qr == ["https://shop.example/r/42"]
         assert receipt.drawer_kicks == 1
         assert "Магазин «Ромашка»" in (tmp_path / "receipts" / "receipt-0001.txt").read_text(encoding="utf-8")
-        await until(lambda: any(e.type == "output_complete" for e in heard), what="output_complete at the till")
+        await until(
+            lambda: any(e.type == "output_complete" for e in heard),
+            timeout=HEARD_TIMEOUT_S,
+            what="output_complete at the till",
+        )
 
         wrong = await till.request("printer-1", "print", {"blocks": [{"type": "barcode", "code": "4601234567890"}]})
         assert wrong.error is not None and wrong.error.code == ErrorCode.INVALID_REQUEST

@@ -14,22 +14,18 @@ from typing import Any
 
 from bus.payloads import ErrorCode, Event
 from devices.sim.scanner import SerialScannerSimulator
-from tests.conftest import Connect, start_hub
+from tests.conftest import Connect, start_hub, until, until_device_online
 
 #: The hub opens its devices after it reports ready; the scanner is up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 5.0
+
+#: Longest a test waits for an event to reach a client.
+HEARD_TIMEOUT_S = 3.0
 
 #: How long a till without the claim is watched for a scan that must never come.
 QUIET_S = 0.3
 
 EAN = "4601234567893"
-
-
-async def until(predicate, timeout: float = 3.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout} s"
-        await asyncio.sleep(0.01)
 
 
 async def test_only_the_holder_receives_the_scan_and_technicians_see_a_code_free_notice(
@@ -48,11 +44,7 @@ options = {{ serial_terminator = "CR" }}
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, other, tech = await connect(hub, "till-1"), await connect(hub, "till-2"), await connect(hub, "tech-1")
-        deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
-        while not (status := await other.request("scanner-1", "status")).ok:
-            assert status.error is not None and status.error.code == ErrorCode.DEVICE_OFFLINE, status
-            assert time.monotonic() < deadline, f"the scanner never came online:\n{hub.log()}"
-            await asyncio.sleep(0.05)
+        await until_device_online(other, hub, "scanner-1", DEVICE_ONLINE_TIMEOUT_S)
 
         at_till: list[Event] = []
         at_other: list[Event] = []
@@ -71,7 +63,7 @@ options = {{ serial_terminator = "CR" }}
         assert "till-1" in taken.error.message
 
         sim.scan(EAN)
-        await until(lambda: any(e.type == "scan" for e in at_till), what="the scan at till-1")
+        await until(lambda: any(e.type == "scan" for e in at_till), timeout=HEARD_TIMEOUT_S, what="the scan at till-1")
         [scan] = [e for e in at_till if e.type == "scan"]
         assert scan.device == "scanner-1"
         assert {k: v for k, v in scan.data.items() if k != "ts"} == {
@@ -81,7 +73,11 @@ options = {{ serial_terminator = "CR" }}
         }
         assert abs(scan.data["ts"] - time.time()) < 5
 
-        await until(lambda: any(b'"scan_delivered"' in p for _, p in device_events), what="the technician's notice")
+        await until(
+            lambda: any(b'"scan_delivered"' in p for _, p in device_events),
+            timeout=HEARD_TIMEOUT_S,
+            what="the technician's notice",
+        )
         notice = json.loads(next(p for _, p in device_events if b'"scan_delivered"' in p))
         assert notice["data"] == {"to": "till-1", "symbology": "EAN-13", "gtin_valid": True, "length": 13}
         await asyncio.sleep(QUIET_S)
@@ -92,7 +88,11 @@ options = {{ serial_terminator = "CR" }}
         # Released and assigned to nobody: the next scan goes nowhere, and is counted.
         assert (await till.request("scanner-1", "release")).ok
         sim.scan("96385074")
-        await until(lambda: any(b'"scan_dropped"' in p for _, p in device_events), what="the dropped notice")
+        await until(
+            lambda: any(b'"scan_dropped"' in p for _, p in device_events),
+            timeout=HEARD_TIMEOUT_S,
+            what="the dropped notice",
+        )
         counted = await tech.request("scanner-1", "status")
         assert counted.ok and counted.result is not None
         assert counted.result["counters"]["scans_delivered"] == 1

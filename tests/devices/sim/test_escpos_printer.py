@@ -11,6 +11,7 @@ import pytest
 import serial
 
 from devices.sim.escpos_printer import EscposPrinterSimulator, PrintedLine, SerialEscposPrinter
+from tests.conftest import until
 
 #: How long a test waits for the simulator to have taken in what was sent.
 SETTLE_S = 2.0
@@ -39,13 +40,6 @@ async def connect(sim: EscposPrinterSimulator) -> tuple[asyncio.StreamReader, as
     return await asyncio.open_connection("127.0.0.1", sim.port)
 
 
-async def until(predicate, timeout: float = SETTLE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the simulator did not get there in time"
-        await asyncio.sleep(0.005)
-
-
 async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, replies: int) -> bytes:
     writer.write(request)
     await writer.drain()
@@ -61,7 +55,7 @@ async def test_a_receipt_is_rendered_up_to_its_cut_and_written_to_a_file(
     reader, writer = await connect(printer)
     writer.write(RECEIPT + b"\x1bt\x11" + "Второй".encode("cp866") + b"\n\x1dV\x00")
     await writer.drain()
-    await until(lambda: len(printer.receipts) == 2)
+    await until(lambda: len(printer.receipts) == 2, timeout=SETTLE_S)
     first, second = printer.receipts
     assert first.text == ["Магазин", "Хлеб 45.00"]
     assert first.lines[0] == PrintedLine("Магазин", align="center", bold=True, width=1, height=2)

@@ -694,7 +694,17 @@ def test_a_power_cut_before_executing_leaves_the_command_undone(
 
 
 def test_the_desk_causes_every_fault_and_shows_the_last_receipt(clock: ShopClock):
-    simulator = FiscalRegisterSimulator(ShtrikhRegister(clock=clock))
+    line = bytearray()  # what the register sends
+    simulator = FiscalRegisterSimulator(ShtrikhRegister(clock=clock), send=line.extend)
+
+    def reply_to_a_status_request() -> bytes:
+        """The register's answer to one command, as it went out on the line after its ACK."""
+        line.clear()
+        simulator.receive(shtrikh.short_status(OPERATOR).to_bytes())
+        assert line[:1] == bytes([ACK])
+        simulator.receive(bytes([ACK]))  # taken: nothing is held for an ENQ
+        return bytes(line[1:])
+
     desk = simulator.desk_handlers()
     assert desk["last_receipt"]({}) is None
     for frame in (
@@ -711,8 +721,16 @@ def test_the_desk_causes_every_fault_and_shows_the_last_receipt(clock: ShopClock
     assert desk["shift_age"]({"hours": 25})["mode"] == "shift_over_24h"
     assert desk["clock_offset"]({"hours": -2})["mode"] == "shift_open"
     assert desk["power_cut"]({"seconds": 60})["powered"] is False and desk["power_on"]({})["powered"] is True
+    assert parse_reply(FrameParser.parse_one(reply_to_a_status_request())).ok  # whole before the faults
     desk["garble_next"]({})
+    assert isinstance(FrameParser.parse_one(reply_to_a_status_request()), CorruptFrame)
+    whole = reply_to_a_status_request()
+    assert parse_reply(FrameParser.parse_one(whole)).ok  # only the next one
     desk["truncate_next"]({"count": 2})
+    for _ in range(2):
+        cut_short = reply_to_a_status_request()
+        assert len(cut_short) < len(whole) and whole.startswith(cut_short)
+    assert reply_to_a_status_request() == whole  # only the next two
     assert len(desk["receipts"]({"count": 5})) == 1
 
 
