@@ -27,6 +27,11 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     #: Not in DESIGN.md's list: a waiting job its owner took back (the `cancel` action).
     CANCELLED = "cancelled"
+    #: Not in DESIGN.md's list: the store domain's answers (docs/rest.md).  A product,
+    #: card, pickup or order that this store does not know.
+    NOT_FOUND = "not_found"
+    #: A loyalty redemption over what the card may spend offline; details.available says how much it may.
+    INSUFFICIENT_BALANCE = "insufficient_balance"
     INTERNAL = "internal"
 
 

@@ -83,6 +83,10 @@ class DevicePort(Protocol):
     def journal(self) -> DeviceJournal:
         """Where money devices write requests and outcomes that must survive a crash."""
 
+    def store_event(self, event: Event) -> None:
+        """A business fact for the store domain, delivered in the hub's process (never over
+        the bus): a fiscal register's closed receipt becomes a sale."""
+
 
 @dataclass(slots=True)
 class Job:

@@ -656,6 +656,7 @@ class FiscalRegister(DeviceActor):
         shared = data | {"customer_contact": None, "loyalty_card": f"…{card[-4:]}" if card else None}
         self.port.publish_event(Event(type="receipt_closed", device=self.id, data=shared))
         self.port.send_to_client(client, Event(type="receipt_closed", device=self.id, data=data))
+        self.port.store_event(Event(type="receipt_closed", device=self.id, data=data))
 
     # -- the other documents ----------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The REST API: the same requests as on MQTT, for tills that prefer HTTP.
+"""The REST API: the same requests as on MQTT, for tills that prefer HTTP, and the
+store API (``hub.store_api``: products, stock, loyalty, pickups, orders, sync).
 
 Callers authenticate with ``Authorization: Bearer <client-id>:<secret>``, the same id
 and secret they use on MQTT.  Request and response bodies are the bus envelopes; the
@@ -6,6 +7,7 @@ HTTP status mirrors the error code so plain HTTP clients can react without readi
 the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,14 +19,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.passwords import verify_secret
-from bus.payloads import MAX_REQUEST_BYTES, DeviceStateDoc, ErrorCode, Request, Response
+from bus.payloads import MAX_REQUEST_BYTES, DeviceError, DeviceStateDoc, ErrorCode, Request, Response
 from devices.supervisor import DeviceSupervisor
 from hub.config import ClientConfig, StoreHubConfig
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
+from hub.store.domain import StoreDomain
+from hub.store_api import store_router
 
 if TYPE_CHECKING:
     from hub.app import Hub
+
+log = logging.getLogger(__name__)
 
 #: The HTTP status that goes with each error code.
 HTTP_STATUS = {
@@ -40,8 +46,14 @@ HTTP_STATUS = {
     ErrorCode.TIMEOUT: 504,
     ErrorCode.CONFLICT: 409,
     ErrorCode.CANCELLED: 409,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INSUFFICIENT_BALANCE: 409,
     ErrorCode.INTERNAL: 500,
 }
+
+#: The cloud's inbound batches may carry a whole price book page (5,000 items).
+MAX_INBOUND_BYTES = 4 * 1024 * 1024
+LARGER_BODIES = {"/api/v1/sync/inbound": MAX_INBOUND_BYTES}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class ApiServices:
     router: RequestRouter
     devices: DeviceSupervisor
     metrics: HubMetrics
+    store: StoreDomain
     hub: "Hub"
 
 
@@ -66,17 +79,19 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """Refuses bodies over the limit, whether announced (Content-Length) or streamed (chunked)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.limit)
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.limit:
-            await BodyTooLarge(self.limit).response()(scope, receive, send)
+        if length.isdigit() and int(length) > limit:
+            await BodyTooLarge(limit).response()(scope, receive, send)
             return
         received = 0
 
@@ -84,8 +99,8 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
-                raise BodyTooLarge(self.limit)
+            if received > limit:
+                raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counted, send)
@@ -124,18 +139,27 @@ def create_api(services: ApiServices) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: HttpRequest, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        fields = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        problems = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
         request_id = exc.body.get("request_id") if isinstance(exc.body, dict) else None
         body = Response.failure(
-            request_id if isinstance(request_id, str) else None, ErrorCode.INVALID_REQUEST, problems
+            request_id if isinstance(request_id, str) else None,
+            ErrorCode.INVALID_REQUEST,
+            problems,
+            {"field": fields[0]["field"] if fields else None, "fields": fields},
         )
         return JSONResponse(body.model_dump(mode="json"), status_code=400)
+
+    @app.exception_handler(DeviceError)
+    async def refused(request: HttpRequest, exc: DeviceError) -> JSONResponse:
+        log.info("%s %s refused: %s %s", request.method, request.url.path, exc.code.value, exc.message)
+        return JSONResponse(exc.to_response(None).model_dump(mode="json"), status_code=HTTP_STATUS[exc.code])
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: HttpRequest, exc: BodyTooLarge) -> JSONResponse:
         return exc.response()
 
-    app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
+    app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES, larger=LARGER_BODIES)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive.")
     async def healthz() -> dict[str, str]:
@@ -173,4 +197,5 @@ def create_api(services: ApiServices) -> FastAPI:
         code = 200 if response.ok else HTTP_STATUS[response.error.code]  # type: ignore[union-attr]
         return JSONResponse(response.model_dump(mode="json"), status_code=code)
 
+    app.include_router(store_router(services.store, authenticated_client))
     return app

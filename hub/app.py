@@ -13,10 +13,10 @@ import os
 import signal
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -32,6 +32,7 @@ from bus.payloads import (
     ErrorCode,
     Event,
     HubStateDoc,
+    describe_validation_error,
 )
 from bus.topics import ClientStateTopic, TopicTree
 from devices.actor import DeviceActor, DevicePort, DeviceSpec
@@ -42,9 +43,12 @@ from hub.config import StoreHubConfig
 from hub.db import create_store_engine, migrate
 from hub.idempotency import IdempotencyKeys
 from hub.metrics import HubMetrics
+from hub.permissions import check_store_access
 from hub.requests import RequestRouter
 from hub.store.boots import record_boot
+from hub.store.domain import StoreDomain
 from hub.store.journal import StoreDeviceJournal
+from hub.store.schemas import Card, Gtin, Sku
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,17 @@ class BusDevicePort(DevicePort):
     """What a device actor publishes, put on the bus under its own topics."""
 
     def __init__(
-        self, bus: BusConnection, topics: TopicTree, spec: DeviceSpec, metrics: HubMetrics, journal: DeviceJournal
+        self,
+        bus: BusConnection,
+        topics: TopicTree,
+        spec: DeviceSpec,
+        metrics: HubMetrics,
+        journal: DeviceJournal,
+        store: StoreDomain,
     ) -> None:
         self._bus = bus
         self._journal = journal
+        self._store = store
         self._state_topic = topics.device_state(spec.id)
         self._event_topic = topics.device_event(spec.id)
         self._topics = topics
@@ -100,6 +111,10 @@ class BusDevicePort(DevicePort):
     def journal(self) -> DeviceJournal:
         return self._journal
 
+    def store_event(self, event: Event) -> None:
+        if event.type == "receipt_closed" and event.device is not None:
+            self._store.receipt_closed(event.device, event.data)
+
 
 class EmbeddedApiServer(uvicorn.Server):
     """uvicorn inside the hub's loop; the hub, not uvicorn, owns SIGTERM and SIGINT."""
@@ -117,6 +132,8 @@ class Hub:
         self.started_at = time.time()
         self.boot = 0
         self.engine: Engine | None = None
+        self.reader_engine: Engine | None = None
+        self.store: StoreDomain | None = None
         self.metrics: HubMetrics | None = None
         self.broker: ManagedBroker | None = None
         self.bus: BusConnection | None = None
@@ -134,6 +151,7 @@ class Hub:
         self.init_database()
         self.init_boot()
         self.init_metrics()
+        await self.start_store()
         await self.start_broker()
         await self.connect_bus()
         self.start_devices()
@@ -156,6 +174,18 @@ class Hub:
         self.metrics = HubMetrics()
         self.metrics.boot.set(self.boot)
 
+    async def start_store(self) -> None:
+        """The store domain: its writer, due prices, and receipts the journal has but the store has not booked."""
+        assert self.engine is not None
+        self.reader_engine = create_store_engine(self.config.database_path, readonly=True)
+        self.store = StoreDomain(
+            store_id=self.config.store_id,
+            writer_engine=self.engine,
+            reader_engine=self.reader_engine,
+            accrual_percent=self.config.loyalty.accrual_percent,
+        )
+        await self.store.start()
+
     async def start_broker(self) -> None:
         bus = self.config.bus
         if bus.mode != "managed":
@@ -164,7 +194,9 @@ class Hub:
         # A fresh password for the hub's own login at every start: it never leaves
         # this process and the broker files are rewritten each time.
         self._hub_password = new_secret()
-        self.broker = ManagedBroker(broker_plan(self.config), self.config.broker_workdir, hash_secret(self._hub_password))
+        self.broker = ManagedBroker(
+            broker_plan(self.config), self.config.broker_workdir, hash_secret(self._hub_password)
+        )
         await self.broker.start()
 
     async def connect_bus(self) -> None:
@@ -198,7 +230,9 @@ class Hub:
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(escpos_cache))
         assert self.engine is not None
         journal = StoreDeviceJournal(self.engine)
-        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal))
+        store = self.store
+        assert store is not None
+        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal, store))
         self.devices.start(device_specs(self.config))
         metrics.watch_devices(self.devices.actors)
 
@@ -215,6 +249,9 @@ class Hub:
                 "list_claims": self.list_claims,
                 "list_queue": self.list_queue,
                 "force_release": self.force_release,
+                "product": self.product,
+                "search_products": self.search_products,
+                "loyalty_balance": self.loyalty_balance,
             },
             metrics=self.metrics,
             roles={client.id: client.role for client in self.config.clients},
@@ -269,11 +306,24 @@ class Hub:
 
     async def start_api(self) -> None:
         assert self.router is not None and self.devices is not None and self.metrics is not None
+        assert self.store is not None
         app = create_api(
-            ApiServices(config=self.config, router=self.router, devices=self.devices, metrics=self.metrics, hub=self)
+            ApiServices(
+                config=self.config,
+                router=self.router,
+                devices=self.devices,
+                metrics=self.metrics,
+                store=self.store,
+                hub=self,
+            )
         )
         server_config = uvicorn.Config(
-            app, host=self.config.api.host, port=self.config.api.port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=self.config.api.host,
+            port=self.config.api.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
         )
         self.api_server = EmbeddedApiServer(server_config)
         self._api_task = asyncio.create_task(self.api_server.serve(), name="api")
@@ -323,6 +373,24 @@ class Hub:
         previous = actor.claims.holder
         return {"device_id": actor.id, "released": actor.claims.force_release(by=client), "holder_was": previous}
 
+    async def product(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The checkout's lookup: ``{"gtin": …}`` or ``{"sku": …}``, as GET /api/v1/products/…"""
+        assert self.store is not None and self.router is not None
+        check_store_access(self.router.roles.get(client), "products")
+        query = _args(ProductQuery, args)
+        return self.store.product(sku=query.sku, gtin=query.gtin).model_dump(mode="json")
+
+    async def search_products(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.store is not None and self.router is not None
+        check_store_access(self.router.roles.get(client), "products")
+        query = _args(ProductSearchQuery, args)
+        return self.store.search(query.query, query.limit).model_dump(mode="json")
+
+    async def loyalty_balance(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.store is not None and self.router is not None
+        check_store_access(self.router.roles.get(client), "loyalty_read")
+        return self.store.balance(_args(CardQuery, args).card).model_dump(mode="json")
+
     def _device_named(self, args: dict[str, Any]) -> DeviceActor:
         assert self.devices is not None
         device = args.get("device")
@@ -366,6 +434,7 @@ class Hub:
             self.announce_offline,
             self.disconnect_bus,
             self.stop_broker,
+            self.stop_store,
             self.close_database,
         ):
             try:
@@ -406,9 +475,47 @@ class Hub:
             await asyncio.sleep(BROKER_LINGER_S)
             await self.broker.stop()
 
+    async def stop_store(self) -> None:
+        if self.store is not None:
+            await self.store.stop()
+
     async def close_database(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in (self.reader_engine, self.engine):
+            if engine is not None:
+                engine.dispose()
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gtin: Gtin | None = None
+    sku: Sku | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ProductQuery:
+        if (self.gtin is None) == (self.sku is None):
+            raise ValueError("give either gtin or sku")
+        return self
+
+
+class ProductSearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=64)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class CardQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card: Card
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _args(model: type[M], args: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
 
 
 def broker_plan(config: StoreHubConfig) -> BrokerPlan:
@@ -420,9 +527,7 @@ def broker_plan(config: StoreHubConfig) -> BrokerPlan:
         host, port, websockets_port = config.bus.host, config.bus.port, config.bus.websockets_port or None
     return BrokerPlan(
         store=config.store_id,
-        users=tuple(
-            BrokerUser(c.id, c.secret_hash, reads_everything=c.role == "technician") for c in config.clients
-        ),
+        users=tuple(BrokerUser(c.id, c.secret_hash, reads_everything=c.role == "technician") for c in config.clients),
         host=host,
         port=port,
         websockets_port=websockets_port,
@@ -433,7 +538,13 @@ def broker_plan(config: StoreHubConfig) -> BrokerPlan:
 def device_specs(config: StoreHubConfig) -> list[DeviceSpec]:
     return [
         DeviceSpec(
-            id=d.id, kind=d.kind, driver=d.driver, port=d.port, model=d.model, assigned_to=d.assigned_to, options=d.options
+            id=d.id,
+            kind=d.kind,
+            driver=d.driver,
+            port=d.port,
+            model=d.model,
+            assigned_to=d.assigned_to,
+            options=d.options,
         )
         for d in config.devices
     ]

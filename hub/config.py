@@ -9,6 +9,7 @@ the file.  ``storehub check-config`` validates a file and names each bad field.
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -56,7 +57,8 @@ class BusConfig(Section):
         None, description=f"External mode: the password of the broker user `{HUB_USERNAME}` the hub logs in as."
     )
     workdir: Path | None = Field(
-        None, description="Managed mode: where the broker's conf, password file, ACL and data live (default: state_dir/broker)."
+        None,
+        description="Managed mode: where the broker's conf, password file, ACL and data live (default: state_dir/broker).",
     )
 
     @field_validator("url")
@@ -94,6 +96,16 @@ class BusConfig(Section):
 class ApiConfig(Section):
     host: str = Field("127.0.0.1", description="Address the REST API and manager page listen on.")
     port: int = Field(8080, ge=1, le=65535, description="Port of the REST API and manager page.")
+
+
+class LoyaltyConfig(Section):
+    accrual_percent: Decimal = Field(
+        Decimal(5),
+        ge=0,
+        le=100,
+        decimal_places=2,
+        description="Points earned per 100 minor units paid in money (5 = 5 %), rounded down; one point spends as one minor unit.",
+    )
 
 
 class ClientConfig(Section):
@@ -175,6 +187,7 @@ class StoreHubConfig(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging threshold.")
     bus: BusConfig = Field(default_factory=BusConfig, description="The MQTT broker.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="The REST API.")
+    loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig, description="The store's loyalty rule.")
     clients: list[ClientConfig] = Field(default_factory=list, description="Tills, kiosks and people that may connect.")
     devices: list[DeviceConfig] = Field(default_factory=list, description="The store's peripherals.")
 
@@ -192,7 +205,9 @@ class StoreHubConfig(BaseSettings):
         client_ids = {c.id for c in self.clients}
         for device in self.devices:
             if device.assigned_to is not None and device.assigned_to not in client_ids:
-                raise ValueError(f"device {device.id} is assigned to {device.assigned_to}, which is not a configured client")
+                raise ValueError(
+                    f"device {device.id} is assigned to {device.assigned_to}, which is not a configured client"
+                )
         return self
 
     @classmethod
@@ -264,6 +279,10 @@ def _describe(error: Any, data: dict[str, Any]) -> str:
             where.append(label)
         else:
             where.append(("." if where else "") + str(part))
-        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        )
     message = error["msg"].removeprefix("Value error, ")
     return f"{''.join(where) or 'file'}: {message}"

@@ -4,6 +4,10 @@ Every connection runs in WAL mode with a busy timeout and foreign keys on, and e
 transaction begins with ``BEGIN IMMEDIATE`` so a writer takes the write lock up front
 instead of failing half-way with "database is locked".  ``synchronous=FULL`` because
 the outbox and the fiscal journal must survive a power cut the instant they commit.
+
+Readers (product lookups, the pull feed) use an engine of their own made with
+``readonly=True``: deferred transactions on ``query_only`` connections, so a till's
+lookup reads a consistent snapshot beside the writer instead of queueing for its lock.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlmodel import create_engine
 BUSY_TIMEOUT_MS = 5_000
 
 
-def create_store_engine(path: Path) -> Engine:
+def create_store_engine(path: Path, *, readonly: bool = False) -> Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
 
@@ -32,13 +36,21 @@ def create_store_engine(path: Path) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
+        if readonly:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; product search needs Cyrillic too.
+        dbapi_connection.create_function("py_lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 def migrate(engine: Engine) -> None:

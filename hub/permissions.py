@@ -65,3 +65,28 @@ def check_hub_action(role: str | None, action: str) -> None:
         raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
     if action in HUB_STAFF_ACTIONS and role not in STAFF_ROLES:
         raise DeviceError(ErrorCode.FORBIDDEN, f"{action} is for technicians and managers, not a {role}")
+
+
+#: Who may use each part of the store API (REST, and the same reads on the bus's
+#: ``hub`` target).  Tills sell; kiosks show products and take endless-aisle orders;
+#: managers run the shop floor; technicians see everything but change no stock or
+#: points; the cloud feeds the hub and reads its events.
+STORE_ROLES: dict[str, frozenset[str]] = {
+    "products": frozenset({"till", "kiosk", "manager", "technician"}),
+    "stock_moves": frozenset({"till", "manager"}),
+    "loyalty_read": frozenset({"till", "kiosk", "manager", "technician"}),
+    "loyalty_write": frozenset({"till", "manager"}),
+    "pickups": frozenset({"till", "manager", "technician"}),
+    "pickup_transitions": frozenset({"till", "manager"}),
+    "kiosk_orders": frozenset({"kiosk", "till", "manager"}),
+    "manager_views": frozenset({"manager", "technician"}),
+    "sync": frozenset({"cloud"}),
+}
+
+
+def check_store_access(role: str | None, part: str) -> None:
+    """Raise ``forbidden`` if ``role`` may not use ``part`` of the store API."""
+    allowed = STORE_ROLES[part]
+    if role not in allowed:
+        who = f"a {role}" if role else "an unknown client"
+        raise DeviceError(ErrorCode.FORBIDDEN, f"{who} may not use {part.replace('_', ' ')}; for {', '.join(sorted(allowed))}")

@@ -39,6 +39,8 @@ TEST_CLIENTS = {
     "till-2": "till",
     "kiosk-1": "kiosk",
     "tech-1": "technician",
+    "manager-1": "manager",
+    "cloud": "cloud",
 }
 
 TEST_DEVICES = """
@@ -100,6 +102,10 @@ class HubProcess:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    def headers(self, client_id: str) -> dict[str, str]:
+        """The REST bearer token of one of this hub's clients."""
+        return {"Authorization": f"Bearer {client_id}:{self.secrets[client_id]}"}
 
     def write_config(self, *, bus: str | None = None) -> None:
         clients = "".join(

@@ -32,4 +32,199 @@ class DeviceJournalRow(SQLModel, table=True):
     updated_at: float
 
 
+# -- the store domain (DESIGN.md, The store domain) --------------------------------
+#
+# Money is in minor units (kopecks, cents) and quantities in thousandths (grams,
+# millilitres, a thousandth of a piece), as the fiscal register counts them: integers
+# add up exactly.
+
+
+class Product(SQLModel, table=True):
+    """A catalogue entry, as the cloud last sent it (or the demo seeded it)."""
+
+    sku: str = Field(primary_key=True)
+    gtin: str | None = Field(default=None, unique=True)
+    name: str
+    measure: str  # piece, kg or l: what the till counts
+    net_content: int | None = None  # thousandths of kg or l in one piece, for the unit price
+    unit_price_basis: str | None = None  # kg, l, 100g, 100ml
+    category: str = ""
+    aisle: str = ""
+    tax_group: int = 1
+    version: int = 0
+    updated_at: float
+
+
+class PriceRow(SQLModel, table=True):
+    """One version of one product's price; the current one is the newest effective version."""
+
+    __tablename__ = "price"
+
+    sku: str = Field(primary_key=True, foreign_key="product.sku")
+    version: int = Field(primary_key=True)
+    amount: int
+    effective_at: float = Field(index=True)
+    received_at: float
+    #: The moment the hub put this price on the shelf (label queue); null while pending.
+    applied_at: float | None = Field(default=None, index=True)
+
+
+class StaleLabel(SQLModel, table=True):
+    """A shelf label that no longer shows the price: one per product, the newest price."""
+
+    __tablename__ = "label_queue"
+
+    sku: str = Field(primary_key=True, foreign_key="product.sku")
+    amount: int
+    previous_amount: int | None
+    price_version: int
+    queued_at: float
+
+
+class StockMove(SQLModel, table=True):
+    """One line of the append-only stock ledger."""
+
+    __tablename__ = "stock_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(index=True, foreign_key="product.sku")
+    kind: str  # sale, refund, receipt, write_off, count, reservation, release, collection
+    on_hand_delta: int  # thousandths
+    reserved_delta: int = 0  # thousandths
+    reference: str = ""
+    client: str = ""
+    seq: int | None = None  # the outbox event that carries it
+    occurred_at: float
+
+
+class StockLevel(SQLModel, table=True):
+    """The ledger's running totals per product, kept in the same transaction as each move."""
+
+    __tablename__ = "stock_level"
+
+    sku: str = Field(primary_key=True, foreign_key="product.sku")
+    on_hand: int = 0
+    reserved: int = 0
+
+
+class StockElsewhere(SQLModel, table=True):
+    """Another store's available stock, from the cloud's last snapshot."""
+
+    __tablename__ = "stock_elsewhere"
+
+    store_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    store_name: str = ""
+    available: int  # thousandths
+    as_of: float
+
+
+class LoyaltyCard(SQLModel, table=True):
+    __tablename__ = "loyalty_card"
+
+    card: str = Field(primary_key=True)
+    holder: str = ""
+    synced_balance: int = 0  # points
+    synced_at: float | None = None
+    #: The highest of this store's outbox seq the synced balance already includes.
+    synced_store_seq: int = 0
+
+
+class LoyaltyMove(SQLModel, table=True):
+    """One accrual or redemption made in this store."""
+
+    __tablename__ = "loyalty_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    card: str = Field(index=True, foreign_key="loyalty_card.card")
+    kind: str  # accrual, redemption
+    points: int  # positive
+    reference: str = ""
+    client: str = ""
+    seq: int
+    occurred_at: float
+
+
+class Pickup(SQLModel, table=True):
+    """A click-and-collect order waiting in this store."""
+
+    id: str = Field(primary_key=True)
+    version: int = 0
+    state: str = Field(index=True)  # arrived, ready, collected, returned, cancelled
+    customer_name: str
+    customer_contact: str = ""
+    code_hash: str
+    lines: str  # JSON: [{sku, quantity (thousandths), name}]
+    deadline: float = Field(index=True)
+    arrived_at: float
+    updated_at: float
+
+
+class KioskOrder(SQLModel, table=True):
+    """An endless-aisle order a kiosk placed for home delivery."""
+
+    __tablename__ = "kiosk_order"
+
+    id: str = Field(primary_key=True)
+    client: str
+    customer: str  # JSON
+    lines: str  # JSON
+    total: int
+    seq: int
+    created_at: float
+
+
+class Sale(SQLModel, table=True):
+    """A fiscal document the store domain has booked: one row per document, ever."""
+
+    device_id: str = Field(primary_key=True)
+    document_number: int = Field(primary_key=True)
+    operation: str  # sale, refund
+    fiscal_sign: int | None = None
+    total: int
+    client: str = ""
+    idempotency_key: str | None = None
+    seq: int
+    recorded_at: float
+
+
+class StoreRequest(SQLModel, table=True):
+    """A keyed write from a till or the cloud, and its answer: a retry gets the answer again."""
+
+    __tablename__ = "store_request"
+
+    client: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    operation: str
+    fingerprint: str
+    answer: str  # JSON
+    created_at: float
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A store event for the cloud (DESIGN.md, Replication): written with its change."""
+
+    __tablename__ = "outbox"
+
+    seq: int = Field(primary_key=True)
+    event_id: str = Field(unique=True)
+    type: str
+    occurred_at: str  # RFC 3339, UTC
+    source_client: str | None = None
+    source_device: str | None = None
+    schema_version: int = 1
+    data: str  # JSON
+
+
+class OutboxState(SQLModel, table=True):
+    """One row: the last seq handed out, and how far the cloud has acknowledged."""
+
+    __tablename__ = "outbox_state"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    acked_seq: int = 0
+    acked_at: float | None = None
+
+
 metadata = SQLModel.metadata

@@ -25,6 +25,7 @@ class RecordingPort:
         self.states: list[DeviceStateDoc] = []
         self.events: list[Event] = []
         self.client_events: list[tuple[str, Event]] = []
+        self.store_events: list[Event] = []
         self.durations: list[tuple[str, float]] = []
         self._journal = journal
 
@@ -39,6 +40,9 @@ class RecordingPort:
 
     def publish_event(self, event: Event) -> None:
         self.events.append(event)
+
+    def store_event(self, event: Event) -> None:
+        self.store_events.append(event)
 
     def send_to_client(self, client: str, event: Event) -> None:
         self.client_events.append((client, event))

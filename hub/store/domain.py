@@ -1,0 +1,338 @@
+"""The store domain as the hub's other parts use it: one object, built at start-up.
+
+Reads run on the caller's thread against the reader engine (a snapshot beside the
+writer); writes go to the one ``StoreWriter``.  The REST API, the bus's ``hub``
+target and the fiscal registers' closed receipts all come through here, so a till
+gets the same answer whichever door it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bus.payloads import ErrorCode
+from hub.store import catalogue, loyalty, orders, outbox, pickups, sales, stock
+from hub.store.errors import StoreError
+from hub.store.requests import once
+from hub.store.schemas import (
+    AccrualCreate,
+    Ignored,
+    InboundBatch,
+    InboundReport,
+    KioskOrderCreate,
+    KioskOrderPublic,
+    LabelQueue,
+    LoyaltyMovePublic,
+    LoyaltyPublic,
+    PickupList,
+    PickupPublic,
+    PickupTransition,
+    ProductPublic,
+    ProductSearch,
+    RedemptionCreate,
+    StockMoveCreate,
+    SyncAckResult,
+    SyncEvent,
+    SyncEvents,
+)
+from hub.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How often the hub looks for prices whose effective time has come.
+PRICE_CHECK_INTERVAL_S = 30.0
+
+#: The pull feed's longest wait: under common proxies' and load balancers' idle limits.
+MAX_FEED_WAIT_S = 30.0
+
+
+class StoreDomain:
+    def __init__(
+        self,
+        *,
+        store_id: str,
+        writer_engine: Engine,
+        reader_engine: Engine,
+        accrual_percent: Decimal,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store_id = store_id
+        self.accrual_percent = accrual_percent
+        self.clock = clock
+        self._reader = reader_engine
+        self.writer = StoreWriter(writer_engine, on_commit=self._committed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._new_events = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._price_task: asyncio.Task[None] | None = None
+
+    # -- life ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._new_events = asyncio.Event()
+        self.writer.start()
+        await self.apply_due_prices()
+        await self.book_journal_receipts()
+        self._price_task = asyncio.create_task(self._watch_prices(), name="price-book")
+
+    async def stop(self) -> None:
+        if self._price_task is not None:
+            self._price_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._price_task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
+        await asyncio.to_thread(self.writer.stop)
+
+    def _committed(self) -> None:
+        """From the writer's thread: wake long-polling feed readers."""
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        self._new_events.set()
+        self._new_events = asyncio.Event()
+
+    async def _watch_prices(self) -> None:
+        while True:
+            await asyncio.sleep(PRICE_CHECK_INTERVAL_S)
+            try:
+                await self.apply_due_prices()
+            except Exception:
+                log.exception("applying due prices failed; next try in %.0f s", PRICE_CHECK_INTERVAL_S)
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        with Session(self._reader) as session:
+            return work(session)
+
+    # -- catalogue ---------------------------------------------------------------------
+
+    def product(self, *, sku: str | None = None, gtin: str | None = None) -> ProductPublic:
+        return self.read(lambda s: catalogue.lookup_product(session=s, sku=sku, gtin=gtin, now=self.clock()))
+
+    def search(self, query: str, limit: int) -> ProductSearch:
+        return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit))
+
+    def labels(self, limit: int = 1000) -> LabelQueue:
+        return self.read(lambda s: catalogue.label_queue(session=s, limit=limit))
+
+    async def apply_due_prices(self) -> int:
+        stale = await self.writer.run(lambda s: catalogue.apply_due_prices(session=s, now=self.clock()))
+        if stale:
+            log.info("%d prices took effect; %d shelf labels to print", stale, stale)
+        return stale
+
+    # -- stock -------------------------------------------------------------------------
+
+    async def book_stock_move(self, move: StockMoveCreate, client: str) -> dict[str, Any]:
+        return await self.writer.run(
+            lambda s: once(
+                session=s, client=client, key=move.idempotency_key, operation="stock_move", request=move,
+                work=lambda: stock.book_move(session=s, move=move, client=client, now=self.clock()),
+            )
+        )  # fmt: skip
+
+    # -- loyalty -----------------------------------------------------------------------
+
+    def balance(self, card: str) -> LoyaltyPublic:
+        return self.read(lambda s: loyalty.card_balance(session=s, card=card))
+
+    async def accrue(self, card: str, body: AccrualCreate, client: str) -> dict[str, Any]:
+        if (body.points is None) == (body.paid_amount is None):
+            raise StoreError(ErrorCode.INVALID_REQUEST, "give either points or paid_amount", field="points")
+        points = (
+            body.points if body.points is not None else loyalty.accrual_for(body.paid_amount or 0, self.accrual_percent)
+        )
+
+        def work(s: Session) -> LoyaltyMovePublic:
+            return loyalty.accrue(
+                session=s, card=card, points=points, reference=body.reference, client=client, now=self.clock()
+            )
+
+        return await self.writer.run(
+            lambda s: once(session=s, client=client, key=body.idempotency_key, operation=f"accrue:{card}", request=body,
+                           work=lambda: work(s))
+        )  # fmt: skip
+
+    async def redeem(self, card: str, body: RedemptionCreate, client: str) -> dict[str, Any]:
+        def work(s: Session) -> LoyaltyMovePublic:
+            return loyalty.redeem(
+                session=s, card=card, points=body.points, reference=body.reference, client=client, now=self.clock()
+            )
+
+        return await self.writer.run(
+            lambda s: once(session=s, client=client, key=body.idempotency_key, operation=f"redeem:{card}", request=body,
+                           work=lambda: work(s))
+        )  # fmt: skip
+
+    # -- pickups -----------------------------------------------------------------------
+
+    def pickup(self, order_id: str) -> PickupPublic:
+        return self.read(lambda s: pickups.get_pickup(session=s, order_id=order_id, now=self.clock()))
+
+    def pickups(self, *, state: str | None = None, overdue: bool = False) -> PickupList:
+        return self.read(lambda s: pickups.list_pickups(session=s, state=state, overdue=overdue, now=self.clock()))
+
+    async def transition_pickup(self, order_id: str, body: PickupTransition, client: str) -> PickupPublic:
+        return await self.writer.run(
+            lambda s: pickups.transition_pickup(
+                session=s, order_id=order_id, to=body.to, code=body.code, client=client, now=self.clock()
+            )
+        )
+
+    # -- kiosk orders ------------------------------------------------------------------
+
+    async def create_kiosk_order(self, body: KioskOrderCreate, client: str) -> dict[str, Any]:
+        return await self.writer.run(
+            lambda s: once(session=s, client=client, key=body.idempotency_key, operation="kiosk_order", request=body,
+                           work=lambda: orders.create_kiosk_order(session=s, order=body, client=client, now=self.clock()))
+        )  # fmt: skip
+
+    def kiosk_order(self, order_id: str) -> KioskOrderPublic:
+        return self.read(lambda s: orders.get_kiosk_order(session=s, order_id=order_id))
+
+    # -- sales from receipts -------------------------------------------------------------
+
+    def receipt_closed(self, device_id: str, data: dict[str, Any]) -> None:
+        """A fiscal register closed a document (called on the hub's loop): book it."""
+        try:
+            receipt = sales.ClosedReceipt.model_validate(data)
+        except ValidationError as exc:
+            log.error("unreadable receipt from %s, not booked: %s", device_id, exc)
+            return
+        task = asyncio.create_task(
+            self.book_receipt(device_id, receipt), name=f"book-{device_id}-{receipt.document_number}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def book_receipt(self, device_id: str, receipt: sales.ClosedReceipt) -> int | None:
+        try:
+            seq = await self.writer.run(
+                lambda s: sales.record_receipt(
+                    session=s,
+                    device_id=device_id,
+                    receipt=receipt,
+                    accrual_percent=self.accrual_percent,
+                    now=self.clock(),
+                )
+            )
+        except Exception:
+            # Still in the fiscal journal: the next start books it.
+            log.exception(
+                "booking receipt %s#%d failed; it is booked at the next start", device_id, receipt.document_number
+            )
+            return None
+        if seq is None:
+            log.info("receipt %s#%d was booked already", device_id, receipt.document_number)
+        else:
+            log.info("receipt %s#%d booked as event %d", device_id, receipt.document_number, seq)
+        return seq
+
+    async def book_journal_receipts(self) -> int:
+        found = self.read(lambda s: sales.unbooked_journal_receipts(session=s))
+        for device_id, receipt in found:
+            await self.book_receipt(device_id, receipt)
+        if found:
+            log.info("booked %d receipts the fiscal journal had and the store had not", len(found))
+        return len(found)
+
+    # -- sync (the cloud) ----------------------------------------------------------------
+
+    async def inbound(self, batch: InboundBatch) -> InboundReport:
+        return await self.writer.run(lambda s: apply_inbound(session=s, batch=batch, now=self.clock()))
+
+    async def events(self, *, after: int, limit: int, wait_s: float) -> SyncEvents:
+        deadline = time.monotonic() + min(wait_s, MAX_FEED_WAIT_S)
+        while True:
+            waiter = self._new_events
+            page = self.read(lambda s: self._page(s, after, limit))
+            remaining = deadline - time.monotonic()
+            if page.events or remaining <= 0:
+                return page
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), remaining)
+
+    def _page(self, session: Session, after: int, limit: int) -> SyncEvents:
+        rows = outbox.events_after(session=session, after=after, limit=limit)
+        position = outbox.outbox_position(session=session)
+        return SyncEvents(
+            events=[SyncEvent.model_validate(outbox.event_document(row, self.store_id)) for row in rows],
+            last_seq=position.last_seq,
+            acked_seq=position.acked_seq,
+        )
+
+    async def acknowledge(self, upto_seq: int) -> SyncAckResult:
+        def work(s: Session) -> SyncAckResult:
+            last = outbox.outbox_position(session=s).last_seq
+            if upto_seq > last:
+                raise StoreError(
+                    ErrorCode.INVALID_REQUEST,
+                    f"upto_seq {upto_seq} is past the last event ({last})",
+                    field="upto_seq",
+                    last_seq=last,
+                )
+            acked, moved = outbox.acknowledge(session=s, upto_seq=upto_seq, now=self.clock())
+            return SyncAckResult(acked_seq=acked, moved=moved)
+
+        return await self.writer.run(work)
+
+
+def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> InboundReport:
+    """Everything the cloud sent, in dependency order (products before their prices and
+    pickups), each item applied at most once by id and version."""
+    applied = {"products": 0, "prices": 0, "pickups": 0, "loyalty": 0, "stock_elsewhere": 0}
+    ignored: list[Ignored] = []
+    pending = 0
+    for product in batch.products:
+        refused = catalogue.apply_product(session=session, product=product, now=now)
+        if refused is None:
+            applied["products"] += 1
+        else:
+            ignored.append(refused)
+    session.flush()
+    for price in batch.prices:
+        outcome = catalogue.apply_price(session=session, price=price, now=now)
+        if isinstance(outcome, Ignored):
+            ignored.append(outcome)
+        elif outcome == "pending":
+            pending += 1
+        else:
+            applied["prices"] += 1
+    for order in batch.pickups:
+        try:
+            outcome = pickups.receive_pickup(session=session, order=order, now=now)
+        except StoreError as exc:  # a product this store does not know
+            ignored.append(
+                Ignored(kind="pickup", id=order.id, version=order.version, reason=f"unknown_product: {exc.message}")
+            )
+            continue
+        if outcome in ("arrived", "updated", "cancelled"):
+            applied["pickups"] += 1
+        else:
+            ignored.append(Ignored(kind="pickup", id=order.id, version=order.version, reason=outcome))
+    for snapshot in batch.loyalty:
+        if loyalty.apply_snapshot(session=session, snapshot=snapshot):
+            applied["loyalty"] += 1
+        else:
+            ignored.append(Ignored(kind="loyalty", id=snapshot.card, reason="older_version"))
+    for item in batch.stock_elsewhere:
+        if stock.apply_stock_elsewhere(session=session, snapshot=item):
+            applied["stock_elsewhere"] += 1
+        else:
+            ignored.append(Ignored(kind="stock_elsewhere", id=f"{item.store_id}/{item.sku}", reason="older_version"))
+    return InboundReport(applied=applied, pending=pending, ignored=ignored)

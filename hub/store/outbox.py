@@ -1,0 +1,114 @@
+"""The transactional outbox (DESIGN.md, Replication): every store change writes its
+event in the same transaction, numbered with a ``seq`` that has no gaps.
+
+The numbers come from ``outbox_state.last_seq``, bumped inside the writer's
+``BEGIN IMMEDIATE`` transaction: two writers can never take the same number, and a
+rolled-back change gives its number back.  ``acked_seq`` is how far the cloud has
+acknowledged (the pull feed's ``ack``, or the push sender).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+from uuid6 import uuid7
+
+from hub.store.models import OutboxEvent, OutboxState
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended; ``seq`` and ``event_id`` are given on append."""
+
+    type: str
+    data: dict[str, Any]
+    client: str | None = None
+    device: str | None = None
+    occurred_at: float = field(default_factory=time.time)
+
+
+def dump(value: Any) -> str:
+    """The JSON the store keeps: compact, key-sorted, Cyrillic left readable."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def rfc3339(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def append_events(*, session: Session, events: list[NewEvent]) -> list[int]:
+    """Append ``events`` in order; returns their seqs.  Commits with the caller's transaction."""
+    if not events:
+        return []
+    last = session.execute(
+        update(OutboxState)
+        .where(OutboxState.id == 1)
+        .values(last_seq=OutboxState.last_seq + len(events))
+        .returning(OutboxState.last_seq)
+    ).scalar_one()
+    first = last - len(events) + 1
+    rows = [
+        {
+            "seq": first + i,
+            "event_id": str(uuid7()),
+            "type": event.type,
+            "occurred_at": rfc3339(event.occurred_at),
+            "source_client": event.client,
+            "source_device": event.device,
+            "schema_version": SCHEMA_VERSION,
+            "data": dump(event.data),
+        }
+        for i, event in enumerate(events)
+    ]
+    session.execute(insert(OutboxEvent), rows)
+    return list(range(first, last + 1))
+
+
+def append_event(*, session: Session, event: NewEvent) -> int:
+    return append_events(session=session, events=[event])[0]
+
+
+def event_document(row: OutboxEvent, store_id: str) -> dict[str, Any]:
+    """The event as the cloud receives it (DESIGN.md's shape)."""
+    return {
+        "event_id": row.event_id,
+        "store_id": store_id,
+        "seq": row.seq,
+        "type": row.type,
+        "occurred_at": row.occurred_at,
+        "source": {"client": row.source_client, "device": row.source_device},
+        "schema": row.schema_version,
+        "data": json.loads(row.data),
+    }
+
+
+def events_after(*, session: Session, after: int, limit: int) -> list[OutboxEvent]:
+    return list(
+        session.execute(
+            select(OutboxEvent).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq).limit(limit)
+        ).scalars()
+    )
+
+
+def outbox_position(*, session: Session) -> OutboxState:
+    return session.execute(select(OutboxState).where(OutboxState.id == 1)).scalar_one()
+
+
+def acknowledge(*, session: Session, upto_seq: int, now: float) -> tuple[int, bool]:
+    """Mark events up to ``upto_seq`` delivered.  Returns the acknowledged seq and whether
+    it moved: an older acknowledgement (a retry, a second puller) changes nothing."""
+    state = outbox_position(session=session)
+    if upto_seq <= state.acked_seq:
+        return state.acked_seq, False
+    state.acked_seq = upto_seq
+    state.acked_at = now
+    session.add(state)
+    return upto_seq, True

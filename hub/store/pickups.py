@@ -1,0 +1,203 @@
+"""Click and collect: orders from the cloud, waiting in the store for their shopper.
+
+arrived → ready → collected, or returned (never collected) or cancelled.  ``ready``
+reserves the goods, so no till sells them meanwhile; ``collected`` takes them out of
+stock and needs the shopper's code; returned and cancelled put them back on sale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bus.payloads import ErrorCode
+from hub.store.catalogue import find_product
+from hub.store.errors import StoreError, not_found
+from hub.store.models import Pickup
+from hub.store.outbox import NewEvent, append_event
+from hub.store.schemas import (
+    PickupIn,
+    PickupLine,
+    PickupList,
+    PickupPublic,
+    aware,
+    decimal_quantity,
+    epoch,
+    thousandths,
+)
+from hub.store.stock import level_of, record_move
+
+#: Where an order may go from each state.
+NEXT_STATES: dict[str, tuple[str, ...]] = {
+    "arrived": ("ready", "cancelled"),
+    "ready": ("collected", "returned", "cancelled"),
+    "collected": (),
+    "returned": (),
+    "cancelled": (),
+}
+
+
+def code_hash(order_id: str, code: str) -> str:
+    return hashlib.sha256(f"{order_id}:{code}".encode()).hexdigest()
+
+
+def receive_pickup(*, session: Session, order: PickupIn, now: float) -> str:
+    """An order from the cloud: ``arrived`` if new, ``updated``, ``cancelled``, or why it was ignored."""
+    row = session.get(Pickup, order.id)
+    if row is not None and order.version <= row.version:
+        return "same_version" if order.version == row.version else "older_version"
+    for line in order.lines:
+        find_product(session=session, sku=line.sku)
+    lines = _dump_lines(order.lines)
+    if row is None:
+        if order.cancelled:
+            return "not_applicable"  # cancelled before it ever reached the store
+        row = Pickup(
+            id=order.id, version=order.version, state="arrived", customer_name=order.customer_name,
+            customer_contact=order.customer_contact, code_hash=code_hash(order.id, order.code), lines=lines,
+            deadline=epoch(order.deadline), arrived_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(row)
+        _event(session, row, "pickup.arrived", client=None, now=now)
+        return "arrived"
+    row.version = order.version
+    if NEXT_STATES[row.state]:
+        row.customer_name, row.customer_contact = order.customer_name, order.customer_contact
+        row.code_hash, row.deadline, row.updated_at = code_hash(order.id, order.code), epoch(order.deadline), now
+        if row.state == "arrived":
+            row.lines = lines  # once ready, the picked goods are what they are
+    session.add(row)
+    if order.cancelled and "cancelled" in NEXT_STATES[row.state]:
+        _transition(session, row, "cancelled", client=None, now=now)
+        return "cancelled"
+    return "updated"
+
+
+def transition_pickup(
+    *, session: Session, order_id: str, to: str, code: str | None, client: str, now: float
+) -> PickupPublic:
+    row = session.get(Pickup, order_id)
+    if row is None:
+        raise not_found("pickup order", order_id, field="id")
+    if to not in NEXT_STATES[row.state]:
+        allowed = ", ".join(NEXT_STATES[row.state]) or "nothing: it is closed"
+        raise StoreError(
+            ErrorCode.CONFLICT,
+            f"pickup {order_id} is {row.state}; it can go to {allowed}",
+            field="to",
+            state=row.state,
+            allowed=list(NEXT_STATES[row.state]),
+        )
+    if to == "collected":
+        if not code or not hmac.compare_digest(code_hash(order_id, code), row.code_hash):
+            raise StoreError(ErrorCode.FORBIDDEN, f"wrong collection code for pickup {order_id}", field="code")
+    if to == "ready":
+        _check_available(session, row)
+    _transition(session, row, to, client=client, now=now)
+    return pickup_public(row, now)
+
+
+def _check_available(session: Session, row: Pickup) -> None:
+    short = []
+    for line in _lines(row):
+        level = level_of(session=session, sku=line["sku"])
+        if level.on_hand - level.reserved < line["quantity"]:
+            short.append({"sku": line["sku"], "needed": str(decimal_quantity(line["quantity"])),
+                          "available": str(decimal_quantity(level.on_hand - level.reserved))})  # fmt: skip
+    if short:
+        raise StoreError(
+            ErrorCode.CONFLICT,
+            "not enough stock to set this order aside",
+            field="lines",
+            reason="insufficient_stock",
+            short=short,
+        )
+
+
+def _transition(session: Session, row: Pickup, to: str, *, client: str | None, now: float) -> None:
+    held = row.state == "ready"  # only a ready order has stock set aside
+    row.state, row.updated_at = to, now
+    session.add(row)
+    seq = _event(session, row, f"pickup.{to}", client=client, now=now)
+    for line in _lines(row):
+        delta = line["quantity"]
+        if to == "ready":
+            record_move(session=session, sku=line["sku"], kind="reservation", on_hand_delta=0, reserved_delta=delta,
+                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
+        elif to == "collected":
+            record_move(session=session, sku=line["sku"], kind="collection", on_hand_delta=-delta, reserved_delta=-delta,
+                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
+        elif held:  # returned or cancelled after being set aside
+            record_move(session=session, sku=line["sku"], kind="release", on_hand_delta=0, reserved_delta=-delta,
+                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
+
+
+def _event(session: Session, row: Pickup, event_type: str, *, client: str | None, now: float) -> int:
+    return append_event(
+        session=session,
+        event=NewEvent(
+            event_type,
+            {
+                "pickup_id": row.id,
+                "state": row.state,
+                "lines": [
+                    {"sku": line["sku"], "quantity": str(decimal_quantity(line["quantity"]))} for line in _lines(row)
+                ],
+            },  # fmt: skip
+            client=client,
+            occurred_at=now,
+        ),
+    )
+
+
+def get_pickup(*, session: Session, order_id: str, now: float) -> PickupPublic:
+    row = session.get(Pickup, order_id)
+    if row is None:
+        raise not_found("pickup order", order_id, field="id")
+    return pickup_public(row, now)
+
+
+def list_pickups(*, session: Session, state: str | None, overdue: bool, now: float, limit: int = 500) -> PickupList:
+    """Orders by deadline; ``overdue``: still waiting for their shopper after the deadline."""
+    query = select(Pickup).order_by(Pickup.deadline).limit(limit)
+    if state is not None:
+        query = query.where(Pickup.state == state)
+    if overdue:
+        query = query.where(Pickup.deadline < now, Pickup.state.in_(("arrived", "ready")))
+    rows = list(session.execute(query).scalars())
+    return PickupList(count=len(rows), pickups=[pickup_public(row, now) for row in rows])
+
+
+def pickup_public(row: Pickup, now: float) -> PickupPublic:
+    return PickupPublic(
+        id=row.id,
+        version=row.version,
+        state=row.state,  # type: ignore[arg-type]
+        customer_name=row.customer_name,
+        customer_contact=row.customer_contact,
+        deadline=aware(row.deadline),
+        overdue=row.deadline < now and row.state in ("arrived", "ready"),
+        lines=[
+            PickupLine(sku=line["sku"], quantity=decimal_quantity(line["quantity"]), name=line["name"])
+            for line in _lines(row)
+        ],
+        arrived_at=aware(row.arrived_at),
+        updated_at=aware(row.updated_at),
+        next_states=list(NEXT_STATES[row.state]),  # type: ignore[arg-type]
+    )
+
+
+def _dump_lines(lines: list[PickupLine]) -> str:
+    return json.dumps(
+        [{"sku": line.sku, "quantity": thousandths(line.quantity), "name": line.name} for line in lines],
+        ensure_ascii=False,
+    )
+
+
+def _lines(row: Pickup) -> list[dict[str, Any]]:
+    return json.loads(row.lines)

@@ -1,0 +1,222 @@
+"""Sales from receipts: a closed fiscal document becomes stock out, loyalty and an event.
+
+The fiscal register's ``receipt_closed`` (and, after a restart, its journal) hands
+each closed document here.  One transaction books it: a stock move per line, the
+card's accrual (and its redemption if the receipt paid with points), and
+``sale.completed`` (``sale.refunded`` for a refund).  The document's number is the
+key: delivered twice, it is booked once.
+
+Paying with points: a till that wants the points guaranteed redeems them first
+(``loyalty redeem`` with the sale's idempotency key as its reference), then
+fiscalizes with a ``loyalty`` payment; the receipt then books no second redemption.
+A receipt paid with points the till did not redeem first is still booked — the
+document is printed and fiscal — and the log says the card went over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import exists, func, select
+from sqlmodel import Session
+
+from devices.journal import JournalState
+from hub.store.catalogue import find_product
+from hub.store.errors import StoreError
+from hub.store.loyalty import accrual_for, card_balance, ensure_card
+from hub.store.models import DeviceJournalRow, LoyaltyMove, Sale
+from hub.store.outbox import NewEvent, append_event
+from hub.store.stock import record_move
+
+log = logging.getLogger(__name__)
+
+
+def line_total(quantity_thousandths: int, price: int) -> int:
+    """A line's amount in minor units, rounded half up as the fiscal register does."""
+    return int((Decimal(quantity_thousandths) * price / 1000).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+class ReceiptLineClosed(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    quantity: Decimal
+    price: int
+    total: int
+    sku: str | None = None
+    gtin: str | None = None
+
+
+class ReceiptPayment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["cash", "card", "loyalty"]
+    amount: int
+
+
+class ClosedReceipt(BaseModel):
+    """What ``receipt_closed`` (and the fiscal journal's result) carries."""
+
+    model_config = ConfigDict(extra="ignore")
+    operation: Literal["sale", "refund"]
+    document_number: int
+    fiscal_sign: int | None = None
+    issued_at: str | None = None
+    total: int
+    lines: list[ReceiptLineClosed] = Field(min_length=1)
+    payments: list[ReceiptPayment]
+    loyalty_card: str | None = None
+    client: str = ""
+    idempotency_key: str | None = None
+
+    @property
+    def paid_with_points(self) -> int:
+        return sum(p.amount for p in self.payments if p.type == "loyalty")
+
+
+def record_receipt(
+    *, session: Session, device_id: str, receipt: ClosedReceipt, accrual_percent: Decimal, now: float
+) -> int | None:
+    """Book one fiscal document; returns its event's seq, or None if it was booked before."""
+    if session.get(Sale, (device_id, receipt.document_number)) is not None:
+        return None
+    refund = receipt.operation == "refund"
+    lines = [_line(session, line) for line in receipt.lines]
+    loyalty = _loyalty_points(session, receipt, accrual_percent) if receipt.loyalty_card else None
+    seq = append_event(
+        session=session,
+        event=NewEvent(
+            "sale.refunded" if refund else "sale.completed",
+            {
+                "fiscal": {
+                    "device": device_id,
+                    "document_number": receipt.document_number,
+                    "fiscal_sign": receipt.fiscal_sign,
+                    "issued_at": receipt.issued_at,
+                },
+                "total": receipt.total,
+                "lines": lines,
+                "payments": [payment.model_dump() for payment in receipt.payments],
+                "loyalty": loyalty,
+                "idempotency_key": receipt.idempotency_key,
+            },
+            client=receipt.client or None,
+            device=device_id,
+            occurred_at=now,
+        ),
+    )
+    if loyalty is not None:
+        _book_loyalty(session, device_id, receipt, loyalty, now)
+    sign = 1 if refund else -1
+    for line in lines:
+        if line["sku"] is not None and line["known"]:
+            record_move(
+                session=session, sku=line["sku"], kind="refund" if refund else "sale",
+                on_hand_delta=sign * line["thousandths"], reference=f"{device_id}#{receipt.document_number}",
+                client=receipt.client, seq=seq, now=now,
+            )  # fmt: skip
+        line.pop("thousandths")
+        line.pop("known")
+    session.add(
+        Sale(
+            device_id=device_id, document_number=receipt.document_number, operation=receipt.operation,
+            fiscal_sign=receipt.fiscal_sign, total=receipt.total, client=receipt.client,
+            idempotency_key=receipt.idempotency_key, seq=seq, recorded_at=now,
+        )
+    )  # fmt: skip
+    return seq
+
+
+def _line(session: Session, line: ReceiptLineClosed) -> dict[str, Any]:
+    """The line as the event carries it; the sku found from the gtin if the till gave only that."""
+    sku = line.sku
+    known = False
+    try:
+        if sku is not None:
+            known = find_product(session=session, sku=sku) is not None
+        elif line.gtin is not None:
+            sku, known = find_product(session=session, gtin=line.gtin).sku, True
+    except StoreError:
+        known = False
+    quantity = line.quantity.quantize(Decimal("0.001"))
+    return {
+        "sku": sku, "gtin": line.gtin, "name": line.name, "quantity": str(quantity), "price": line.price,
+        "total": line.total, "thousandths": int(quantity * 1000), "known": known,
+    }  # fmt: skip
+
+
+def _loyalty_points(session: Session, receipt: ClosedReceipt, percent: Decimal) -> dict[str, Any]:
+    """Accrual on what was paid in money; points paid, or given back by a refund."""
+    assert receipt.loyalty_card is not None
+    earned = accrual_for(receipt.total - receipt.paid_with_points, percent)
+    if receipt.operation == "sale":
+        accrued, redeemed = earned, receipt.paid_with_points
+        if redeemed and _redeemed_beforehand(session, receipt.loyalty_card, receipt.idempotency_key):
+            redeemed = 0
+    else:
+        # A refund gives back the points it was paid with and takes back what it had earned.
+        accrued, redeemed = receipt.paid_with_points, earned
+    return {"card": receipt.loyalty_card, "accrued": accrued, "redeemed": redeemed}
+
+
+def _book_loyalty(session: Session, device_id: str, receipt: ClosedReceipt, points: dict[str, Any], now: float) -> None:
+    """Facts, not requests: a printed document is booked even if it takes the card over
+    its offline limit (and the log says so)."""
+    card, reference = points["card"], f"{device_id}#{receipt.document_number}"
+    ensure_card(session=session, card=card)
+    if points["redeemed"]:
+        available = card_balance(session=session, card=card).available
+        if points["redeemed"] > available:
+            log.warning(
+                "receipt %s took card %s over its offline limit: %d points, %d available",
+                reference, card, points["redeemed"], available,
+            )  # fmt: skip
+    for kind, event_type in (("accrued", "loyalty.accrued"), ("redeemed", "loyalty.redeemed")):
+        if points[kind]:
+            seq = append_event(
+                session=session,
+                event=NewEvent(event_type, {"card": card, "points": points[kind], "reference": reference},
+                               client=receipt.client or None, device=device_id, occurred_at=now),
+            )  # fmt: skip
+            session.add(
+                LoyaltyMove(
+                    card=card, kind="accrual" if kind == "accrued" else "redemption", points=points[kind],
+                    reference=reference, client=receipt.client, seq=seq, occurred_at=now,
+                )
+            )  # fmt: skip
+
+
+def _redeemed_beforehand(session: Session, card: str, key: str | None) -> bool:
+    if not key:
+        return False
+    return (
+        session.execute(
+            select(LoyaltyMove.id).where(
+                LoyaltyMove.card == card, LoyaltyMove.kind == "redemption", LoyaltyMove.reference == key
+            )
+        ).first()
+        is not None
+    )
+
+
+def unbooked_journal_receipts(*, session: Session) -> list[tuple[str, ClosedReceipt]]:
+    """Receipts the fiscal journal has as closed but no sale was booked for: the hub
+    stopped between the register's answer and the booking.  Found at every start."""
+    document = func.json_extract(DeviceJournalRow.result, "$.document_number")
+    rows = session.execute(
+        select(DeviceJournalRow).where(
+            DeviceJournalRow.state == JournalState.DONE,
+            DeviceJournalRow.action.in_(("fiscalize", "refund")),
+            ~exists().where(Sale.device_id == DeviceJournalRow.device_id, Sale.document_number == document),
+        )
+    ).scalars()
+    found = []
+    for row in rows:
+        try:
+            data = json.loads(row.result or "{}") | {"client": row.client, "idempotency_key": row.key}
+            found.append((row.device_id, ClosedReceipt.model_validate(data)))
+        except (ValueError, ValidationError):
+            log.warning("journal entry %s/%s has no readable receipt; not booked", row.device_id, row.key)
+    return found

@@ -1,0 +1,427 @@
+"""What the store domain takes in and gives out, at the REST API and on the bus.
+
+Shapes follow the FastAPI template's split: ``…Base`` the shared fields, ``…Create``
+what a till or kiosk sends, ``…In`` what the cloud sends, ``…Public`` what callers get
+back.  Every body forbids unknown fields.  Money is in minor units (kopecks, cents);
+quantities are decimals with up to three places (pieces, kg or litres), as the fiscal
+register counts them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from stdnum import ean
+
+#: At most this many items of each kind in one inbound batch: a whole price book
+#: arrives in a few calls, and no single call holds the writer for long.
+MAX_INBOUND_ITEMS = 5_000
+MAX_ORDER_LINES = 100
+MAX_MONEY = 10**10  # minor units: a hundred million in major units
+MAX_QUANTITY = Decimal("999999.999")
+
+QUANTITY_SCALE = 1000
+
+
+def _valid_gtin(value: str) -> str:
+    if not ean.is_valid(value):
+        raise ValueError("is not a GTIN-8/12/13/14 with a valid check digit")
+    return value
+
+
+Sku = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(description="The store's article number.", examples=["MLK-001"]),
+]
+Gtin = Annotated[
+    str,
+    StringConstraints(pattern=r"^([0-9]{8}|[0-9]{12,14})$"),
+    AfterValidator(_valid_gtin),
+    Field(description="The barcode: GTIN-8, -12, -13 or -14, check digit included.", examples=["4600682000013"]),
+]
+Card = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9-]{4,64}$"),
+    Field(description="A loyalty card number.", examples=["7700123456789"]),
+]
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY, description="Minor units (kopecks, cents).", examples=[8990])]
+Points = Annotated[int, Field(gt=0, le=MAX_MONEY, description="Loyalty points (one point is one minor unit).")]
+Quantity = Annotated[
+    Decimal,
+    Field(gt=0, le=MAX_QUANTITY, decimal_places=3, description="Pieces, kg or litres.", examples=["2", "0.450"]),
+]
+Key = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    Field(description="Makes the write happen once: a retry with the same key gets the first answer."),
+]
+Text = Annotated[str, StringConstraints(max_length=200)]
+Measure = Literal["piece", "kg", "l"]
+UnitPriceBasis = Literal["kg", "l", "100g", "100ml"]
+
+
+def thousandths(quantity: Decimal) -> int:
+    return int(quantity * QUANTITY_SCALE)
+
+
+def decimal_quantity(value: int) -> Decimal:
+    return (Decimal(value) / QUANTITY_SCALE).quantize(Decimal("0.001"))
+
+
+def epoch(moment: dt.datetime) -> float:
+    return moment.timestamp()
+
+
+def aware(moment: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(moment, dt.UTC)
+
+
+class StoreModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- catalogue and prices -----------------------------------------------------------
+
+
+class ProductBase(StoreModel):
+    sku: Sku
+    gtin: Gtin | None = None
+    name: str = Field(min_length=1, max_length=128, examples=["Молоко 3,2% 0,9 л"])
+    measure: Measure = Field("piece", description="What the till counts: pieces, kg (weighed) or litres.")
+    net_content: Decimal | None = Field(
+        None, gt=0, le=MAX_QUANTITY, decimal_places=3, description="kg or litres in one piece, for the unit price."
+    )
+    unit_price_basis: UnitPriceBasis | None = Field(
+        None, description="The unit price printed on the shelf label: per kg, l, 100 g or 100 ml."
+    )
+    category: Text = ""
+    aisle: Annotated[str, StringConstraints(max_length=32)] = ""
+    tax_group: int = Field(1, ge=1, le=4, description="The fiscal register's tax group.")
+
+
+class ProductIn(ProductBase):
+    """A product as the cloud sends it; applied only if newer than what the hub has."""
+
+    version: int = Field(ge=0, description="The cloud's version of this product record.")
+
+
+class PriceIn(StoreModel):
+    """A price as the cloud sends it: one version of one product's price."""
+
+    sku: Sku
+    version: int = Field(ge=1, description="Grows with every price change of this product.")
+    amount: Money
+    effective_at: AwareDatetime | None = Field(None, description="When it takes effect; now if omitted.")
+
+
+class PricePublic(StoreModel):
+    amount: Money
+    version: int
+    effective_at: dt.datetime
+
+
+class UnitPrice(StoreModel):
+    amount: Money
+    per: UnitPriceBasis
+
+
+class StockHere(StoreModel):
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+
+
+class StockElsewherePublic(StoreModel):
+    store_id: str
+    store_name: str
+    available: Decimal
+    as_of: dt.datetime
+    age_s: float = Field(description="How old the cloud's snapshot is.")
+
+
+class ProductPublic(ProductBase):
+    version: int
+    price: PricePublic | None = Field(description="The price in effect now; null if the product has none yet.")
+    unit_price: UnitPrice | None
+    stock: StockHere
+    elsewhere: list[StockElsewherePublic] = Field(description="Other stores with this product, most first.")
+    label_stale: bool = Field(description="Its shelf label waits in the label queue.")
+
+
+class ProductSummary(StoreModel):
+    sku: str
+    gtin: str | None
+    name: str
+    price: Money | None
+    available: Decimal
+
+
+class ProductSearch(StoreModel):
+    query: str
+    products: list[ProductSummary]
+
+
+class LabelPublic(StoreModel):
+    sku: str
+    gtin: str | None
+    name: str
+    amount: Money
+    previous_amount: Money | None
+    price_version: int
+    unit_price: UnitPrice | None
+    queued_at: dt.datetime
+
+
+class LabelQueue(StoreModel):
+    count: int = Field(description="Shelf labels showing a price that is no longer the price.")
+    labels: list[LabelPublic]
+
+
+# -- stock --------------------------------------------------------------------------
+
+
+class StockMoveCreate(StoreModel):
+    """Goods received, written off, or counted at inventory."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"sku": "MLK-001", "kind": "receipt", "quantity": "24", "reason": "delivery 118"}]
+        },
+    )
+    sku: Sku
+    kind: Literal["receipt", "write_off", "count"] = Field(
+        description="receipt: goods in; write_off: goods out (damaged, expired); count: the level found at inventory."
+    )
+    quantity: Decimal = Field(
+        ge=0, le=MAX_QUANTITY, decimal_places=3, description="Received or written off (> 0), or counted (>= 0)."
+    )
+    reason: Text = ""
+    idempotency_key: Key | None = None
+
+
+class StockMovePublic(StoreModel):
+    sku: str
+    kind: str
+    quantity: Decimal = Field(description="Signed change of the level on hand.")
+    stock: StockHere
+    seq: int = Field(description="The outbox event that tells the cloud.")
+
+
+class StockElsewhereIn(StoreModel):
+    store_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    store_name: Text = ""
+    sku: Sku
+    available: Decimal = Field(ge=0, le=MAX_QUANTITY, decimal_places=3)
+    as_of: AwareDatetime
+
+
+# -- loyalty ------------------------------------------------------------------------
+
+
+class LoyaltyPublic(StoreModel):
+    card: str
+    holder: str
+    synced_balance: int = Field(description="The balance the cloud last sent.")
+    synced_at: dt.datetime | None
+    pending_accruals: int = Field(description="Points accrued here that the synced balance does not include yet.")
+    pending_redemptions: int = Field(description="Points spent here that the synced balance does not include yet.")
+    available: int = Field(description="What the card may spend now: synced balance minus pending redemptions.")
+
+
+class AccrualCreate(StoreModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"paid_amount": 125000, "reference": "order 17"}]}
+    )
+    points: Points | None = Field(None, description="Points to add; or give paid_amount and the store's rule decides.")
+    paid_amount: Money | None = Field(None, description="The amount paid, for the store's accrual rule.")
+    reference: Text = ""
+    idempotency_key: Key | None = None
+
+
+class RedemptionCreate(StoreModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"points": 500, "idempotency_key": "till-1-r-0042"}]}
+    )
+    points: Points
+    reference: Text = ""
+    idempotency_key: Key | None = None
+
+
+class LoyaltyMovePublic(StoreModel):
+    card: str
+    kind: Literal["accrual", "redemption"]
+    points: int
+    seq: int
+    balance: LoyaltyPublic
+
+
+class LoyaltySnapshotIn(StoreModel):
+    """The cloud's balance of a card, and how much of this store's ledger it includes."""
+
+    card: Card
+    holder: Text = ""
+    balance: int = Field(ge=0, le=MAX_MONEY)
+    store_seq: int = Field(ge=0, description="The highest of this store's event seqs the balance includes.")
+    as_of: AwareDatetime
+
+
+# -- pickups ------------------------------------------------------------------------
+
+PickupState = Literal["arrived", "ready", "collected", "returned", "cancelled"]
+
+
+class PickupLine(StoreModel):
+    sku: Sku
+    quantity: Quantity
+    name: Text = ""
+
+
+class PickupIn(StoreModel):
+    """A click-and-collect order as the cloud sends it."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    version: int = Field(ge=0)
+    customer_name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    customer_contact: Text = ""
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,16}$")] = Field(
+        description="The code the shopper shows at collection; the hub keeps only its hash."
+    )
+    deadline: AwareDatetime
+    lines: list[PickupLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
+    cancelled: bool = Field(False, description="The shopper cancelled online.")
+
+
+class PickupPublic(StoreModel):
+    id: str
+    version: int
+    state: PickupState
+    customer_name: str
+    customer_contact: str
+    deadline: dt.datetime
+    overdue: bool
+    lines: list[PickupLine]
+    arrived_at: dt.datetime
+    updated_at: dt.datetime
+    next_states: list[PickupState] = Field(description="Where it may go from here.")
+
+
+class PickupList(StoreModel):
+    count: int
+    pickups: list[PickupPublic]
+
+
+class PickupTransition(StoreModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"to": "collected", "code": "4821"}]})
+    to: Literal["ready", "collected", "returned", "cancelled"]
+    code: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        None, description="The shopper's collection code; required to collect."
+    )
+
+
+# -- kiosk orders -------------------------------------------------------------------
+
+
+class OrderLine(StoreModel):
+    sku: Sku
+    quantity: Quantity
+
+
+class Customer(StoreModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    contact: Annotated[str, StringConstraints(min_length=3, max_length=128)] = Field(description="Phone or e-mail.")
+    address: Annotated[str, StringConstraints(min_length=3, max_length=300)]
+
+
+class KioskOrderCreate(StoreModel):
+    """An endless-aisle order for home delivery, placed at a kiosk."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": [{"sku": "TEA-017", "quantity": "2"}],
+                    "customer": {"name": "Анна", "contact": "+7 900 000-00-00", "address": "Тверская 1, кв. 5"},
+                    "idempotency_key": "kiosk-1-o-0007",
+                }
+            ]
+        },
+    )
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
+    customer: Customer
+    idempotency_key: Key | None = None
+
+
+class OrderLinePublic(OrderLine):
+    name: str
+    price: Money
+    total: Money
+
+
+class KioskOrderPublic(StoreModel):
+    id: str
+    lines: list[OrderLinePublic]
+    total: Money
+    customer: Customer
+    created_at: dt.datetime
+    seq: int
+
+
+# -- sync (the cloud) ---------------------------------------------------------------
+
+
+class InboundBatch(StoreModel):
+    """Whatever the cloud has for this store; each item applied once, by id and version."""
+
+    products: list[ProductIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
+    prices: list[PriceIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
+    pickups: list[PickupIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
+    loyalty: list[LoyaltySnapshotIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
+    stock_elsewhere: list[StockElsewhereIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
+
+
+class Ignored(StoreModel):
+    kind: str
+    id: str
+    version: int | None = None
+    reason: str = Field(description="older_version, same_version, unknown_product or not_applicable")
+    current_version: int | None = None
+
+
+class InboundReport(StoreModel):
+    applied: dict[str, int] = Field(description="How many of each kind changed something.")
+    pending: int = Field(0, description="Prices stored to take effect later.")
+    ignored: list[Ignored]
+
+
+class SyncEvent(StoreModel):
+    event_id: str
+    store_id: str
+    seq: int
+    type: str
+    occurred_at: str
+    source: dict[str, str | None]
+    schema_: int = Field(alias="schema")
+    data: dict[str, Any]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class SyncEvents(StoreModel):
+    events: list[SyncEvent]
+    last_seq: int = Field(description="The newest event's seq in the outbox.")
+    acked_seq: int = Field(description="How far the cloud has acknowledged.")
+
+
+class SyncAck(StoreModel):
+    upto_seq: int = Field(ge=0, description="Every event up to this seq is safely in the cloud.")
+
+
+class SyncAckResult(StoreModel):
+    acked_seq: int
+    moved: bool = Field(description="False when the cloud had acknowledged that far already.")

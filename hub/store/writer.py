@@ -1,0 +1,136 @@
+"""The store domain's one writer: a thread that runs writes in batched transactions.
+
+Tills, the REST API, the bus and the receipt feed all hand their writes here.  The
+thread takes whatever is waiting (up to ``MAX_BATCH``), runs each write in its own
+savepoint inside one ``BEGIN IMMEDIATE`` transaction, and commits once: with
+``synchronous=FULL`` the commit's fsync is the cost, and a busy checkout shares it.
+A write that fails rolls back its own savepoint only; its caller gets the exception.
+One thread also means checks and writes never interleave: two tills redeeming on one
+card are served one after the other, so neither can spend what the other just did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Writes committed together at most.  Bounds how long one transaction holds the
+#: database's write lock (a few milliseconds) while still sharing the fsync widely.
+MAX_BATCH = 512
+
+Work = Callable[[Session], Any]
+
+
+@dataclass(slots=True)
+class _Write:
+    work: Work
+    future: Future[Any]
+
+
+class WriterStopped(RuntimeError):
+    pass
+
+
+class StoreWriter:
+    def __init__(
+        self, engine: Engine, *, on_commit: Callable[[], None] | None = None, max_batch: int = MAX_BATCH
+    ) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+        self._max_batch = max_batch
+        self._inbox: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.commits = 0
+        self.writes = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is queued, then stop."""
+        if self._thread is not None:
+            self._inbox.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._thread is None:
+            future.set_exception(WriterStopped("the store is not accepting writes (the hub is stopping)"))
+            return future
+        self._inbox.put(_Write(work, future))
+        return future
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        return await asyncio.wrap_future(self.submit(work))
+
+    def run_sync(self, work: Callable[[Session], T]) -> T:
+        return self.submit(work).result()
+
+    # -- the thread ------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._inbox.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Write]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                for write in batch:
+                    savepoint = session.begin_nested()
+                    try:
+                        result = write.work(session)
+                        savepoint.commit()
+                        outcomes.append((True, result))
+                    except Exception as exc:  # the caller's to handle; the batch goes on
+                        savepoint.rollback()
+                        outcomes.append((False, exc))
+                session.commit()
+        except Exception as exc:
+            # The commit itself failed (say, the disk is full): nothing of the batch is
+            # on disk, and every caller hears so.
+            log.exception("store commit of %d writes failed", len(batch))
+            for write in batch:
+                write.future.set_exception(exc)
+            return
+        self.commits += 1
+        self.writes += len(batch)
+        for write, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(value)
+        if self._on_commit is not None:
+            try:
+                self._on_commit()
+            except Exception:
+                log.exception("after-commit notice failed")
