@@ -169,7 +169,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(credentials.banner(config), flush=True)
     if args.print_config:
         return 0
-    from hub.demo import run_demo
+    from hub.demo import run_demo, seed_demo_store
+
+    print(seed_demo_store(config), flush=True)
 
     return _serve(config, lambda: run_demo(config, args.dir))
 

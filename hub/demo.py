@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,53 @@ class DemoPeripherals:
         for simulator in (self.display, self.scanner, self.register):
             if simulator.running:
                 simulator.stop()
+
+
+#: Products whose price the "cloud" changed since the shelf labels were printed, so
+#: the manager finds labels to print.
+DEMO_PRICE_CHANGES = 6
+
+
+def seed_demo_store(config: StoreHubConfig, now: float | None = None) -> str:
+    """The first time: the cloud's catalogue, prices, cards, pickups and other stores'
+    stock, the opening delivery, labels printed, then a few price changes.  Later
+    starts keep what the demo store has become."""
+    from sqlmodel import Session, select
+
+    from hub.db import create_store_engine, migrate
+    from hub.demo_catalogue import demo_inbound, demo_stock
+    from hub.store.catalogue import clear_labels
+    from hub.store.domain import apply_inbound
+    from hub.store.models import Product
+    from hub.store.schemas import InboundBatch, PriceIn, StockMoveCreate
+    from hub.store.stock import book_move
+
+    now = time.time() if now is None else now
+    engine = create_store_engine(config.database_path)
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            if session.exec(select(Product).limit(1)).first() is not None:
+                return "the demo store's catalogue is already there"
+            batch = demo_inbound(now)
+            apply_inbound(session=session, batch=batch, now=now)
+            for sku, quantity in demo_stock(batch):
+                book_move(
+                    session=session,
+                    move=StockMoveCreate(sku=sku, kind="receipt", quantity=quantity, reason="opening stock"),
+                    client="demo",
+                    now=now,
+                )
+            clear_labels(session=session)
+            changes = [
+                PriceIn(sku=price.sku, version=price.version + 1, amount=price.amount + price.amount // 10 // 100 * 100)
+                for price in batch.prices[:: len(batch.prices) // DEMO_PRICE_CHANGES][:DEMO_PRICE_CHANGES]
+            ]
+            apply_inbound(session=session, batch=InboundBatch(prices=changes), now=now)
+            session.commit()
+        return f"seeded the demo store: {len(batch.products)} products, {len(batch.loyalty)} loyalty cards, {len(batch.pickups)} pickups, {len(changes)} labels to print"
+    finally:
+        engine.dispose()
 
 
 async def run_demo(config: StoreHubConfig, directory: Path) -> None:

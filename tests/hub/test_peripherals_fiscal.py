@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bus.client import RequestTimeout, StoreHubClient
@@ -90,6 +91,13 @@ async def fiscalize_until_answered(till: Any, key: str, hub: HubProcess) -> Resp
             pass
         assert time.monotonic() < deadline, f"no final answer for {key}:\n{hub.log()}"
         await asyncio.sleep(0.2)
+
+
+def store_events(hub: HubProcess) -> list[dict[str, Any]]:
+    """The outbox, as the cloud pulls it."""
+    answer = httpx.get(hub.api_url + "/api/v1/sync/events", params={"limit": 1000}, headers=hub.headers("cloud"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["events"]
 
 
 def closed_receipts(register: ShtrikhRegister) -> list:
@@ -187,6 +195,14 @@ async def test_the_hub_killed_at_any_step_of_a_receipt_prints_it_exactly_once(sh
     assert again.ok and again.result == first.result
     assert len(closed_receipts(sim.register)) == len(KILL_POINTS) + 1
 
+    # And the store booked each printed receipt once: every sale.completed names its own
+    # fiscal document, whichever way its receipt_closed came (at close, from
+    # reconciliation after a restart, from the journal at start).
+    booked = [
+        event["data"]["fiscal"]["document_number"] for event in store_events(hub) if event["type"] == "sale.completed"
+    ]
+    assert sorted(booked) == sorted(receipt.fiscal_number for receipt in closed_receipts(sim.register))
+
 
 async def test_an_old_shift_and_a_power_cut_through_the_hub(shop: Shop):
     sim, hub, till = shop.sim, shop.hub, shop.till
@@ -216,3 +232,76 @@ async def test_an_old_shift_and_a_power_cut_through_the_hub(shop: Shop):
     [reconciled] = [event for event in heard if event.type == "receipt_reconciled"]
     assert reconciled.data["idempotency_key"] == "day-3" and reconciled.data["printed"] is False
     assert reconciled.data["outcome"] == "cancelled"
+
+
+# -- the store books the sale ---------------------------------------------------------------
+
+CATALOGUE = {
+    "products": [
+        {"sku": "KEF-930", "gtin": "4607025392408", "name": "Кефир 1% 930г", "tax_group": 2, "version": 1},
+        {"sku": "CHS-RU", "name": "Сыр Российский, кг", "measure": "kg", "tax_group": 1, "version": 1},
+    ],
+    "prices": [{"sku": "KEF-930", "version": 1, "amount": 7490}, {"sku": "CHS-RU", "version": 1, "amount": 69900}],
+}
+
+
+def rest(hub: HubProcess, who: str, method: str, path: str, **kwargs: Any) -> Any:
+    answer = httpx.request(method, hub.api_url + "/api/v1" + path, headers=hub.headers(who), **kwargs)
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
+async def test_a_fiscalized_receipt_lowers_stock_accrues_points_and_is_one_sale(shop: Shop):
+    sim, hub, till = shop.sim, shop.hub, shop.till
+    rest(hub, "cloud", "POST", "/sync/inbound", json=CATALOGUE)
+    for sku, quantity in (("KEF-930", "10"), ("CHS-RU", "5.000")):
+        rest(hub, "manager-1", "POST", "/stock/moves", json={"sku": sku, "kind": "receipt", "quantity": quantity})
+
+    # The till gives the gtin only for the kefir: the store finds the sku itself.
+    receipt = RECEIPT | {"lines": [RECEIPT["lines"][0] | {"sku": None, "gtin": "4607025392408"}, RECEIPT["lines"][1]]}
+    response = await till.request(DEVICE, "fiscalize", receipt, idempotency_key="sale-store-1")
+    assert response.ok and response.result is not None, response
+    document = response.result["document_number"]
+
+    def sales() -> list[dict[str, Any]]:
+        return [e for e in store_events(hub) if e["type"] == "sale.completed"]
+
+    await until(lambda: sales(), 5, "sale.completed in the outbox")
+    [sale] = sales()
+    assert sale["data"]["fiscal"] == {
+        "device": DEVICE, "document_number": document, "fiscal_sign": response.result["fiscal_sign"],
+        "issued_at": response.result["issued_at"],
+    }  # fmt: skip
+    assert sale["source"] == {"client": "till-1", "device": DEVICE} and sale["data"]["total"] == RECEIPT_TOTAL
+    assert [line["sku"] for line in sale["data"]["lines"]] == ["KEF-930", "CHS-RU"]
+    # 5 % of 437.79 paid in money, rounded down
+    assert sale["data"]["loyalty"] == {"card": "7000123456789", "accrued": 2188, "redeemed": 0}
+    assert rest(hub, "till-1", "GET", "/products/KEF-930")["stock"]["on_hand"] == "8.000"
+    assert rest(hub, "till-1", "GET", "/products/CHS-RU")["stock"]["on_hand"] == "4.588"
+    card = rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")
+    assert card["pending_accruals"] == 2188 and card["available"] == 0
+
+    # Delivered again — the till's retry, a restart that reads the fiscal journal — it
+    # changes nothing.
+    again = await till.request(DEVICE, "fiscalize", receipt, idempotency_key="sale-store-1")
+    assert again.ok and again.result == response.result
+    assert len(closed_receipts(sim.register)) == 1
+    await asyncio.to_thread(hub.stop)
+    await asyncio.to_thread(hub.start)
+    assert len(sales()) == 1
+    assert rest(hub, "till-1", "GET", "/products/KEF-930")["stock"]["on_hand"] == "8.000"
+    assert rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")["pending_accruals"] == 2188
+
+    # The shopper brings the cheese back: a refund receipt puts it back on the shelf.
+    await until_device_online(till, hub, DEVICE, DEVICE_ONLINE_TIMEOUT_S, request_timeout=TILL_TIMEOUT_S)
+    refund = {
+        "lines": [RECEIPT["lines"][1]],
+        "payments": [{"type": "card", "amount": 28799}],
+        "loyalty_card": "7000123456789",
+    }
+    returned = await till.request(DEVICE, "refund", refund, idempotency_key="refund-store-1")
+    assert returned.ok, returned
+    await until(lambda: any(e["type"] == "sale.refunded" for e in store_events(hub)), 5, "sale.refunded")
+    assert rest(hub, "till-1", "GET", "/products/CHS-RU")["stock"]["on_hand"] == "5.000"
+    # The points the cheese had earned (5 % of 287.99) are taken back.
+    assert rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")["pending_redemptions"] == 1439
