@@ -85,10 +85,12 @@ def transition_pickup(
     if row is None:
         raise not_found("pickup order", order_id, field="id")
     if to not in NEXT_STATES[row.state]:
-        allowed = ", ".join(NEXT_STATES[row.state]) or "nothing: it is closed"
+        allowed = NEXT_STATES[row.state]
         raise StoreError(
             ErrorCode.CONFLICT,
-            f"pickup {order_id} is {row.state}; it can go to {allowed}",
+            f"pickup {order_id} is {row.state}; it can go to {', '.join(allowed)}"
+            if allowed
+            else f"pickup {order_id} is {row.state} and closed",
             field="to",
             state=row.state,
             allowed=list(NEXT_STATES[row.state]),
