@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from hub.store.errors import not_found
@@ -155,18 +156,56 @@ def find_product(*, session: Session, sku: str | None = None, gtin: str | None =
     return product
 
 
+def _lookup_statement(by: str) -> Select:
+    """Product, its current price, stock level and label state in one statement.
+
+    Built once per key: a till's lookup then only binds its code, instead of paying
+    for building and compiling four statements per scan."""
+    newest = aliased(PriceRow)
+    current = (
+        select(func.max(newest.version))
+        .where(newest.sku == Product.sku, newest.applied_at.is_not(None))
+        .correlate(Product)
+        .scalar_subquery()
+    )
+    key = Product.gtin if by == "gtin" else Product.sku
+    return (
+        select(
+            Product,
+            PriceRow.amount,
+            PriceRow.version,
+            PriceRow.effective_at,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            StaleLabel.sku.label("stale"),
+        )  # fmt: skip
+        .select_from(Product)
+        .outerjoin(PriceRow, and_(PriceRow.sku == Product.sku, PriceRow.version == current))
+        .outerjoin(StockLevel, StockLevel.sku == Product.sku)
+        .outerjoin(StaleLabel, StaleLabel.sku == Product.sku)
+        .where(key == bindparam("code"))
+    )
+
+
+LOOKUP = {"gtin": _lookup_statement("gtin"), "sku": _lookup_statement("sku")}
+ELSEWHERE = (
+    select(StockElsewhere.store_id, StockElsewhere.store_name, StockElsewhere.available, StockElsewhere.as_of)
+    .where(StockElsewhere.sku == bindparam("sku"))
+    .order_by(StockElsewhere.available.desc())
+)
+
+
 def lookup_product(
     *, session: Session, sku: str | None = None, gtin: str | None = None, now: float | None = None
 ) -> ProductPublic:
     """Everything a till or kiosk shows for a scanned product, in one read."""
     now = time.time() if now is None else now
-    product = find_product(session=session, sku=sku, gtin=gtin)
-    price = current_price(session=session, sku=product.sku)
-    level = session.get(StockLevel, product.sku)
-    on_hand, reserved = (level.on_hand, level.reserved) if level else (0, 0)
-    elsewhere = session.execute(
-        select(StockElsewhere).where(StockElsewhere.sku == product.sku).order_by(StockElsewhere.available.desc())
-    ).scalars()
+    by, code = ("sku", sku) if sku is not None else ("gtin", gtin)
+    row = session.execute(LOOKUP[by], {"code": code}).first()
+    if row is None:
+        raise not_found("product" if by == "sku" else "product with GTIN", code or "", field=by)
+    product, amount, version, effective_at, on_hand, reserved, stale = row
+    elsewhere = session.execute(ELSEWHERE, {"sku": product.sku}).all()
     return ProductPublic(
         sku=product.sku,
         gtin=product.gtin,
@@ -178,22 +217,20 @@ def lookup_product(
         aisle=product.aisle,
         tax_group=product.tax_group,
         version=product.version,
-        price=None
-        if price is None
-        else PricePublic(amount=price.amount, version=price.version, effective_at=aware(price.effective_at)),
-        unit_price=None if price is None else unit_price(product, price.amount),
-        stock=stock_here(on_hand, reserved),
+        price=None if amount is None else PricePublic(amount=amount, version=version, effective_at=aware(effective_at)),
+        unit_price=None if amount is None else unit_price(product, amount),
+        stock=stock_here(on_hand or 0, reserved or 0),
         elsewhere=[
             StockElsewherePublic(
-                store_id=row.store_id,
-                store_name=row.store_name,
-                available=decimal_quantity(row.available),
-                as_of=aware(row.as_of),
-                age_s=round(max(0.0, now - row.as_of), 1),
+                store_id=store_id,
+                store_name=store_name,
+                available=decimal_quantity(available),
+                as_of=aware(as_of),
+                age_s=round(max(0.0, now - as_of), 1),
             )
-            for row in elsewhere
+            for store_id, store_name, available, as_of in elsewhere
         ],
-        label_stale=session.get(StaleLabel, product.sku) is not None,
+        label_stale=stale is not None,
     )
 
 
