@@ -10,7 +10,7 @@ the label queue (one entry per product, always the newest price) until printed.
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
@@ -106,12 +106,12 @@ def apply_due_prices(*, session: Session, now: float, sku: str | None = None) ->
         if current is not None and newest.version < current.version:
             continue  # all superseded by the price already on the shelf
         if current is None or newest.amount != current.amount:
-            _queue_label(session, newest, previous=current.amount if current else None, now=now)
-            stale += 1
+            stale += _queue_label(session, newest, previous=current.amount if current else None, now=now)
     return stale
 
 
-def _queue_label(session: Session, price: PriceRow, *, previous: int | None, now: float) -> None:
+def _queue_label(session: Session, price: PriceRow, *, previous: int | None, now: float) -> bool:
+    """Whether the product's label is now in the queue."""
     label = session.get(StaleLabel, price.sku)
     if label is None:
         label = StaleLabel(
@@ -122,8 +122,9 @@ def _queue_label(session: Session, price: PriceRow, *, previous: int | None, now
         label.amount, label.price_version, label.queued_at = price.amount, price.version, now
     if label.previous_amount == label.amount:
         session.delete(label)  # changed and changed back: the printed label is right again
-        return
+        return False
     session.add(label)
+    return True
 
 
 def current_price(*, session: Session, sku: str) -> PriceRow | None:
@@ -139,7 +140,7 @@ def unit_price(product: Product, amount: int) -> UnitPrice | None:
     if product.unit_price_basis is None or not product.net_content:
         return None
     per = BASIS_THOUSANDTHS[product.unit_price_basis]
-    value = (Decimal(amount) * per / product.net_content).quantize(Decimal(1))
+    value = (Decimal(amount) * per / product.net_content).quantize(Decimal(1), ROUND_HALF_UP)
     return UnitPrice(amount=int(value), per=product.unit_price_basis)  # type: ignore[arg-type]
 
 

@@ -65,14 +65,15 @@ def receive_pickup(*, session: Session, order: PickupIn, now: float) -> str:
         session.add(row)
         _event(session, row, "pickup.arrived", client=None, now=now)
         return "arrived"
+    if not NEXT_STATES[row.state]:
+        return "not_applicable"  # collected, returned or cancelled here: nothing left to change
     row.version = order.version
-    if NEXT_STATES[row.state]:
-        row.customer_name, row.customer_contact = order.customer_name, order.customer_contact
-        row.code_hash, row.deadline, row.updated_at = code_hash(order.id, order.code), epoch(order.deadline), now
-        if row.state == "arrived":
-            row.lines = lines  # once ready, the picked goods are what they are
+    row.customer_name, row.customer_contact = order.customer_name, order.customer_contact
+    row.code_hash, row.deadline, row.updated_at = code_hash(order.id, order.code), epoch(order.deadline), now
+    if row.state == "arrived":
+        row.lines = lines  # once ready, the picked goods are what they are
     session.add(row)
-    if order.cancelled and "cancelled" in NEXT_STATES[row.state]:
+    if order.cancelled:
         _transition(session, row, "cancelled", client=None, now=now)
         return "cancelled"
     return "updated"
@@ -105,11 +106,14 @@ def transition_pickup(
 
 
 def _check_available(session: Session, row: Pickup) -> None:
+    needed: dict[str, int] = {}
+    for line in _lines(row):  # two lines of one product need both quantities
+        needed[line["sku"]] = needed.get(line["sku"], 0) + line["quantity"]
     short = []
-    for line in _lines(row):
-        level = level_of(session=session, sku=line["sku"])
-        if level.on_hand - level.reserved < line["quantity"]:
-            short.append({"sku": line["sku"], "needed": str(decimal_quantity(line["quantity"])),
+    for sku, quantity in needed.items():
+        level = level_of(session=session, sku=sku)
+        if level.on_hand - level.reserved < quantity:
+            short.append({"sku": sku, "needed": str(decimal_quantity(quantity)),
                           "available": str(decimal_quantity(level.on_hand - level.reserved))})  # fmt: skip
     if short:
         raise StoreError(

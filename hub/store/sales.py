@@ -152,9 +152,9 @@ def _loyalty_points(session: Session, receipt: ClosedReceipt, percent: Decimal) 
     assert receipt.loyalty_card is not None
     earned = accrual_for(receipt.total - receipt.paid_with_points, percent)
     if receipt.operation == "sale":
-        accrued, redeemed = earned, receipt.paid_with_points
-        if redeemed and _redeemed_beforehand(session, receipt.loyalty_card, receipt.idempotency_key):
-            redeemed = 0
+        # Points the till redeemed beforehand for this sale are spent already.
+        before = _redeemed_beforehand(session, receipt.loyalty_card, receipt.idempotency_key)
+        accrued, redeemed = earned, max(0, receipt.paid_with_points - before)
     else:
         # A refund gives back the points it was paid with and takes back what it had earned.
         accrued, redeemed = receipt.paid_with_points, earned
@@ -188,17 +188,15 @@ def _book_loyalty(session: Session, device_id: str, receipt: ClosedReceipt, poin
             )  # fmt: skip
 
 
-def _redeemed_beforehand(session: Session, card: str, key: str | None) -> bool:
+def _redeemed_beforehand(session: Session, card: str, key: str | None) -> int:
+    """Points redeemed on ``card`` with the sale's idempotency key as reference."""
     if not key:
-        return False
-    return (
-        session.execute(
-            select(LoyaltyMove.id).where(
-                LoyaltyMove.card == card, LoyaltyMove.kind == "redemption", LoyaltyMove.reference == key
-            )
-        ).first()
-        is not None
-    )
+        return 0
+    return session.execute(
+        select(func.coalesce(func.sum(LoyaltyMove.points), 0)).where(
+            LoyaltyMove.card == card, LoyaltyMove.kind == "redemption", LoyaltyMove.reference == key
+        )
+    ).scalar_one()
 
 
 def unbooked_journal_receipts(*, session: Session) -> list[tuple[str, ClosedReceipt]]:

@@ -71,7 +71,7 @@ def book_move(*, session: Session, move: StockMoveCreate, client: str, now: floa
                 "sku": product.sku,
                 "kind": move.kind,
                 "quantity": str(decimal_quantity(delta)),
-                "counted": str(move.quantity) if move.kind == "count" else None,
+                "counted": str(decimal_quantity(quantity)) if move.kind == "count" else None,
                 "on_hand": str(decimal_quantity(before.on_hand + delta)),
                 "reason": move.reason,
             },

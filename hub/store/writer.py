@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -53,23 +53,26 @@ class StoreWriter:
         self._max_batch = max_batch
         self._inbox: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.commits = 0
         self.writes = 0
 
     def start(self) -> None:
+        self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what is queued, then stop."""
         if self._thread is not None:
+            self._stopping = True
             self._inbox.put(None)
             self._thread.join(timeout)
             self._thread = None
 
     def submit(self, work: Callable[[Session], T]) -> Future[T]:
         future: Future[T] = Future()
-        if self._thread is None:
+        if self._thread is None or self._stopping:
             future.set_exception(WriterStopped("the store is not accepting writes (the hub is stopping)"))
             return future
         self._inbox.put(_Write(work, future))
@@ -100,6 +103,14 @@ class StoreWriter:
                     break
                 batch.append(item)
             self._commit(batch)
+        # A write that slipped in behind the stop marker is answered, not left waiting.
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                _answer(item.future, error=WriterStopped("the store stopped before this write ran"))
 
     def _commit(self, batch: list[_Write]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -120,17 +131,31 @@ class StoreWriter:
             # on disk, and every caller hears so.
             log.exception("store commit of %d writes failed", len(batch))
             for write in batch:
-                write.future.set_exception(exc)
+                _answer(write.future, error=exc)
             return
         self.commits += 1
         self.writes += len(batch)
         for write, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
-                write.future.set_result(value)
+                _answer(write.future, result=value)
             else:
-                write.future.set_exception(value)
+                _answer(write.future, error=value)
         if self._on_commit is not None:
             try:
                 self._on_commit()
             except Exception:
                 log.exception("after-commit notice failed")
+
+
+def _answer(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    """Tell the caller, unless it stopped listening (its task was cancelled): the write
+    stands either way, and the writer goes on serving the others."""
+    if future.done():
+        return
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:  # cancelled between the check and the answer
+        pass
