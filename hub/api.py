@@ -119,7 +119,8 @@ def create_api(services: ApiServices) -> FastAPI:
 
     Services = Annotated[ApiServices, Depends(get_services)]
 
-    def authenticated_client(
+    # async: a sync dependency would cost every call a trip through the thread pool.
+    async def authenticated_client(
         services: Services, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> ClientConfig:
         refusal = HTTPException(

@@ -4,7 +4,8 @@ Tills, the REST API, the bus and the receipt feed all hand their writes here.  T
 thread takes whatever is waiting (up to ``MAX_BATCH``), runs each write in its own
 savepoint inside one ``BEGIN IMMEDIATE`` transaction, and commits once: with
 ``synchronous=FULL`` the commit's fsync is the cost, and a busy checkout shares it.
-A write that fails rolls back its own savepoint only; its caller gets the exception.
+A write that fails undoes only itself (the batch runs again with a savepoint per
+write); its caller gets the exception.
 One thread also means checks and writes never interleave: two tills redeeming on one
 card are served one after the other, so neither can spend what the other just did.
 """
@@ -112,20 +113,35 @@ class StoreWriter:
             if item is not None:
                 _answer(item.future, error=WriterStopped("the store stopped before this write ran"))
 
-    def _commit(self, batch: list[_Write]) -> None:
+    def _run(self, batch: list[_Write], *, savepoints: bool) -> list[tuple[bool, Any]]:
+        """Run ``batch`` in one transaction and commit it, unless a write failed and this
+        run had no savepoints to keep the others (then roll back: the caller runs again)."""
         outcomes: list[tuple[bool, Any]] = []
-        try:
-            with Session(self._engine, expire_on_commit=False) as session:
-                for write in batch:
-                    savepoint = session.begin_nested()
-                    try:
-                        result = write.work(session)
+        with Session(self._engine, expire_on_commit=False) as session:
+            for write in batch:
+                savepoint = session.begin_nested() if savepoints else None
+                try:
+                    result = write.work(session)
+                    if savepoint is not None:
                         savepoint.commit()
-                        outcomes.append((True, result))
-                    except Exception as exc:  # the caller's to handle; the batch goes on
-                        savepoint.rollback()
-                        outcomes.append((False, exc))
-                session.commit()
+                    outcomes.append((True, result))
+                except Exception as exc:  # the caller's to handle
+                    if savepoint is None:
+                        session.rollback()
+                        return outcomes + [(False, exc)]
+                    savepoint.rollback()
+                    outcomes.append((False, exc))
+            session.commit()
+        return outcomes
+
+    def _commit(self, batch: list[_Write]) -> None:
+        # Most batches fail nowhere: run them plainly in one transaction.  Only when a write
+        # refuses (insufficient balance, unknown product…) is the batch run again with a
+        # savepoint per write, so that one write's refusal undoes nothing of the others.
+        try:
+            outcomes = self._run(batch, savepoints=False)
+            if len(batch) > 1 and not all(ok for ok, _ in outcomes):
+                outcomes = self._run(batch, savepoints=True)
         except Exception as exc:
             # The commit itself failed (say, the disk is full): nothing of the batch is
             # on disk, and every caller hears so.
