@@ -19,6 +19,7 @@ bench: setup
 	$(BIN)/storehub bench rtt --clients 1 --seconds 5
 	$(BIN)/storehub bench rtt --clients 20 --seconds 5
 	$(BIN)/storehub bench rtt --clients 20 --rate 5 --seconds 5
+	$(BIN)/storehub bench api
 
 lint: setup
 	$(BIN)/ruff check hub devices bus tui cloud_link tests

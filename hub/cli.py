@@ -86,6 +86,26 @@ def main(argv: list[str] | None = None) -> int:
     fiscal.add_argument("--baudrate", type=int, default=115200, help="the register's line speed (default 115200)")
     _json_option(fiscal)
 
+    api = benches.add_parser(
+        "api",
+        help="product lookups through the store API beside /healthz, and the outbox's append rate (single vs batched)",
+    )
+    api.add_argument("--callers", type=int, default=50, help="concurrent callers, one connection each (default 50)")
+    api.add_argument(
+        "--rate",
+        type=float,
+        default=4.0,
+        help="lookups per second per caller in the paced phases; 0 = closed loop only (default 4)",
+    )
+    _bench_options(api)
+    api.add_argument(
+        "--outbox-dir",
+        type=Path,
+        default=None,
+        help="where the outbox's throwaway SQLite file goes (default: the temp folder)",
+    )
+    _json_option(api)
+
     args = parser.parse_args(argv)
     handler = {
         "run": _run,
@@ -290,6 +310,13 @@ def _bench(args: argparse.Namespace) -> int:
 
         bench = run_fiscal_bench(seconds=args.seconds, lines=args.lines, baudrate=args.baudrate)
         table = fiscal_table
+    elif args.bench == "api":
+        from hub.bench_api import run_api_bench
+
+        bench = run_api_bench(
+            callers=args.callers, rate=args.rate, seconds=args.seconds, warmup=args.warmup, outbox_dir=args.outbox_dir
+        )
+        table = api_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
         table = contention_table
@@ -343,6 +370,82 @@ def contention_table(report: dict) -> str:
         )
     r = report["ratio"]
     lines.append(f"contended/uncontended: claim p50 {r['claim_p50']:.1f}x, shared jobs/s {r['jobs_throughput']:.2f}x")
+    return "\n".join(lines)
+
+
+def api_table(report: dict) -> str:
+    lookup, outbox, goals = report["lookup"], report["outbox"], report["goals"]
+    phase_row = "{:<22}{:>9}{:>8.0f}{:>8.2f}{:>8.2f}{:>8.2f}{:>8.2f}{:>7}{:>7}{:>6}{:>8}"
+
+    def number(value: float | None, places: int = 2) -> str:
+        return "?" if value is None else f"{value:.{places}f}"
+
+    lines = [
+        f"storehub bench api: {report['callers']} caller(s), one keep-alive connection each, "
+        f"{report['seconds']:g} s per phase after {report['warmup']:g} s warm-up",
+        f"{report['cpus']} CPU(s) shared by the hub and the load generator; machine load average "
+        f"{report['load_average']['before']} before, {report['load_average']['after']} after",
+        f"lookup: GET /api/v1/products/gtin/{{gtin}}, random of {lookup['gtins']} GTINs "
+        f"({lookup['products']} products, {lookup['stocked']} stocked, seeded in {lookup['seed_s']:g} s); "
+        "baseline: GET /healthz",
+        "bench/hub: CPUs each process kept busy; hub ms: the hub's CPU time per answered request",
+        f"{'phase':<22}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'errors':>7}{'bench':>7}{'hub':>6}{'hub ms':>8}",
+    ]
+    for kind in ("paced", "closed"):
+        if kind not in lookup:
+            continue
+        label = f"{report['rate']:g}/s each" if kind == "paced" else "closed loop"
+        for name in ("healthz", "lookup"):
+            p = lookup[kind][name]
+            lines.append(
+                phase_row.format(
+                    f"{label} {name}", p["requests"], p["throughput"], p["p50_ms"], p["p90_ms"], p["p99_ms"],
+                    p["max_ms"], p["errors"], number(p.get("bench_cpu")), number(p.get("hub_cpu")),
+                    number(p.get("hub_cpu_ms")),
+                )
+            )  # fmt: skip
+        r = lookup[kind]["ratio"]
+        lines.append(f"  lookup/healthz: req/s {r['throughput']:.2f}x, p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x")
+    d = report["domain_lookup"]
+    lines.append(
+        f"domain call alone (StoreDomain.product in-process, 1 thread): {d['throughput']:.0f}/s, "
+        f"p50 {d['p50_ms']:.3f} ms, p99 {d['p99_ms']:.3f} ms, max {d['max_ms']:.2f} ms, {d['cpu_ms']:.3f} ms CPU each"
+    )
+    lines += [
+        "",
+        f"outbox: SQLite {outbox['journal_mode']}, synchronous={outbox['synchronous']}, {outbox['filesystem']} at "
+        f"{outbox['directory']}, {outbox['event_bytes']}-byte sale.completed events, {outbox['seconds']:g} s per phase",
+        f"{'phase':<30}{'events':>9}{'events/s':>10}{'commits':>9}{'ev/commit':>10}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'  gapless':<9}",
+    ]
+    for label, key in (
+        ("single-event commits", "single"),
+        (f"batched, 1 event/write x{outbox['batched']['in_flight']}", "batched"),
+        (f"batched, {outbox['bulk']['events_per_write']} events/write x{outbox['bulk']['in_flight']}", "bulk"),
+    ):
+        p = outbox[key]
+        lines.append(
+            f"{label:<30}{p['events']:>9}{p['events_per_s']:>10}{p['commits']:>9}{p['events_per_commit']:>10.1f}"
+            f"{p['write_p50_ms']:>8.2f}{p['write_p99_ms']:>8.2f}  {'yes' if p['gapless'] else 'NO: GAPS'}"
+        )
+    r = outbox["ratio"]
+    lines.append(
+        f"  batched/single: {r['batched']:.1f}x (1 event/write), {r['bulk']:.1f}x ({outbox['bulk']['events_per_write']} "
+        f"events/write); write ms: submit to commit; seqs checked gapless (count == last_seq, 1..last) after each phase"
+    )
+    verdict = {True: "met", False: "NOT met"}
+    paced = "paced" in lookup
+    lines += [
+        "",
+        f"lookup p99 {goals['lookup_p99_ms']:.2f} ms "
+        + (f"at {report['callers']} x {report['rate']:g}/s" if paced else "in a closed loop")
+        + f" (goal <= {goals['lookup_p99_goal_ms']:g} ms): {verdict[goals['lookup_met']]}",
+        f"batched outbox {goals['batched_events_per_s']:,} events/s, 1 event/write "
+        f"(goal >= {goals['outbox_goal_events_per_s']:,}): {verdict[goals['batched_met']]}",
+        f"batched outbox {goals['bulk_events_per_s']:,} events/s, {outbox['bulk']['events_per_write']} events/write "
+        f"(goal >= {goals['outbox_goal_events_per_s']:,}): {verdict[goals['bulk_met']]}",
+    ]
     return "\n".join(lines)
 
 
