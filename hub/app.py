@@ -157,8 +157,9 @@ class Hub:
         self.start_devices()
         self.start_requests()
         self.watch_clients()
-        self.announce_online()
         await self.start_api()
+        # Last: `online` on hub/state promises that both doors, MQTT and REST, answer.
+        self.announce_online()
         log.info("hub %s boot %d serving store %s", self.version, self.boot, self.config.store_id)
 
     def init_database(self) -> None:
