@@ -17,6 +17,7 @@ from hub.config import ClientConfig
 from hub.permissions import check_store_access
 from hub.store.domain import MAX_FEED_WAIT_S, StoreDomain
 from hub.store.schemas import (
+    MAX_SERIAL,
     AccrualCreate,
     Card,
     Gtin,
@@ -171,7 +172,7 @@ def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> AP
     )
     async def sync_events(
         client: Cloud,
-        after: Annotated[int, Query(ge=0, description="The last seq the cloud holds.")] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_SERIAL, description="The last seq the cloud holds.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = 500,
         wait_s: Annotated[
             float, Query(ge=0, le=MAX_FEED_WAIT_S, description="Long-poll: wait this long for news.")

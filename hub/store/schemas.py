@@ -25,12 +25,30 @@ MAX_QUANTITY = Decimal("999999.999")
 
 QUANTITY_SCALE = 1000
 
+#: Versions and seqs are SQLite integers (64-bit); this leaves room to count on.
+MAX_SERIAL = 2**62
+
+#: Moments from the cloud must lie in this range (as UTC years): a price "effective"
+#: in year 1 or 9999 is a mistake, and would not survive the trip through UTC.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
+
 
 def _valid_gtin(value: str) -> str:
     if not ean.is_valid(value):
         raise ValueError("is not a GTIN-8/12/13/14 with a valid check digit")
     return value
 
+
+def _plausible(moment: dt.datetime) -> dt.datetime:
+    year = moment.astimezone(dt.UTC).year if EARLIEST_YEAR < moment.year < LATEST_YEAR else moment.year
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise ValueError(f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+Version = Annotated[int, Field(ge=0, le=MAX_SERIAL)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SERIAL)]
 
 Sku = Annotated[
     str,
@@ -106,16 +124,16 @@ class ProductBase(StoreModel):
 class ProductIn(ProductBase):
     """A product as the cloud sends it; applied only if newer than what the hub has."""
 
-    version: int = Field(ge=0, description="The cloud's version of this product record.")
+    version: Version = Field(description="The cloud's version of this product record.")
 
 
 class PriceIn(StoreModel):
     """A price as the cloud sends it: one version of one product's price."""
 
     sku: Sku
-    version: int = Field(ge=1, description="Grows with every price change of this product.")
+    version: Version = Field(ge=1, description="Grows with every price change of this product.")
     amount: Money
-    effective_at: AwareDatetime | None = Field(None, description="When it takes effect; now if omitted.")
+    effective_at: Moment | None = Field(None, description="When it takes effect; now if omitted.")
 
 
 class PricePublic(StoreModel):
@@ -217,7 +235,7 @@ class StockElsewhereIn(StoreModel):
     store_name: Text = ""
     sku: Sku
     available: Decimal = Field(ge=0, le=MAX_QUANTITY, decimal_places=3)
-    as_of: AwareDatetime
+    as_of: Moment
 
 
 # -- loyalty ------------------------------------------------------------------------
@@ -266,8 +284,8 @@ class LoyaltySnapshotIn(StoreModel):
     card: Card
     holder: Text = ""
     balance: int = Field(ge=0, le=MAX_MONEY)
-    store_seq: int = Field(ge=0, description="The highest of this store's event seqs the balance includes.")
-    as_of: AwareDatetime
+    store_seq: Seq = Field(description="The highest of this store's event seqs the balance includes.")
+    as_of: Moment
 
 
 # -- pickups ------------------------------------------------------------------------
@@ -285,13 +303,13 @@ class PickupIn(StoreModel):
     """A click-and-collect order as the cloud sends it."""
 
     id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    version: int = Field(ge=0)
+    version: Version
     customer_name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     customer_contact: Text = ""
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,16}$")] = Field(
         description="The code the shopper shows at collection; the hub keeps only its hash."
     )
-    deadline: AwareDatetime
+    deadline: Moment
     lines: list[PickupLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
     cancelled: bool = Field(False, description="The shopper cancelled online.")
 
@@ -419,7 +437,7 @@ class SyncEvents(StoreModel):
 
 
 class SyncAck(StoreModel):
-    upto_seq: int = Field(ge=0, description="Every event up to this seq is safely in the cloud.")
+    upto_seq: Seq = Field(description="Every event up to this seq is safely in the cloud.")
 
 
 class SyncAckResult(StoreModel):

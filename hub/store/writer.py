@@ -122,6 +122,9 @@ class StoreWriter:
                 savepoint = session.begin_nested() if savepoints else None
                 try:
                     result = write.work(session)
+                    # Flushed here, so that what the database refuses is this write's
+                    # failure, not the whole batch's at commit.
+                    session.flush()
                     if savepoint is not None:
                         savepoint.commit()
                     outcomes.append((True, result))
