@@ -65,6 +65,8 @@ def check_hub_action(role: str | None, action: str) -> None:
         raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
     if action in HUB_STAFF_ACTIONS and role not in STAFF_ROLES:
         raise DeviceError(ErrorCode.FORBIDDEN, f"{action} is for technicians and managers, not a {role}")
+    if action in HUB_STORE_ACTIONS:
+        check_store_access(role, HUB_STORE_ACTIONS[action])
 
 
 #: Who may use each part of the store API (REST, and the same reads on the bus's
@@ -82,6 +84,11 @@ STORE_ROLES: dict[str, frozenset[str]] = {
     "manager_views": frozenset({"manager", "technician"}),
     "sync": frozenset({"cloud"}),
 }
+
+
+#: The store lookups on the bus's ``hub`` target, and the part of the store API each
+#: belongs to: the same roles may use them through either door.
+HUB_STORE_ACTIONS = {"product": "products", "search_products": "products", "loyalty_balance": "loyalty_read"}
 
 
 def check_store_access(role: str | None, part: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import StringConstraints
+from pydantic import BaseModel, StringConstraints
 
 from bus.payloads import Response
 from hub.config import ClientConfig
@@ -46,8 +46,16 @@ from hub.store.schemas import (
 #: Most events one feed page carries: a few hundred kilobytes at most.
 MAX_FEED_PAGE = 1000
 
-#: Every refusal the store API gives has the bus's envelope.
-REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": Response} for code in (400, 401, 403, 404, 409, 413)}
+
+class Unauthorized(BaseModel):
+    detail: str
+
+
+#: Every refusal the store API gives has the bus's envelope, except a missing or wrong
+#: token's (401), which is FastAPI's ``{"detail"}`` as on the device routes.
+REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": Response} for code in (400, 403, 404, 409, 413)} | {
+    401: {"model": Unauthorized}
+}
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -157,11 +157,8 @@ def find_product(*, session: Session, sku: str | None = None, gtin: str | None =
     return product
 
 
-def _lookup_statement(by: str) -> Select:
-    """Product, its current price, stock level and label state in one statement.
-
-    Built once per key: a till's lookup then only binds its code, instead of paying
-    for building and compiling four statements per scan."""
+def on_the_shelf() -> ColumnElement[bool]:
+    """Joins a product to the price it shows now: its newest version in effect."""
     newest = aliased(PriceRow)
     current = (
         select(func.max(newest.version))
@@ -169,6 +166,14 @@ def _lookup_statement(by: str) -> Select:
         .correlate(Product)
         .scalar_subquery()
     )
+    return and_(PriceRow.sku == Product.sku, PriceRow.version == current)
+
+
+def _lookup_statement(by: str) -> Select:
+    """Product, its current price, stock level and label state in one statement.
+
+    Built once per key: a till's lookup then only binds its code, instead of paying
+    for building and compiling four statements per scan."""
     key = Product.gtin if by == "gtin" else Product.sku
     return (
         select(
@@ -181,7 +186,7 @@ def _lookup_statement(by: str) -> Select:
             StaleLabel.sku.label("stale"),
         )  # fmt: skip
         .select_from(Product)
-        .outerjoin(PriceRow, and_(PriceRow.sku == Product.sku, PriceRow.version == current))
+        .outerjoin(PriceRow, on_the_shelf())
         .outerjoin(StockLevel, StockLevel.sku == Product.sku)
         .outerjoin(StaleLabel, StaleLabel.sku == Product.sku)
         .where(key == bindparam("code"))
@@ -246,15 +251,10 @@ def stock_here(on_hand: int, reserved: int) -> StockHere:
 def search_products(*, session: Session, query: str, limit: int) -> ProductSearch:
     """Products whose name, sku or gtin contains ``query`` (any case), by name."""
     pattern = f"%{query.strip().lower()}%"
-    price = (
-        select(PriceRow.amount)
-        .where(PriceRow.sku == Product.sku, PriceRow.applied_at.is_not(None))
-        .order_by(PriceRow.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     rows = session.execute(
-        select(Product, price, StockLevel.on_hand, StockLevel.reserved)
+        select(Product, PriceRow.amount, StockLevel.on_hand, StockLevel.reserved)
+        .select_from(Product)
+        .outerjoin(PriceRow, on_the_shelf())
         .outerjoin(StockLevel, StockLevel.sku == Product.sku)
         .where(
             or_(_lower(Product.name).like(pattern), func.lower(Product.sku).like(pattern), Product.gtin.like(pattern))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -115,6 +115,21 @@ class StoreDomain:
             except Exception:
                 log.exception("applying due prices failed; next try in %.0f s", PRICE_CHECK_INTERVAL_S)
 
+    async def _once(
+        self, client: str, operation: str, body: Any, work: Callable[[Session], BaseModel]
+    ) -> dict[str, Any]:
+        """A till's write, done once per its ``idempotency_key`` (``hub.store.requests``)."""
+        return await self.writer.run(
+            lambda s: once(
+                session=s,
+                client=client,
+                key=body.idempotency_key,
+                operation=operation,
+                request=body,
+                work=lambda: work(s),
+            )
+        )
+
     def read(self, work: Callable[[Session], T]) -> T:
         with Session(self._reader) as session:
             return work(session)
@@ -139,12 +154,9 @@ class StoreDomain:
     # -- stock -------------------------------------------------------------------------
 
     async def book_stock_move(self, move: StockMoveCreate, client: str) -> dict[str, Any]:
-        return await self.writer.run(
-            lambda s: once(
-                session=s, client=client, key=move.idempotency_key, operation="stock_move", request=move,
-                work=lambda: stock.book_move(session=s, move=move, client=client, now=self.clock()),
-            )
-        )  # fmt: skip
+        return await self._once(
+            client, "stock_move", move, lambda s: stock.book_move(session=s, move=move, client=client, now=self.clock())
+        )
 
     # -- loyalty -----------------------------------------------------------------------
 
@@ -163,10 +175,7 @@ class StoreDomain:
                 session=s, card=card, points=points, reference=body.reference, client=client, now=self.clock()
             )
 
-        return await self.writer.run(
-            lambda s: once(session=s, client=client, key=body.idempotency_key, operation=f"accrue:{card}", request=body,
-                           work=lambda: work(s))
-        )  # fmt: skip
+        return await self._once(client, f"accrue:{card}", body, work)
 
     async def redeem(self, card: str, body: RedemptionCreate, client: str) -> dict[str, Any]:
         def work(s: Session) -> LoyaltyMovePublic:
@@ -174,10 +183,7 @@ class StoreDomain:
                 session=s, card=card, points=body.points, reference=body.reference, client=client, now=self.clock()
             )
 
-        return await self.writer.run(
-            lambda s: once(session=s, client=client, key=body.idempotency_key, operation=f"redeem:{card}", request=body,
-                           work=lambda: work(s))
-        )  # fmt: skip
+        return await self._once(client, f"redeem:{card}", body, work)
 
     # -- pickups -----------------------------------------------------------------------
 
@@ -197,10 +203,12 @@ class StoreDomain:
     # -- kiosk orders ------------------------------------------------------------------
 
     async def create_kiosk_order(self, body: KioskOrderCreate, client: str) -> dict[str, Any]:
-        return await self.writer.run(
-            lambda s: once(session=s, client=client, key=body.idempotency_key, operation="kiosk_order", request=body,
-                           work=lambda: orders.create_kiosk_order(session=s, order=body, client=client, now=self.clock()))
-        )  # fmt: skip
+        return await self._once(
+            client,
+            "kiosk_order",
+            body,
+            lambda s: orders.create_kiosk_order(session=s, order=body, client=client, now=self.clock()),
+        )
 
     def kiosk_order(self, order_id: str) -> KioskOrderPublic:
         return self.read(lambda s: orders.get_kiosk_order(session=s, order_id=order_id))

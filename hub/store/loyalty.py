@@ -93,12 +93,26 @@ def redeem(
 def _move(
     session: Session, card: str, kind: str, points: int, reference: str, client: str, device: str | None, now: float
 ) -> LoyaltyMovePublic:
+    seq = record_points(
+        session=session, card=card, kind=kind, points=points, reference=reference, client=client, device=device, now=now
+    )
+    session.flush()
+    return LoyaltyMovePublic(
+        card=card, kind=kind, points=points, seq=seq, balance=card_balance(session=session, card=card)
+    )  # type: ignore[arg-type]
+
+
+def record_points(
+    *, session: Session, card: str, kind: str, points: int, reference: str, client: str, device: str | None, now: float
+) -> int:
+    """One accrual or redemption on the card's ledger and its event; returns the event's seq.
+    No check: callers decide whether the card may spend (a printed receipt already did)."""
     seq = append_event(
         session=session,
         event=NewEvent(
             "loyalty.accrued" if kind == "accrual" else "loyalty.redeemed",
             {"card": card, "points": points, "reference": reference},
-            client=client,
+            client=client or None,
             device=device,
             occurred_at=now,
         ),
@@ -106,10 +120,7 @@ def _move(
     session.add(
         LoyaltyMove(card=card, kind=kind, points=points, reference=reference, client=client, seq=seq, occurred_at=now)
     )
-    session.flush()
-    return LoyaltyMovePublic(
-        card=card, kind=kind, points=points, seq=seq, balance=card_balance(session=session, card=card)
-    )  # type: ignore[arg-type]
+    return seq
 
 
 def apply_snapshot(*, session: Session, snapshot: LoyaltySnapshotIn) -> bool:

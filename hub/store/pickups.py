@@ -125,22 +125,29 @@ def _check_available(session: Session, row: Pickup) -> None:
         )
 
 
+#: The stock move a transition makes, per unit of each line: (kind, on hand, reserved).
+#: Returned or cancelled releases only what ``ready`` had set aside.
+STOCK_MOVES: dict[str, tuple[str, int, int]] = {
+    "ready": ("reservation", 0, 1),
+    "collected": ("collection", -1, -1),
+    "returned": ("release", 0, -1),
+    "cancelled": ("release", 0, -1),
+}
+
+
 def _transition(session: Session, row: Pickup, to: str, *, client: str | None, now: float) -> None:
     held = row.state == "ready"  # only a ready order has stock set aside
     row.state, row.updated_at = to, now
     session.add(row)
     seq = _event(session, row, f"pickup.{to}", client=client, now=now)
+    kind, on_hand, reserved = STOCK_MOVES[to]
+    if kind == "release" and not held:
+        return
     for line in _lines(row):
-        delta = line["quantity"]
-        if to == "ready":
-            record_move(session=session, sku=line["sku"], kind="reservation", on_hand_delta=0, reserved_delta=delta,
-                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
-        elif to == "collected":
-            record_move(session=session, sku=line["sku"], kind="collection", on_hand_delta=-delta, reserved_delta=-delta,
-                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
-        elif held:  # returned or cancelled after being set aside
-            record_move(session=session, sku=line["sku"], kind="release", on_hand_delta=0, reserved_delta=-delta,
-                        reference=row.id, client=client or "", seq=seq, now=now)  # fmt: skip
+        record_move(
+            session=session, sku=line["sku"], kind=kind, on_hand_delta=on_hand * line["quantity"],
+            reserved_delta=reserved * line["quantity"], reference=row.id, client=client or "", seq=seq, now=now,
+        )  # fmt: skip
 
 
 def _event(session: Session, row: Pickup, event_type: str, *, client: str | None, now: float) -> int:

@@ -40,10 +40,10 @@ def once(
     """Run ``work`` unless ``client`` already did this ``key``; returns the answer as JSON data."""
     if key is None:
         return work().model_dump(mode="json")
-    print_ = fingerprint(operation, request)
+    digest = fingerprint(operation, request)
     row = session.get(StoreRequest, (client, key))
     if row is not None:
-        if row.operation != operation or row.fingerprint != print_:
+        if row.operation != operation or row.fingerprint != digest:
             raise StoreError(
                 ErrorCode.CONFLICT,
                 f"idempotency key {key!r} was used for another request ({row.operation})",
@@ -53,7 +53,7 @@ def once(
     answer = work().model_dump(mode="json")
     session.add(
         StoreRequest(
-            client=client, key=key, operation=operation, fingerprint=print_, answer=dump(answer),
+            client=client, key=key, operation=operation, fingerprint=digest, answer=dump(answer),
             created_at=time.time() if now is None else now,
         )
     )  # fmt: skip

@@ -25,10 +25,8 @@ from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
 from devices.journal import JournalState
-from hub.store.catalogue import find_product
-from hub.store.errors import StoreError
-from hub.store.loyalty import accrual_for, card_balance, ensure_card
-from hub.store.models import DeviceJournalRow, LoyaltyMove, Sale
+from hub.store.loyalty import accrual_for, card_balance, ensure_card, record_points
+from hub.store.models import DeviceJournalRow, LoyaltyMove, Product, Sale
 from hub.store.outbox import NewEvent, append_event
 from hub.store.stock import record_move
 
@@ -97,7 +95,7 @@ def record_receipt(
                     "issued_at": receipt.issued_at,
                 },
                 "total": receipt.total,
-                "lines": lines,
+                "lines": [event_line for event_line, _, _ in lines],
                 "payments": [payment.model_dump() for payment in receipt.payments],
                 "loyalty": loyalty,
                 "idempotency_key": receipt.idempotency_key,
@@ -110,15 +108,12 @@ def record_receipt(
     if loyalty is not None:
         _book_loyalty(session, device_id, receipt, loyalty, now)
     sign = 1 if refund else -1
-    for line in lines:
-        if line["sku"] is not None and line["known"]:
+    for _, sku, quantity in lines:
+        if sku is not None:
             record_move(
-                session=session, sku=line["sku"], kind="refund" if refund else "sale",
-                on_hand_delta=sign * line["thousandths"], reference=f"{device_id}#{receipt.document_number}",
-                client=receipt.client, seq=seq, now=now,
+                session=session, sku=sku, kind="refund" if refund else "sale", on_hand_delta=sign * quantity,
+                reference=f"{device_id}#{receipt.document_number}", client=receipt.client, seq=seq, now=now,
             )  # fmt: skip
-        line.pop("thousandths")
-        line.pop("known")
     session.add(
         Sale(
             device_id=device_id, document_number=receipt.document_number, operation=receipt.operation,
@@ -129,22 +124,21 @@ def record_receipt(
     return seq
 
 
-def _line(session: Session, line: ReceiptLineClosed) -> dict[str, Any]:
-    """The line as the event carries it; the sku found from the gtin if the till gave only that."""
-    sku = line.sku
-    known = False
-    try:
-        if sku is not None:
-            known = find_product(session=session, sku=sku) is not None
-        elif line.gtin is not None:
-            sku, known = find_product(session=session, gtin=line.gtin).sku, True
-    except StoreError:
-        known = False
+def _line(session: Session, line: ReceiptLineClosed) -> tuple[dict[str, Any], str | None, int]:
+    """The line as the event carries it, the product whose stock it moves (None if the
+    catalogue does not know it: the sku found from the gtin if the till gave only that),
+    and its quantity in thousandths."""
+    if line.sku is not None:
+        sku, stocked = line.sku, session.get(Product, line.sku) is not None
+    else:
+        sku = session.execute(select(Product.sku).where(Product.gtin == line.gtin)).scalar() if line.gtin else None
+        stocked = sku is not None
     quantity = line.quantity.quantize(Decimal("0.001"))
-    return {
+    event_line = {
         "sku": sku, "gtin": line.gtin, "name": line.name, "quantity": str(quantity), "price": line.price,
-        "total": line.total, "thousandths": int(quantity * 1000), "known": known,
+        "total": line.total,
     }  # fmt: skip
+    return event_line, sku if stocked else None, int(quantity * 1000)
 
 
 def _loyalty_points(session: Session, receipt: ClosedReceipt, percent: Decimal) -> dict[str, Any]:
@@ -173,18 +167,11 @@ def _book_loyalty(session: Session, device_id: str, receipt: ClosedReceipt, poin
                 "receipt %s took card %s over its offline limit: %d points, %d available",
                 reference, card, points["redeemed"], available,
             )  # fmt: skip
-    for kind, event_type in (("accrued", "loyalty.accrued"), ("redeemed", "loyalty.redeemed")):
-        if points[kind]:
-            seq = append_event(
-                session=session,
-                event=NewEvent(event_type, {"card": card, "points": points[kind], "reference": reference},
-                               client=receipt.client or None, device=device_id, occurred_at=now),
-            )  # fmt: skip
-            session.add(
-                LoyaltyMove(
-                    card=card, kind="accrual" if kind == "accrued" else "redemption", points=points[kind],
-                    reference=reference, client=receipt.client, seq=seq, occurred_at=now,
-                )
+    for key, kind in (("accrued", "accrual"), ("redeemed", "redemption")):
+        if points[key]:
+            record_points(
+                session=session, card=card, kind=kind, points=points[key], reference=reference,
+                client=receipt.client, device=device_id, now=now,
             )  # fmt: skip
 
 

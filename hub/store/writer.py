@@ -135,6 +135,8 @@ class StoreWriter:
                     savepoint.rollback()
                     outcomes.append((False, exc))
             session.commit()
+        self.commits += 1
+        self.writes += len(batch)
         return outcomes
 
     def _commit(self, batch: list[_Write]) -> None:
@@ -152,8 +154,6 @@ class StoreWriter:
             for write in batch:
                 _answer(write.future, error=exc)
             return
-        self.commits += 1
-        self.writes += len(batch)
         for write, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 _answer(write.future, result=value)

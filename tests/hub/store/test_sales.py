@@ -133,6 +133,8 @@ async def test_the_sale_event_lines_by_sku_by_gtin_and_unknown(domain: StoreDoma
         ("GONE-1", None, "1.000", 100),
         (None, None, "1.000", 500),
     ]
+    # The cloud gets the receipt's line, nothing of how the store booked it.
+    assert {tuple(sorted(item)) for item in data["lines"]} == {("gtin", "name", "price", "quantity", "sku", "total")}
     assert stock_of(domain, MILK.sku) == (8000, 0) and stock_of(domain, TEA.sku) == (4000, 0)
     sold = [(sku, kind, delta) for sku, kind, delta, _ in ledger(domain) if kind == "sale"]
     assert sold == [(MILK.sku, "sale", -2000), (TEA.sku, "sale", -1000)]
