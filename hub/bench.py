@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -99,6 +99,8 @@ class BenchStore:
     till_hashes: dict[str, str] = field(default_factory=dict)
     #: More [[devices]] for the hub's config (the scan bench's scanners).
     extra_devices: str = ""
+    #: Clients besides the tills, REST only: id -> (role, secret hash) (the api bench's cloud).
+    other_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, root: Path, tills: int) -> BenchStore:
@@ -140,8 +142,15 @@ class BenchStore:
             'host = "127.0.0.1"',
             f"port = {self.api_port}",
         ]
-        for till, hashed in self.till_hashes.items():
-            lines += ["", "[[clients]]", f"id = {quote(till)}", 'role = "till"', f"secret_hash = {quote(hashed)}"]
+        clients = {till: ("till", hashed) for till, hashed in self.till_hashes.items()} | self.other_clients
+        for client, (role, hashed) in clients.items():
+            lines += [
+                "",
+                "[[clients]]",
+                f"id = {quote(client)}",
+                f"role = {quote(role)}",
+                f"secret_hash = {quote(hashed)}",
+            ]
         for device, sharing in BENCH_DEVICES:
             lines += [
                 "",
@@ -318,44 +327,80 @@ class PhaseTally:
 async def measure_phase(
     name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float, rate: float = 0.0
 ) -> dict[str, Any]:
-    """Every till in a loop for ``warmup`` + ``seconds``; only the latter counts.
+    """Every till echoes in a loop for ``warmup`` + ``seconds``; only the latter counts
+    (``run_callers``)."""
+    sent = [0] * len(tills)
 
-    With ``rate`` 0 each till sends its next request as soon as the answer arrives
-    (saturation).  Otherwise it paces itself to ``rate`` requests a second, as a busy
-    till would, so latency shows what a till sees under that load.
+    async def echo(index: int) -> bool:
+        sent[index] += 1
+        n = sent[index]
+        try:
+            response = await tills[index].request(BENCH_DEVICE, "echo", {"n": n}, timeout=REQUEST_TIMEOUT_S)
+        except RequestTimeout:
+            return False
+        return response.ok and response.result == {"echo": {"n": n}}
+
+    run = await run_callers(name, len(tills), echo, seconds=seconds, warmup=warmup, rate=rate, noun="till(s)")
+    return summarize(run.tally, run.measured_s)
+
+
+@dataclass
+class CallerRun:
+    tally: PhaseTally
+    #: The measuring window as summarized: until the last answer in it arrived.
+    measured_s: float
+    #: From the end of the warm-up until every caller stopped.
+    window_s: float
+
+
+async def run_callers(
+    name: str,
+    count: int,
+    ask: Callable[[int], Awaitable[bool]],
+    *,
+    seconds: float,
+    warmup: float,
+    rate: float = 0.0,
+    noun: str = "caller(s)",
+    on_measuring: Callable[[], None] | None = None,
+) -> CallerRun:
+    """``count`` callers each ``await ask(index)`` (True: answered right) in a loop for
+    ``warmup`` + ``seconds``; only the latter counts.
+
+    With ``rate`` 0 each caller asks again as soon as it has its answer (saturation).
+    Otherwise it paces itself to ``rate`` requests a second, as a busy till would, so
+    latency shows what a till sees under that load.  ``on_measuring`` runs when the
+    warm-up ends.
     """
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
     tally = PhaseTally(measure_from=measure_from)
 
-    async def till_loop(till: StoreHubClient, index: int) -> None:
-        await stagger(index, len(tills), rate)
-        n = 0
+    async def caller_loop(index: int) -> None:
+        await stagger(index, count, rate)
         while (sent := time.perf_counter()) < stop_at:
-            n += 1
-            try:
-                response = await till.request(BENCH_DEVICE, "echo", {"n": n}, timeout=REQUEST_TIMEOUT_S)
-                ok = response.ok and response.result == {"echo": {"n": n}}
-            except RequestTimeout:
-                ok = False
+            ok = await ask(index)
             tally.record(sent, time.perf_counter(), ok=ok)
             await next_turn(sent, rate)
 
     async def announce_measuring() -> None:
         await asyncio.sleep(warmup)
+        if on_measuring is not None:
+            on_measuring()
         say(f"{name}: measuring {seconds:g} s…")
 
-    pace = f" at {rate:g} requests/s each" if rate else ""
-    say(f"{name}: warming up {warmup:g} s with {len(tills)} till(s){pace}…")
+    pace = f" at {rate:g} requests/s each" if rate else " in a closed loop"
+    say(f"{name}: warming up {warmup:g} s with {count} {noun}{pace}…")
     announcer = asyncio.create_task(announce_measuring())
     try:
-        await asyncio.gather(*(till_loop(till, index) for index, till in enumerate(tills)))
+        await asyncio.gather(*(caller_loop(index) for index in range(count)))
     finally:
         announcer.cancel()
+    window_s = time.perf_counter() - measure_from
     # The window closes when the last answer in it arrived (at most one round trip late).
     measured_s = max(tally.last_answer_at - measure_from, seconds) if tally.last_answer_at else seconds
-    return summarize(tally, measured_s)
+    return CallerRun(tally, measured_s, window_s)
 
 
 async def stagger(index: int, count: int, rate: float) -> None:

@@ -49,17 +49,14 @@ from sqlmodel import Session
 
 from bus.passwords import hash_secret, new_secret
 from hub.bench import (
-    HUB_READY_TIMEOUT_S,
-    POLL_INTERVAL_S,
     PhaseTally,
     bench_store,
     cpu_count,
     hub_process,
-    next_turn,
     package_version,
     ratio,
+    run_callers,
     say,
-    stagger,
     stopped_by_sigterm,
     summarize,
 )
@@ -138,11 +135,6 @@ def find_hub_pid(config: Path) -> int | None:
     return None
 
 
-def cloud_client_config(secret_hash: str) -> str:
-    """A ``[[clients]]`` entry for the cloud, appended to the bench hub's config."""
-    return f'\n[[clients]]\nid = "{CLOUD_CLIENT}"\nrole = "cloud"\nsecret_hash = "{secret_hash}"\n'
-
-
 def api_client(base_url: str, client_id: str, secret: str, *, timeout: float = HTTP_TIMEOUT_S) -> httpx.AsyncClient:
     """One caller: one keep-alive connection, the bench's bearer token, no proxies from the environment."""
     return httpx.AsyncClient(
@@ -152,18 +144,6 @@ def api_client(base_url: str, client_id: str, secret: str, *, timeout: float = H
         timeout=timeout,
         trust_env=False,
     )
-
-
-async def wait_until_api_serves(client: httpx.AsyncClient, timeout: float = HUB_READY_TIMEOUT_S) -> None:
-    """The hub says it is online before its REST API listens: wait for ``/healthz``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if (await client.get(HEALTH_PATH)).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the hub's API did not answer /healthz within {timeout:g} s")
-        await asyncio.sleep(POLL_INTERVAL_S)
 
 
 async def seed_store(cloud: httpx.AsyncClient, till: httpx.AsyncClient, batch: InboundBatch) -> dict[str, int]:
@@ -206,54 +186,32 @@ async def measure_http_phase(
     rate: float = 0.0,
     cpu: CpuClock | None = None,
 ) -> dict[str, Any]:
-    """Every caller asks ``path(rng)`` in a loop for ``warmup`` + ``seconds``; only the latter counts.
-
-    Paced as ``hub.bench.measure_phase`` is (``rate`` 0: a closed loop).  An answer
-    other than 200 counts as an error.
-    """
-    started = time.perf_counter()
-    measure_from = started + warmup
-    stop_at = measure_from + seconds
-    tally = PhaseTally(measure_from=measure_from)
+    """Every caller GETs ``path(rng)`` in a loop (``hub.bench.run_callers``); an answer
+    other than 200 counts as an error."""
+    rngs = [random.Random(index) for index in range(len(callers))]
     cpu_at_start: tuple[float, float | None] | None = None
 
-    async def caller_loop(client: httpx.AsyncClient, index: int) -> None:
-        rng = random.Random(index)
-        await stagger(index, len(callers), rate)
-        while (sent := time.perf_counter()) < stop_at:
-            try:
-                ok = (await client.get(path(rng))).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            tally.record(sent, time.perf_counter(), ok=ok)
-            await next_turn(sent, rate)
+    async def get(index: int) -> bool:
+        try:
+            return (await callers[index].get(path(rngs[index]))).status_code == 200
+        except httpx.HTTPError:
+            return False
 
-    async def announce_measuring() -> None:
+    def measuring() -> None:
         nonlocal cpu_at_start
-        await asyncio.sleep(warmup)
         cpu_at_start = cpu.read() if cpu else None
-        say(f"{name}: measuring {seconds:g} s…")
 
-    pace = f" at {rate:g} requests/s each" if rate else " in a closed loop"
-    say(f"{name}: warming up {warmup:g} s with {len(callers)} caller(s){pace}…")
-    announcer = asyncio.create_task(announce_measuring())
-    try:
-        await asyncio.gather(*(caller_loop(client, index) for index, client in enumerate(callers)))
-    finally:
-        announcer.cancel()
-    ended = time.perf_counter()
-    measured_s = max(tally.last_answer_at - measure_from, seconds) if tally.last_answer_at else seconds
-    phase = summarize(tally, measured_s)
+    run = await run_callers(name, len(callers), get, seconds=seconds, warmup=warmup, rate=rate, on_measuring=measuring)
+    phase = summarize(run.tally, run.measured_s)
     if cpu is not None and cpu_at_start is not None:
         (bench_before, hub_before), (bench_after, hub_after) = cpu_at_start, cpu.read()
-        window = ended - measure_from
-        phase["bench_cpu"] = round((bench_after - bench_before) / window, 2)
+        phase["bench_cpu"] = round((bench_after - bench_before) / run.window_s, 2)
         hub_s = hub_after - hub_before if hub_before is not None and hub_after is not None else None
-        phase["hub_cpu"] = round(hub_s / window, 2) if hub_s is not None else None
+        phase["hub_cpu"] = round(hub_s / run.window_s, 2) if hub_s is not None else None
         # The hub's CPU time per answered request: unlike latency, barely moved by other
         # processes competing for the machine.
         phase["hub_cpu_ms"] = (
-            round(hub_s * 1000 / phase["requests"], 3) if hub_s is not None and tally.latencies else None
+            round(hub_s * 1000 / phase["requests"], 3) if hub_s is not None and run.tally.latencies else None
         )
     return phase
 
@@ -286,12 +244,11 @@ async def run_lookup_bench(
         return HEALTH_PATH
 
     async with bench_store(1) as (store, [till]):
-        store.extra_devices += cloud_client_config(hash_secret(cloud_secret))
+        store.other_clients[CLOUD_CLIENT] = ("cloud", hash_secret(cloud_secret))
         till_id, till_secret = next(iter(store.till_secrets.items()))
         base_url = f"http://127.0.0.1:{store.api_port}"
         async with hub_process(store, till), contextlib.AsyncExitStack() as clients:
             cloud = await clients.enter_async_context(api_client(base_url, CLOUD_CLIENT, cloud_secret))
-            await wait_until_api_serves(cloud)
             seeder = await clients.enter_async_context(api_client(base_url, till_id, till_secret))
             seeded = await seed_store(cloud, seeder, batch)
             cpu = CpuClock(find_hub_pid(store.root / "storehub.toml"))
