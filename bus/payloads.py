@@ -32,6 +32,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     #: A loyalty redemption over what the card may spend offline; details.available says how much it may.
     INSUFFICIENT_BALANCE = "insufficient_balance"
+    #: Not in DESIGN.md's list: the hub's database cannot grow (disk full, or its cap):
+    #: nothing was done.  Retryable once a technician has made room.
+    STORAGE_FULL = "storage_full"
     INTERNAL = "internal"
 
 
@@ -42,6 +45,7 @@ RETRYABLE = frozenset(
         ErrorCode.DEVICE_OFFLINE,
         ErrorCode.BUSY,
         ErrorCode.TIMEOUT,
+        ErrorCode.STORAGE_FULL,
         ErrorCode.INTERNAL,
     }
 )

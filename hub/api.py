@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.passwords import verify_secret
 from bus.payloads import MAX_REQUEST_BYTES, DeviceError, DeviceStateDoc, ErrorCode, Request, Response
+from cloud_link.link import CloudLink
 from devices.supervisor import DeviceSupervisor
 from hub.config import ClientConfig, StoreHubConfig
 from hub.metrics import HubMetrics
@@ -48,6 +49,7 @@ HTTP_STATUS = {
     ErrorCode.CANCELLED: 409,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INSUFFICIENT_BALANCE: 409,
+    ErrorCode.STORAGE_FULL: 507,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -63,6 +65,7 @@ class ApiServices:
     devices: DeviceSupervisor
     metrics: HubMetrics
     store: StoreDomain
+    link: CloudLink
     hub: "Hub"
 
 
@@ -198,5 +201,5 @@ def create_api(services: ApiServices) -> FastAPI:
         code = 200 if response.ok else HTTP_STATUS[response.error.code]  # type: ignore[union-attr]
         return JSONResponse(response.model_dump(mode="json"), status_code=code)
 
-    app.include_router(store_router(services.store, authenticated_client))
+    app.include_router(store_router(services.store, services.link, authenticated_client))
     return app

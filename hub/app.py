@@ -35,6 +35,8 @@ from bus.payloads import (
     describe_validation_error,
 )
 from bus.topics import ClientStateTopic, TopicTree
+from cloud_link.link import CloudLink
+from cloud_link.state import SyncState
 from devices.actor import DeviceActor, DevicePort, DeviceSpec
 from devices.journal import DeviceJournal
 from devices.supervisor import DeviceSupervisor
@@ -47,7 +49,9 @@ from hub.requests import RequestRouter
 from hub.store.boots import record_boot
 from hub.store.domain import StoreDomain
 from hub.store.journal import StoreDeviceJournal
+from hub.store.room import DatabaseRoom
 from hub.store.schemas import Card, Gtin, Sku
+from hub.sync import HubOutbox
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,9 @@ DRAIN_TIMEOUT_S = 5.0
 #: stopping its own broker: a till that has not read them yet would lose them when the
 #: broker's closing connection resets.
 BROKER_LINGER_S = 0.5
+
+#: At shutdown, how long REST calls already running may take to finish.
+API_GRACE_S = 3.0
 
 #: Start-up waits this long for the broker before going on without it.  The hub then
 #: keeps retrying in the background; REST works meanwhile and /readyz says why not ready.
@@ -133,11 +140,13 @@ class Hub:
         self.engine: Engine | None = None
         self.reader_engine: Engine | None = None
         self.store: StoreDomain | None = None
+        self.room: DatabaseRoom | None = None
         self.metrics: HubMetrics | None = None
         self.broker: ManagedBroker | None = None
         self.bus: BusConnection | None = None
         self.devices: DeviceSupervisor | None = None
         self.router: RequestRouter | None = None
+        self.cloud_link: CloudLink | None = None
         self.api_server: EmbeddedApiServer | None = None
         self._api_task: asyncio.Task[None] | None = None
         self._undo: list[Any] = []
@@ -156,13 +165,14 @@ class Hub:
         self.start_devices()
         self.start_requests()
         self.watch_clients()
+        await self.start_cloud_link()
         await self.start_api()
         # Last: `online` on hub/state promises that both doors, MQTT and REST, answer.
         self.announce_online()
         log.info("hub %s boot %d serving store %s", self.version, self.boot, self.config.store_id)
 
     def init_database(self) -> None:
-        self.engine = create_store_engine(self.config.database_path)
+        self.engine = create_store_engine(self.config.database_path, max_bytes=self.config.database_max_bytes)
         migrate(self.engine)
 
     def init_boot(self) -> None:
@@ -178,6 +188,7 @@ class Hub:
         """The store domain: its writer, due prices, and receipts the journal has but the store has not booked."""
         assert self.engine is not None
         self.reader_engine = create_store_engine(self.config.database_path, readonly=True)
+        self.room = DatabaseRoom(self.reader_engine, self.config.database_path, self.config.database_max_bytes)
         self.store = StoreDomain(
             store_id=self.config.store_id,
             writer_engine=self.engine,
@@ -229,7 +240,7 @@ class Hub:
         escpos_cache.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(escpos_cache))
         assert self.engine is not None
-        journal = StoreDeviceJournal(self.engine)
+        journal = StoreDeviceJournal(self.engine, self.room)
         store = self.store
         assert store is not None
         self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal, store))
@@ -252,6 +263,9 @@ class Hub:
                 "product": self.product,
                 "search_products": self.search_products,
                 "loyalty_balance": self.loyalty_balance,
+                "sync_state": self.sync_state,
+                "sync_pause": self.sync_pause,
+                "sync_resume": self.sync_resume,
             },
             metrics=self.metrics,
             roles={client.id: client.role for client in self.config.clients},
@@ -276,6 +290,22 @@ class Hub:
         if state == "offline" and self.devices is not None:
             for actor in self.devices.actors():
                 actor.client_left(topic.client)
+
+    async def start_cloud_link(self) -> None:
+        """Replication: push to the cloud, fetch from it, prune, and tell ``sync/state``."""
+        assert self.store is not None and self.metrics is not None and self.room is not None
+        self.cloud_link = CloudLink(
+            outbox=HubOutbox(self.store, self.config.database_path, self.room),
+            config=self.config.cloud,
+            publish_state=self._publish_sync_state,
+            registry=self.metrics.registry,
+            user_agent=f"storehub/{self.version} ({self.config.store_id})",
+        )
+        await self.cloud_link.start()
+
+    def _publish_sync_state(self, state: SyncState) -> None:
+        if self.bus is not None:
+            self.bus.publish(self.topics.sync_state(), state.to_bytes(), retain=True)
 
     def announce_online(self) -> None:
         """Retained state first, then ``online``: now if connected, and after every (re)connect."""
@@ -306,7 +336,7 @@ class Hub:
 
     async def start_api(self) -> None:
         assert self.router is not None and self.devices is not None and self.metrics is not None
-        assert self.store is not None
+        assert self.store is not None and self.cloud_link is not None
         app = create_api(
             ApiServices(
                 config=self.config,
@@ -314,6 +344,7 @@ class Hub:
                 devices=self.devices,
                 metrics=self.metrics,
                 store=self.store,
+                link=self.cloud_link,
                 hub=self,
             )
         )
@@ -324,6 +355,8 @@ class Hub:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Calls still open this long after SIGTERM are cut: a hub that stops must stop.
+            timeout_graceful_shutdown=API_GRACE_S,
         )
         self.api_server = EmbeddedApiServer(server_config)
         self._api_task = asyncio.create_task(self.api_server.serve(), name="api")
@@ -388,6 +421,18 @@ class Hub:
         assert self.store is not None
         return self.store.balance(_args(CardQuery, args).card).model_dump(mode="json")
 
+    async def sync_state(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.cloud_link is not None
+        return (await self.cloud_link.refresh()).model_dump(mode="json")
+
+    async def sync_pause(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.cloud_link is not None
+        return (await self.cloud_link.pause(by=client)).model_dump(mode="json")
+
+    async def sync_resume(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.cloud_link is not None
+        return (await self.cloud_link.resume(by=client)).model_dump(mode="json")
+
     def _device_named(self, args: dict[str, Any]) -> DeviceActor:
         assert self.devices is not None
         device = args.get("device")
@@ -426,6 +471,7 @@ class Hub:
         log.info("hub stopping")
         for step in (
             self.stop_api,
+            self.stop_cloud_link,
             self.stop_requests,
             self.stop_devices,
             self.announce_offline,
@@ -441,9 +487,15 @@ class Hub:
         log.info("hub stopped")
 
     async def stop_api(self) -> None:
+        if self.store is not None:
+            self.store.release_waiters()
         if self.api_server is not None and self._api_task is not None:
             self.api_server.should_exit = True
             await asyncio.gather(self._api_task, return_exceptions=True)
+
+    async def stop_cloud_link(self) -> None:
+        if self.cloud_link is not None:
+            await self.cloud_link.stop()
 
     async def stop_requests(self) -> None:
         for undo in reversed(self._undo):

@@ -101,6 +101,8 @@ class BenchStore:
     extra_devices: str = ""
     #: Clients besides the tills, REST only: id -> (role, secret hash) (the api bench's cloud).
     other_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: More sections for the hub's config, before the clients (the sync bench's [cloud]).
+    extra_sections: str = ""
 
     @classmethod
     def create(cls, root: Path, tills: int) -> BenchStore:
@@ -141,6 +143,7 @@ class BenchStore:
             "[api]",
             'host = "127.0.0.1"',
             f"port = {self.api_port}",
+            self.extra_sections,
         ]
         clients = {till: ("till", hashed) for till, hashed in self.till_hashes.items()} | self.other_clients
         for client, (role, hashed) in clients.items():
@@ -220,7 +223,7 @@ async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterator[None]:
+async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterator[asyncio.subprocess.Process]:
     """The real hub as its own process, yielded once it is online with its echo device idle."""
     say("hub: starting the hub…")
     config = store.write_hub_config()
@@ -241,7 +244,7 @@ async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterat
         )
     try:
         await wait_until_hub_ready(process, watcher, log_path)
-        yield
+        yield process
     finally:
         await stop_process(process, "hub")
 

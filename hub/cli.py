@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -40,6 +41,23 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("device", help="a simulated device id, or `list`")
     sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
+
+    sync = commands.add_parser(
+        "sync", help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`"
+    )
+    sync.add_argument("what", choices=("state", "pause", "resume"), help="what to do")
+    sync.add_argument("--api", help="the hub's REST address (default: the demo's, from --dir)")
+    sync.add_argument(
+        "--token",
+        default=os.environ.get("STOREHUB_TOKEN"),
+        help="a technician's ID:SECRET (default: env STOREHUB_TOKEN, else the demo's tech-1)",
+    )
+    sync.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)")
+    _json_option(sync)
+
+    from cloud_link.reference.cli import add_cloud_parser
+
+    add_cloud_parser(commands)
 
     devices_cmd = commands.add_parser("devices", help="look at the box's hardware")
     device_commands = devices_cmd.add_subparsers(dest="devices", required=True, metavar="WHAT")
@@ -106,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     _json_option(api)
 
+    sync_bench = benches.add_parser(
+        "sync", help="drain rate of an outage's backlog to the reference cloud, and the hub's memory meanwhile"
+    )
+    sync_bench.add_argument("--events", type=int, default=100_000, help="the backlog (default 100000)")
+    sync_bench.add_argument(
+        "--small", type=int, default=10_000, help="the smaller backlog RSS is compared with (default 10000)"
+    )
+    sync_bench.add_argument("--batch", type=int, default=1000, help="events per pushed batch (default 1000)")
+    _json_option(sync_bench)
+
     args = parser.parse_args(argv)
     handler = {
         "run": _run,
@@ -116,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "hash-secret": _hash_secret,
         "broker-files": _broker_files,
         "bench": _bench,
+        "sync": _sync,
+        "cloud": _cloud,
     }[args.command]
     return handler(args)
 
@@ -160,6 +190,10 @@ def setup_logging(level: str) -> None:
     )
     # Migrations announce every step at INFO; a technician needs only problems.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The cloud link's HTTP client logs every request and socket event at DEBUG/INFO;
+    # the link logs what matters itself.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _serve(config: StoreHubConfig, main: Callable[[], Coroutine[Any, Any, None]] | None = None) -> int:
@@ -227,6 +261,57 @@ def _sim(args: argparse.Namespace) -> int:
     result = answer.get("result")
     print(result if isinstance(result, str) else json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+def _cloud(args: argparse.Namespace) -> int:
+    from cloud_link.reference.cli import run_cloud_command
+
+    return run_cloud_command(args)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import httpx
+
+    from hub.demo import demo_api_access
+
+    api, token = args.api, args.token
+    if api is None or token is None:
+        demo = demo_api_access(args.dir, client="tech-1")
+        if demo is None:
+            print(f"no demo in {args.dir}: give --api and --token (a technician's ID:SECRET)", file=sys.stderr)
+            return 2
+        api, token = api or demo[0], token or demo[1]
+    method = "GET" if args.what == "state" else "POST"
+    try:
+        answer = httpx.request(
+            method, f"{api.rstrip('/')}/api/v1/sync/{args.what}", headers={"Authorization": f"Bearer {token}"}
+        )
+    except httpx.HTTPError as exc:
+        print(f"the hub at {api} does not answer: {exc}", file=sys.stderr)
+        return 1
+    if answer.status_code != 200:
+        print(f"the hub refused ({answer.status_code}): {answer.text[:300]}", file=sys.stderr)
+        return 1
+    state = answer.json()
+    print(json.dumps(state, indent=2) if args.json else sync_summary(state))
+    return 0
+
+
+def sync_summary(state: dict) -> str:
+    """``sync/state`` as a technician reads it."""
+    age = state["oldest_undelivered_age_s"]
+    reachable = {True: "yes", False: "no", None: "not tried yet"}[state["cloud_reachable"]]
+    lines = [
+        f"store {state['store_id']}, mode {state['mode']}" + (", PAUSED (nothing goes to the cloud)" if state["paused"] else ""),
+        f"level: {state['level']}",
+        *(f"  {p['level']}: {p['message']}" for p in state["problems"]),
+        f"events: {state['last_seq']} written, {state['delivered_seq']} delivered, {state['backlog']} waiting"
+        + (f" (the oldest for {age:.0f} s)" if age is not None else ""),
+        f"database: {state['bytes_used'] / 2**20:.1f} MiB of {state['bytes_allowed'] / 2**20:.0f} MiB allowed"
+        + (" — FULL" if state["storage_full"] else ""),
+        f"cloud reachable: {reachable}" + (f" (last error: {state['last_error']})" if state["last_error"] else ""),
+    ]
+    return "\n".join(lines)
 
 
 def _devices(args: argparse.Namespace) -> int:
@@ -317,6 +402,11 @@ def _bench(args: argparse.Namespace) -> int:
             callers=args.callers, rate=args.rate, seconds=args.seconds, warmup=args.warmup, outbox_dir=args.outbox_dir
         )
         table = api_table
+    elif args.bench == "sync":
+        from hub.bench_sync import run_sync_bench, sync_table
+
+        bench = run_sync_bench(events=args.events, small=args.small, batch=args.batch)
+        table = sync_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
         table = contention_table

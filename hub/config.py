@@ -21,6 +21,7 @@ from bus.broker import HUB_USERNAME
 from bus.mqtt import BrokerAddress
 from bus.passwords import is_secret_hash
 from bus.topics import HUB_TARGET, ID_PATTERN
+from cloud_link.config import CloudConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/storehub/storehub.toml")
 
@@ -184,10 +185,21 @@ class StoreHubConfig(BaseSettings):
         Path("/var/lib/storehub"), description="Where the hub keeps its database, broker files and boot counter."
     )
     database: Path | None = Field(None, description="SQLite database file (default: state_dir/storehub.db).")
+    database_max_mb: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Cap on the database's size in MiB, so the box keeps room for everything else; past it, writes are "
+            "refused with storage_full (as on a full disk). Default: no cap but the disk."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging threshold.")
     bus: BusConfig = Field(default_factory=BusConfig, description="The MQTT broker.")
     api: ApiConfig = Field(default_factory=ApiConfig, description="The REST API.")
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig, description="The store's loyalty rule.")
+    cloud: CloudConfig = Field(
+        default_factory=CloudConfig, description="Replication to the central cloud: push, pull, inbound, thresholds."
+    )
     clients: list[ClientConfig] = Field(default_factory=list, description="Tills, kiosks and people that may connect.")
     devices: list[DeviceConfig] = Field(default_factory=list, description="The store's peripherals.")
 
@@ -225,6 +237,10 @@ class StoreHubConfig(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.database or self.state_dir / "storehub.db"
+
+    @property
+    def database_max_bytes(self) -> int | None:
+        return None if self.database_max_mb is None else int(self.database_max_mb * 2**20)
 
     @property
     def broker_workdir(self) -> Path:

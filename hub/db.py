@@ -23,7 +23,9 @@ from sqlmodel import create_engine
 BUSY_TIMEOUT_MS = 5_000
 
 
-def create_store_engine(path: Path, *, readonly: bool = False) -> Engine:
+def create_store_engine(path: Path, *, readonly: bool = False, max_bytes: int | None = None) -> Engine:
+    """``max_bytes`` caps the database's size: past it writes fail as on a full disk
+    (``storage_full``), and the box keeps the room it needs for the rest."""
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
 
@@ -38,6 +40,10 @@ def create_store_engine(path: Path, *, readonly: bool = False) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         if readonly:
             cursor.execute("PRAGMA query_only=ON")
+        if max_bytes is not None:
+            # SQLite counts the cap in pages.
+            page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
         cursor.close()
         # SQLite's own lower() folds ASCII only; product search needs Cyrillic too.
         dbapi_connection.create_function("py_lower", 1, _lower, deterministic=True)

@@ -12,6 +12,7 @@ started on 1883.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -29,6 +30,8 @@ DEMO_API_PORT = 8080
 DEMO_PRINTER_PORT = 19100
 #: The simulated card terminal (a real one listens on 20007).
 DEMO_TERMINAL_PORT = 21007
+#: The reference cloud the demo store replicates to.
+DEMO_CLOUD_PORT = 8090
 
 DEMO_CLIENTS = (
     ("till-1", "till", "Till 1 at the checkout"),
@@ -188,14 +191,21 @@ def seed_demo_store(config: StoreHubConfig, now: float | None = None) -> str:
 
 
 async def run_demo(config: StoreHubConfig, directory: Path) -> None:
+    from cloud_link.reference.process import CloudServer
     from hub.app import run_hub
 
     peripherals = DemoPeripherals(directory.resolve())
-    await peripherals.start()
+    folder = directory.resolve() / "cloud"
+    cloud = CloudServer(folder / "cloud.toml", f"http://127.0.0.1:{DEMO_CLOUD_PORT}", folder / "cloud.log")
+    await cloud.start()
     try:
-        await run_hub(config)
+        await peripherals.start()
+        try:
+            await run_hub(config)
+        finally:
+            await peripherals.stop()
     finally:
-        await peripherals.stop()
+        await cloud.stop()
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,8 @@ class DemoCredentials:
             f"  MQTT      mqtt://{config.bus.host}:{config.bus.port}  (WebSockets :{config.bus.websockets_port})\n"
             f"  REST      http://{config.api.host}:{config.api.port}/docs\n"
             f"  state     {config.state_dir}\n"
+            f"  cloud     {config.cloud.url}/  (the reference cloud: `storehub cloud status`; "
+            "a WAN outage: `storehub sync pause`, then `resume`)\n"
             f"Clients (username = id, password = secret):\n{rows}\n"
             f"Try it:\n"
             f"  mosquitto_rr -V 5 -p {config.bus.port} -u {till} -P {self.secrets[till]} \\\n"
@@ -220,6 +232,44 @@ class DemoCredentials:
             f"  curl -H 'Authorization: Bearer {till}:{self.secrets[till]}' "
             f"http://{config.api.host}:{config.api.port}/api/v1/devices\n"
         )
+
+
+def prepare_demo_cloud(directory: Path) -> str:
+    """The reference cloud's config, and its two tokens in files of their own (mode 0600):
+    ``admin-token`` for `storehub cloud` commands, ``store-token`` for the demo hub.
+    Returns the store's token."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tokens = {}
+    for name in ("admin-token", "store-token"):
+        path = directory / name
+        if not path.exists():
+            path.write_text(new_secret() + "\n")
+        os.chmod(path, 0o600)
+        tokens[name] = path.read_text().strip()
+    (directory / "cloud.toml").write_text(
+        "# The demo's reference cloud. Rewritten by `storehub demo` at every start.\n"
+        'database = "cloud.db"\n'
+        f"port = {DEMO_CLOUD_PORT}\n"
+        f'admin_token_sha256 = "{_sha256(tokens["admin-token"])}"\n'
+        "\n[[stores]]\n"
+        f'id = "{DEMO_STORE}"\n'
+        'name = "Demo store"\n'
+        f'token_sha256 = "{_sha256(tokens["store-token"])}"\n'
+    )
+    return tokens["store-token"]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:
+    """The demo hub's REST address and ``client``'s bearer token, when there is a demo in ``directory``."""
+    credentials = directory / "credentials.json"
+    if not credentials.exists():
+        return None
+    secret = json.loads(credentials.read_text()).get(client)
+    return (f"http://127.0.0.1:{DEMO_API_PORT}", f"{client}:{secret}") if secret else None
 
 
 def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
@@ -238,6 +288,7 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\ndescription = "{text}"\nsecret_hash = "{hash_secret(secrets[cid])}"\n'
         for cid, role, text in DEMO_CLIENTS
     )
+    store_token = prepare_demo_cloud(directory / "cloud")
     config_path = directory / "storehub.toml"
     config_path.write_text(
         "# The demo store. Rewritten by `storehub demo` at every start; edit a copy instead.\n"
@@ -248,6 +299,15 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         f"port = {DEMO_MQTT_PORT}\n"
         f"websockets_port = {DEMO_WEBSOCKETS_PORT}\n"
         "\n[api]\n"
-        f"port = {DEMO_API_PORT}\n" + clients + DEMO_ECHO_DEVICES + demo_peripherals_toml(directory)
+        f"port = {DEMO_API_PORT}\n"
+        "\n[cloud]\n"
+        'mode = "push"\n'
+        f'url = "http://127.0.0.1:{DEMO_CLOUD_PORT}"\n'
+        f'token = "{store_token}"\n'
+        "# The demo's thresholds are low, so an outage drill shows warnings within minutes.\n"
+        "thresholds = { backlog_warning = 50, backlog_alarm = 500, age_warning_s = 60, age_alarm_s = 600 }\n"
+        + clients
+        + DEMO_ECHO_DEVICES
+        + demo_peripherals_toml(directory)
     )
     return config_path, DemoCredentials(secrets)

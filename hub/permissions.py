@@ -72,7 +72,7 @@ def check_hub_action(role: str | None, action: str) -> None:
 #: Who may use each part of the store API (REST, and the same reads on the bus's
 #: ``hub`` target).  Tills sell; kiosks show products and take endless-aisle orders;
 #: managers run the shop floor; technicians see everything but change no stock or
-#: points; the cloud feeds the hub and reads its events.
+#: points, and may pause the cloud link; the cloud feeds the hub and reads its events.
 STORE_ROLES: dict[str, frozenset[str]] = {
     "products": frozenset({"till", "kiosk", "manager", "technician"}),
     "stock_moves": frozenset({"till", "manager"}),
@@ -83,12 +83,21 @@ STORE_ROLES: dict[str, frozenset[str]] = {
     "kiosk_orders": frozenset({"kiosk", "till", "manager"}),
     "manager_views": frozenset({"manager", "technician"}),
     "sync": frozenset({"cloud"}),
+    "sync_state": frozenset({"manager", "technician"}),
+    "sync_control": frozenset({"technician"}),
 }
 
 
 #: The store lookups on the bus's ``hub`` target, and the part of the store API each
 #: belongs to: the same roles may use them through either door.
-HUB_STORE_ACTIONS = {"product": "products", "search_products": "products", "loyalty_balance": "loyalty_read"}
+HUB_STORE_ACTIONS = {
+    "product": "products",
+    "search_products": "products",
+    "loyalty_balance": "loyalty_read",
+    "sync_state": "sync_state",
+    "sync_pause": "sync_control",
+    "sync_resume": "sync_control",
+}
 
 
 def check_store_access(role: str | None, part: str) -> None:

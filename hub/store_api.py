@@ -12,10 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, StringConstraints
 
-from bus.payloads import Response
+from bus.payloads import ErrorCode, Response
+from cloud_link.link import CloudLink
+from cloud_link.state import SyncState
 from hub.config import ClientConfig
 from hub.permissions import check_store_access
 from hub.store.domain import MAX_FEED_WAIT_S, StoreDomain
+from hub.store.errors import StoreError
 from hub.store.schemas import (
     MAX_SERIAL,
     AccrualCreate,
@@ -53,14 +56,14 @@ class Unauthorized(BaseModel):
 
 #: Every refusal the store API gives has the bus's envelope, except a missing or wrong
 #: token's (401), which is FastAPI's ``{"detail"}`` as on the device routes.
-REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": Response} for code in (400, 403, 404, 409, 413)} | {
+REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": Response} for code in (400, 403, 404, 409, 413, 429, 507)} | {
     401: {"model": Unauthorized}
 }
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
-def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> APIRouter:
+def store_router(domain: StoreDomain, link: CloudLink, caller: Callable[..., ClientConfig]) -> APIRouter:
     """``caller`` is the API's authentication dependency (it returns the client).
 
     The checkout's lookups (a product, a card) are ``async``: they read one indexed row
@@ -83,7 +86,19 @@ def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> AP
     PickupWriter = Annotated[ClientConfig, Depends(role("pickup_transitions"))]
     Orderer = Annotated[ClientConfig, Depends(role("kiosk_orders"))]
     Manager = Annotated[ClientConfig, Depends(role("manager_views"))]
+    SyncWatcher = Annotated[ClientConfig, Depends(role("sync_state"))]
+    SyncController = Annotated[ClientConfig, Depends(role("sync_control"))]
+
+    async def puller(client: Annotated[ClientConfig, Depends(role("sync"))]) -> ClientConfig:
+        """The cloud, when this store lets itself be pulled now."""
+        why_not = link.allows_pull()
+        if why_not is not None:
+            code = ErrorCode.BUSY if link.paused else ErrorCode.FORBIDDEN
+            raise StoreError(code, why_not)
+        return client
+
     Cloud = Annotated[ClientConfig, Depends(role("sync"))]
+    Puller = Annotated[ClientConfig, Depends(puller)]
 
     # -- products ----------------------------------------------------------------------
 
@@ -179,7 +194,7 @@ def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> AP
         "/sync/events", tags=["sync"], summary="The outbox in seq order, after a seq; waits up to wait_s for news."
     )
     async def sync_events(
-        client: Cloud,
+        client: Puller,
         after: Annotated[int, Query(ge=0, le=MAX_SERIAL, description="The last seq the cloud holds.")] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = 500,
         wait_s: Annotated[
@@ -189,7 +204,7 @@ def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> AP
         return await domain.events(after=after, limit=limit, wait_s=wait_s)
 
     @router.post("/sync/ack", tags=["sync"], summary="Everything up to upto_seq is safely in the cloud.")
-    async def sync_ack(body: SyncAck, client: Cloud) -> SyncAckResult:
+    async def sync_ack(body: SyncAck, client: Puller) -> SyncAckResult:
         return await domain.acknowledge(body.upto_seq)
 
     @router.post(
@@ -199,5 +214,23 @@ def store_router(domain: StoreDomain, caller: Callable[..., ClientConfig]) -> AP
     )
     async def sync_inbound(body: InboundBatch, client: Cloud) -> InboundReport:
         return await domain.inbound(body)
+
+    @router.get(
+        "/sync/state",
+        tags=["sync"],
+        summary="How replication stands: backlog, oldest undelivered, disk, cloud reachable, warnings and alarms.",
+    )
+    async def sync_state(client: SyncWatcher) -> SyncState:
+        return await link.refresh()
+
+    @router.post(
+        "/sync/pause", tags=["sync"], summary="Stop talking to the cloud (a WAN outage drill); the store keeps selling."
+    )
+    async def sync_pause(client: SyncController) -> SyncState:
+        return await link.pause(by=client.id)
+
+    @router.post("/sync/resume", tags=["sync"], summary="Talk to the cloud again; the backlog drains.")
+    async def sync_resume(client: SyncController) -> SyncState:
+        return await link.resume(by=client.id)
 
     return router

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from bus.broker import find_mosquitto, stop_stale_broker
@@ -81,6 +84,9 @@ class HubProcess:
     api_port: int = field(default_factory=free_port)
     clients: dict[str, str] = field(default_factory=lambda: dict(TEST_CLIENTS))
     devices: str = TEST_DEVICES
+    #: More of the config: top-level keys (``database_max_mb = 1``) and sections (``[cloud]``).
+    top: str = ""
+    sections: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
@@ -114,9 +120,11 @@ class HubProcess:
         )
         self.config_path.write_text(
             f'store_id = "{STORE}"\nstate_dir = "{self.directory / "state"}"\nlog_level = "debug"\n'
+            + self.top
             + "[bus]\n"
             + (bus or f"port = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n")
             + f"\n[api]\nport = {self.api_port}\n"
+            + self.sections
             + clients
             + self.devices
         )
@@ -314,3 +322,152 @@ class CommandHook:
 def at_nth_command(command: int, stage: str, nth: int, act: Callable[[], object]) -> CommandHook:
     """``act()`` at the ``nth`` frame of ``command`` at ``stage``: see ``CommandHook``."""
     return CommandHook(command, stage, nth, act)
+
+
+# -- the reference cloud ------------------------------------------------------------------
+
+#: `storehub cloud serve` gets this long to answer /healthz.
+CLOUD_START_TIMEOUT_S = 15.0
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class CloudProcess:
+    """The reference cloud (`storehub cloud serve`) as its own process, with its own SQLite file."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    admin_token: str = field(default_factory=new_secret)
+    store_tokens: dict[str, str] = field(default_factory=lambda: {STORE: new_secret()})
+    #: Stores the cloud pulls: store -> (hub URL, bearer the hub expects).
+    pulls: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (certfile, keyfile, the authority that signed them) to serve HTTPS.
+    tls: tuple[Path, Path, Path] | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "cloud.toml"
+
+    def write_config(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lines = [
+            'database = "cloud.db"',
+            f"port = {self.port}",
+            f'admin_token_sha256 = "{sha256_hex(self.admin_token)}"',
+        ]
+        if self.tls:
+            lines += [f'certfile = "{self.tls[0]}"', f'keyfile = "{self.tls[1]}"']
+        for store, token in self.store_tokens.items():
+            lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{sha256_hex(token)}"']
+            if store in self.pulls:
+                pull_url, pull_token = self.pulls[store]
+                lines += [f'pull_url = "{pull_url}"', f'pull_token = "{pull_token}"']
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def hub_section(self, store: str = STORE, *, mode: str = "push", **settings: Any) -> str:
+        """The `[cloud]` section of a hub that talks to this cloud, with test-sized timings."""
+        values: dict[str, Any] = {
+            "mode": mode,
+            "url": self.url,
+            "token": self.store_tokens[store],
+            "request_timeout_s": 2,
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "inbound_wait_s": 5,
+            "state_interval_s": 0.5,
+        } | settings
+        return "\n[cloud]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+
+    def start(self) -> None:
+        self.write_config()
+        log = open(self.directory / "cloud.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "cloud", "serve", "--config", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + CLOUD_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the cloud exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if self.admin("GET", "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"the cloud did not start in {CLOUD_START_TIMEOUT_S} s:\n{self.log()}")
+
+    def log(self) -> str:
+        path = self.directory / "cloud.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def admin(self, method: str, path: str, **request: Any) -> httpx.Response:
+        return httpx.request(
+            method,
+            self.url + path,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            verify=ssl.create_default_context(cafile=self.tls[2]) if self.tls else True,
+            **({"timeout": 10} | request),
+        )
+
+    def store(self, store: str = STORE) -> dict[str, Any]:
+        answer = self.admin("GET", "/v1/admin/stores")
+        assert answer.status_code == 200, answer.text
+        return next(s for s in answer.json()["stores"] if s["store_id"] == store)
+
+    def events(self, store: str = STORE) -> list[dict[str, Any]]:
+        """Every event the cloud holds for ``store``, in seq order."""
+        events: list[dict[str, Any]] = []
+        while True:
+            after = events[-1]["seq"] if events else 0
+            answer = self.admin("GET", f"/v1/admin/stores/{store}/events", params={"after": after, "limit": 10000})
+            assert answer.status_code == 200, answer.text
+            page = answer.json()["events"]
+            if not page:
+                return events
+            events += page
+
+    def faults(self, **faults: Any) -> dict[str, Any]:
+        answer = self.admin("POST", "/v1/admin/faults", json=faults)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def publish(self, store: str = STORE, **items: list[dict[str, Any]]) -> dict[str, Any]:
+        answer = self.admin("POST", f"/v1/admin/stores/{store}/inbound", json=items)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[CloudProcess]:
+    """A reference cloud, configured for the test store; not started (a test may want it down first)."""
+    cloud = CloudProcess(tmp_path / "cloud")
+    cloud.write_config()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -77,6 +78,10 @@ class StoreDomain:
         self._new_events = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._price_task: asyncio.Task[None] | None = None
+        #: Set at shutdown: long polls answer at once instead of holding the API open.
+        self._closing = False
+        #: A receipt's booking failed (the database was full): the journal is swept again.
+        self._receipts_unbooked = False
 
     # -- life ------------------------------------------------------------------------
 
@@ -86,7 +91,7 @@ class StoreDomain:
         self.writer.start()
         await self.apply_due_prices()
         await self.book_journal_receipts()
-        self._price_task = asyncio.create_task(self._watch_prices(), name="price-book")
+        self._price_task = asyncio.create_task(self._upkeep(), name="store-upkeep")
 
     async def stop(self) -> None:
         if self._price_task is not None:
@@ -103,17 +108,31 @@ class StoreDomain:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._wake)
 
+    def release_waiters(self) -> None:
+        """At shutdown: every long poll answers now with what it has."""
+        self._closing = True
+        self._wake()
+
+    async def wait_for_commit(self, timeout: float) -> None:
+        """Returns at the writer's next commit, or after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._new_events.wait(), timeout)
+
     def _wake(self) -> None:
         self._new_events.set()
         self._new_events = asyncio.Event()
 
-    async def _watch_prices(self) -> None:
+    async def _upkeep(self) -> None:
+        """Prices whose time has come, and receipts whose booking failed."""
         while True:
             await asyncio.sleep(PRICE_CHECK_INTERVAL_S)
             try:
                 await self.apply_due_prices()
+                if self._receipts_unbooked:
+                    self._receipts_unbooked = False
+                    await self.book_journal_receipts()
             except Exception:
-                log.exception("applying due prices failed; next try in %.0f s", PRICE_CHECK_INTERVAL_S)
+                log.exception("store upkeep failed; next try in %.0f s", PRICE_CHECK_INTERVAL_S)
 
     async def _once(
         self, client: str, operation: str, body: Any, work: Callable[[Session], BaseModel]
@@ -240,9 +259,14 @@ class StoreDomain:
                 )
             )
         except Exception:
-            # Still in the fiscal journal: the next start books it.
+            # Still in the fiscal journal: booked at the next sweep (every
+            # PRICE_CHECK_INTERVAL_S, and at every start).
+            self._receipts_unbooked = True
             log.exception(
-                "booking receipt %s#%d failed; it is booked at the next start", device_id, receipt.document_number
+                "booking receipt %s#%d failed; the journal is swept again within %.0f s",
+                device_id,
+                receipt.document_number,
+                PRICE_CHECK_INTERVAL_S,
             )
             return None
         if seq is None:
@@ -270,16 +294,16 @@ class StoreDomain:
             waiter = self._new_events
             page = self.read(lambda s: self._page(s, after, limit))
             remaining = deadline - time.monotonic()
-            if page.events or remaining <= 0:
+            if page.events or remaining <= 0 or self._closing:
                 return page
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), remaining)
 
     def _page(self, session: Session, after: int, limit: int) -> SyncEvents:
-        rows = outbox.events_after(session=session, after=after, limit=limit)
+        _, encoded = outbox.encoded_events_after(session=session, after=after, limit=limit, store_id=self.store_id)
         position = outbox.outbox_position(session=session)
         return SyncEvents(
-            events=[SyncEvent.model_validate(outbox.event_document(row, self.store_id)) for row in rows],
+            events=[SyncEvent.model_validate(event) for event in orjson.loads(encoded)],
             last_seq=position.last_seq,
             acked_seq=position.acked_seq,
         )

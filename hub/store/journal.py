@@ -6,15 +6,22 @@ Each call is one short ``BEGIN IMMEDIATE`` transaction on a database opened with
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from devices.journal import JournalEntry, JournalState
+from hub.store.errors import is_storage_full, storage_full
 from hub.store.models import DeviceJournalRow
+from hub.store.room import DatabaseRoom
+
+log = logging.getLogger(__name__)
 
 
 def _dump(value: Any) -> str:
@@ -104,13 +111,19 @@ def unfinished_journal_entries(*, session: Session, device_id: str) -> list[Jour
 class StoreDeviceJournal:
     """``DeviceJournal`` over the hub's database, a session per call."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, room: DatabaseRoom | None = None) -> None:
         self._engine = engine
+        self._room = room
 
     def begin(
         self, device_id: str, key: str, *, client: str, action: str, request: dict[str, Any]
     ) -> tuple[JournalEntry, bool]:
-        with Session(self._engine) as session:
+        if self._room is not None and not self._room.enough_for_a_sale():
+            existing = self.get(device_id, key)
+            if existing is None or existing.state is JournalState.VOID:
+                log.critical("%s: a new %s refused: the database has no room to record it", device_id, action)
+                raise storage_full()
+        with _space_checked(), Session(self._engine) as session:
             return begin_journal_entry(
                 session=session, device_id=device_id, key=key, client=client, action=action, request=request
             )
@@ -128,7 +141,7 @@ class StoreDeviceJournal:
         self._update(device_id, key, state=JournalState.VOID, progress={"void_reason": reason})
 
     def _update(self, device_id: str, key: str, **changes: Any) -> None:
-        with Session(self._engine) as session:
+        with _space_checked(), Session(self._engine) as session:
             update_journal_entry(session=session, device_id=device_id, key=key, **changes)
 
     def get(self, device_id: str, key: str) -> JournalEntry | None:
@@ -138,3 +151,16 @@ class StoreDeviceJournal:
     def unfinished(self, device_id: str) -> list[JournalEntry]:
         with Session(self._engine) as session:
             return unfinished_journal_entries(session=session, device_id=device_id)
+
+
+@contextlib.contextmanager
+def _space_checked() -> Iterator[None]:
+    """A journal line the database has no room for is ``storage_full``: the money device
+    refuses before it touches the device (the line is written first), and the till hears why."""
+    try:
+        yield
+    except Exception as exc:
+        if is_storage_full(exc):
+            log.critical("the device journal cannot grow: the database is full")
+            raise storage_full() from None
+        raise

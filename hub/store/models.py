@@ -217,7 +217,8 @@ class OutboxEvent(SQLModel, table=True):
 
 
 class OutboxState(SQLModel, table=True):
-    """One row: the last seq handed out, and how far the cloud has acknowledged."""
+    """One row: the last seq handed out, how far the cloud has acknowledged, and how
+    far the store has applied the cloud's inbound feed."""
 
     __tablename__ = "outbox_state"
 
@@ -225,6 +226,7 @@ class OutboxState(SQLModel, table=True):
     last_seq: int = 0
     acked_seq: int = 0
     acked_at: float | None = None
+    inbound_cursor: int = 0
 
 
 metadata = SQLModel.metadata

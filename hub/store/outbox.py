@@ -10,7 +10,6 @@ acknowledged (the pull feed's ``ack``, or the push sender).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -93,28 +92,6 @@ def append_event(*, session: Session, event: NewEvent) -> int:
     return append_events(session=session, events=[event])[0]
 
 
-def event_document(row: OutboxEvent, store_id: str) -> dict[str, Any]:
-    """The event as the cloud receives it (DESIGN.md's shape)."""
-    return {
-        "event_id": row.event_id,
-        "store_id": store_id,
-        "seq": row.seq,
-        "type": row.type,
-        "occurred_at": row.occurred_at,
-        "source": {"client": row.source_client, "device": row.source_device},
-        "schema": row.schema_version,
-        "data": json.loads(row.data),
-    }
-
-
-def events_after(*, session: Session, after: int, limit: int) -> list[OutboxEvent]:
-    return list(
-        session.execute(
-            select(OutboxEvent).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq).limit(limit)
-        ).scalars()
-    )
-
-
 def outbox_position(*, session: Session) -> OutboxState:
     # populate_existing: appends bump last_seq with a Core statement, behind the ORM's back.
     return session.execute(
@@ -132,3 +109,66 @@ def acknowledge(*, session: Session, upto_seq: int, now: float) -> tuple[int, bo
     state.acked_at = now
     session.add(state)
     return upto_seq, True
+
+
+FEED_COLUMNS = (
+    OutboxEvent.seq,
+    OutboxEvent.event_id,
+    OutboxEvent.type,
+    OutboxEvent.occurred_at,
+    OutboxEvent.source_client,
+    OutboxEvent.source_device,
+    OutboxEvent.schema_version,
+    OutboxEvent.data,
+)
+
+
+def encoded_events_after(*, session: Session, after: int, limit: int, store_id: str) -> tuple[list[int], bytes]:
+    """Up to ``limit`` events after ``after`` as one JSON array (DESIGN.md's shape), and
+    their seqs.  Each event's data is stored as JSON already and goes out as it is."""
+    rows = session.execute(
+        select(*FEED_COLUMNS).where(OutboxEvent.seq > after).order_by(OutboxEvent.seq).limit(limit)
+    ).all()
+    documents = [
+        {
+            "event_id": event_id,
+            "store_id": store_id,
+            "seq": seq,
+            "type": kind,
+            "occurred_at": occurred_at,
+            "source": {"client": client, "device": device},
+            "schema": schema,
+            "data": orjson.Fragment(data),
+        }
+        for seq, event_id, kind, occurred_at, client, device, schema, data in rows
+    ]
+    return [row[0] for row in rows], orjson.dumps(documents)
+
+
+def oldest_undelivered(*, session: Session, acked_seq: int) -> float | None:
+    """When the first event the cloud lacks happened (epoch seconds)."""
+    moment = session.execute(
+        select(OutboxEvent.occurred_at).where(OutboxEvent.seq > acked_seq).order_by(OutboxEvent.seq).limit(1)
+    ).scalar_one_or_none()
+    return None if moment is None else dt.datetime.fromisoformat(moment).timestamp()
+
+
+def prune_delivered(*, session: Session, occurred_before: float, limit: int) -> int:
+    """Delete up to ``limit`` of the oldest events that are delivered and happened before
+    ``occurred_before``.  An undelivered event is never touched, however old."""
+    acked = outbox_position(session=session).acked_seq
+    doomed = (
+        select(OutboxEvent.seq)
+        .where(OutboxEvent.seq <= acked, OutboxEvent.occurred_at < rfc3339(occurred_before))
+        .order_by(OutboxEvent.seq)
+        .limit(limit)
+    )
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    result = session.connection().execute(table.delete().where(table.c.seq.in_(doomed.scalar_subquery())))
+    return result.rowcount
+
+
+def set_inbound_cursor(*, session: Session, cursor: int) -> None:
+    state = outbox_position(session=session)
+    state.inbound_cursor = cursor
+    session.add(state)

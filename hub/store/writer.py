@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from hub.store.errors import is_storage_full, storage_full
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -57,6 +59,8 @@ class StoreWriter:
         self._stopping = False
         self.commits = 0
         self.writes = 0
+        #: The last batch failed because the database could not grow.
+        self.storage_full = False
 
     def start(self) -> None:
         self._stopping = False
@@ -150,20 +154,34 @@ class StoreWriter:
         except Exception as exc:
             # The commit itself failed (say, the disk is full): nothing of the batch is
             # on disk, and every caller hears so.
-            log.exception("store commit of %d writes failed", len(batch))
+            if is_storage_full(exc):
+                self._out_of_space(len(batch))
+                exc = storage_full()
+            else:
+                log.exception("store commit of %d writes failed", len(batch))
             for write in batch:
                 _answer(write.future, error=exc)
             return
+        full = [value for ok, value in outcomes if not ok and is_storage_full(value)]
+        if full:
+            self._out_of_space(len(full))
+        elif self.storage_full:
+            self.storage_full = False
+            log.warning("the store's database takes writes again")
         for write, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 _answer(write.future, result=value)
             else:
-                _answer(write.future, error=value)
+                _answer(write.future, error=storage_full() if is_storage_full(value) else value)
         if self._on_commit is not None:
             try:
                 self._on_commit()
             except Exception:
                 log.exception("after-commit notice failed")
+
+    def _out_of_space(self, writes: int) -> None:
+        self.storage_full = True
+        log.critical("%d store writes refused: the database cannot grow (disk full, or its size cap)", writes)
 
 
 def _answer(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:

@@ -1,0 +1,23 @@
+"""Wakes a store's inbound long polls the moment something is published for it."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class InboundBell:
+    """One event per store, rung and replaced on each publication.
+
+    A poller takes ``next_ring`` before it reads, so a publication between its read and
+    its wait still wakes it.  Used from the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self._rings: dict[str, asyncio.Event] = {}
+
+    def next_ring(self, store_id: str) -> asyncio.Event:
+        return self._rings.setdefault(store_id, asyncio.Event())
+
+    def ring(self, store_id: str) -> None:
+        if ring := self._rings.pop(store_id, None):
+            ring.set()

@@ -1,0 +1,139 @@
+"""The outbox as the cloud link sees it (``cloud_link.outbox.StoreOutbox``), made of
+the store domain: its reader for batches and numbers, its writer for delivery marks,
+inbound pages and pruning.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
+
+from cloud_link.outbox import EventBatch, OutboxStats
+from hub.store import outbox
+from hub.store.domain import StoreDomain, apply_inbound
+from hub.store.room import SALE_RESERVE_BYTES, DatabaseRoom
+from hub.store.schemas import (
+    Ignored,
+    InboundBatch,
+    LoyaltySnapshotIn,
+    PickupIn,
+    PriceIn,
+    ProductIn,
+    StockElsewhereIn,
+)
+
+log = logging.getLogger(__name__)
+
+#: Each inbound kind and the shape its items must have.
+INBOUND_KINDS: dict[str, TypeAdapter[Any]] = {
+    "products": TypeAdapter(ProductIn),
+    "prices": TypeAdapter(PriceIn),
+    "pickups": TypeAdapter(PickupIn),
+    "loyalty": TypeAdapter(LoyaltySnapshotIn),
+    "stock_elsewhere": TypeAdapter(StockElsewhereIn),
+}
+
+
+class HubOutbox:
+    def __init__(self, domain: StoreDomain, database: Path, room: DatabaseRoom) -> None:
+        self.store_id = domain.store_id
+        self._domain = domain
+        self._database = database
+        self._room = room
+        #: The writer's commit count when the pusher last read: a commit since then means news.
+        self._commits_seen = -1
+
+    def read_batch(self, *, after: int, limit: int) -> EventBatch | None:
+        self._commits_seen = self._domain.writer.commits
+
+        def read(session: Session) -> EventBatch | None:
+            seqs, encoded = outbox.encoded_events_after(
+                session=session, after=after, limit=limit, store_id=self.store_id
+            )
+            if not seqs:
+                return None
+            head = outbox.outbox_position(session=session).last_seq
+            return EventBatch(first_seq=seqs[0], last_seq=seqs[-1], count=len(seqs), events_json=encoded, head_seq=head)
+
+        return self._domain.read(read)
+
+    def stats(self) -> OutboxStats:
+        def read(session: Session) -> OutboxStats:
+            position = outbox.outbox_position(session=session)
+            room = self._room.measure()
+            return OutboxStats(
+                last_seq=position.last_seq,
+                delivered_seq=position.acked_seq,
+                oldest_undelivered_at=outbox.oldest_undelivered(session=session, acked_seq=position.acked_seq),
+                bytes_used=room.used + self._wal_bytes(),
+                bytes_allowed=room.allowed,
+                # Either a write failed for want of space, or a sale would now be refused.
+                storage_full=self._domain.writer.storage_full or room.left < SALE_RESERVE_BYTES,
+                inbound_cursor=position.inbound_cursor,
+            )
+
+        return self._domain.read(read)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self._database.with_name(self._database.name + "-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    async def mark_delivered(self, upto_seq: int) -> int:
+        now = self._domain.clock()
+
+        def work(session: Session) -> int:
+            return outbox.acknowledge(session=session, upto_seq=upto_seq, now=now)[0]
+
+        return await self._domain.writer.run(work)
+
+    async def wait_for_events(self, timeout: float) -> None:
+        if self._domain.writer.commits == self._commits_seen:
+            await self._domain.wait_for_commit(timeout)
+
+    async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:
+        batch, refused = inbound_batch(page)
+        now = self._domain.clock()
+
+        def work(session: Session) -> dict[str, Any]:
+            report = apply_inbound(session=session, batch=batch, now=now)
+            outbox.set_inbound_cursor(session=session, cursor=cursor)
+            report.ignored.extend(refused)
+            return report.model_dump(mode="json")
+
+        return await self._domain.writer.run(work)
+
+    async def prune_delivered(self, *, occurred_before: float, limit: int) -> int:
+        return await self._domain.writer.run(
+            lambda session: outbox.prune_delivered(session=session, occurred_before=occurred_before, limit=limit)
+        )
+
+
+def inbound_batch(page: dict[str, Any]) -> tuple[InboundBatch, list[Ignored]]:
+    """The items of a page the store can read; each one it cannot is reported and
+    logged, so one bad item never holds up the rest of the feed."""
+    kept: dict[str, list[Any]] = {}
+    refused: list[Ignored] = []
+    for kind, items in page.items():
+        adapter = INBOUND_KINDS.get(kind)
+        if adapter is None:
+            if items:
+                log.warning("the cloud sent %d inbound items of unknown kind %r; ignored", len(items), kind)
+            continue
+        kept[kind] = []
+        for item in items:
+            try:
+                kept[kind].append(adapter.validate_python(item))
+            except ValidationError as exc:
+                ident = (
+                    str(item.get("id") or item.get("sku") or item.get("card") or "?") if isinstance(item, dict) else "?"
+                )
+                reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()[:3])
+                log.warning("inbound %s %s from the cloud is not readable, ignored: %s", kind, ident, reason)
+                refused.append(Ignored(kind=kind, id=ident[:64], reason=f"invalid: {reason}"[:300]))
+    return InboundBatch(**kept), refused

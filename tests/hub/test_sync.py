@@ -1,0 +1,522 @@
+"""Replication to the cloud through real processes: a hub with its Mosquitto and SQLite
+file, and the reference cloud (`storehub cloud serve`) with its own.
+
+Volume comes from the store layer itself: ``append_sales`` writes ``sale.completed``
+events into the hub's database the way the store's writer does (one transaction per
+500, seqs from ``outbox_state``), from this process.  Ten thousand sales through the
+REST API would take minutes of CPU; the outbox cannot tell the difference, and the
+hub notices them as it notices any commit it did not make (within its re-check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from hub.db import create_store_engine, migrate
+from hub.store.outbox import NewEvent, append_events
+from tests.conftest import STORE, CloudProcess, Connect, HubProcess, start_hub, until
+
+#: How long a backlog of tens of thousands of events may take to reach the cloud here
+#: (it drains at thousands per second; the CI box may be slow and busy).
+DRAIN_TIMEOUT_S = 90.0
+
+#: The demo's kefir: a product every test store gets from the cloud first.
+KEFIR = {"sku": "KEF-930", "version": 1, "gtin": "4607001234562", "name": "Кефир 1% 930 г", "tax_group": 2}
+
+
+def sale(number: int) -> NewEvent:
+    return NewEvent(
+        "sale.completed",
+        {
+            "document_number": number,
+            "total": 14980,
+            "lines": [{"sku": "KEF-930", "name": "Кефир 1% 930 г", "quantity": "2", "price": 7490, "total": 14980}],
+        },
+        client="till-1",
+        device="fiscal-1",
+    )
+
+
+def append_sales(database: Path, count: int, *, per_transaction: int = 500, first: int = 1) -> int:
+    """Commit ``count`` sales to the store's outbox; returns the last seq."""
+    engine = create_store_engine(database)
+    try:
+        migrate(engine)
+        last = 0
+        for start in range(first, first + count, per_transaction):
+            with Session(engine) as session:
+                numbers = range(start, min(start + per_transaction, first + count))
+                last = append_events(session=session, events=[sale(n) for n in numbers])[-1]
+                session.commit()
+        return last
+    finally:
+        engine.dispose()
+
+
+def outbox_rows(database: Path) -> list[tuple[int, str]]:
+    """(seq, event_id) of every event still in the store's outbox."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT seq, event_id FROM outbox ORDER BY seq").fetchall()
+
+
+def whole_log(hub: HubProcess) -> str:
+    return (hub.directory / "hub.log").read_text(errors="replace")
+
+
+def sync_state(hub: HubProcess) -> dict[str, Any]:
+    answer = httpx.get(hub.api_url + "/api/v1/sync/state", headers=hub.headers("tech-1"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def assert_exactly_once_in_order(cloud: CloudProcess, last_seq: int, event_ids: dict[int, str] | None = None) -> None:
+    events = cloud.events()
+    seqs = [event["seq"] for event in events]
+    assert seqs == list(range(1, last_seq + 1)), "the cloud's events are not 1..last, each once"
+    assert len({event["event_id"] for event in events}) == last_seq
+    if event_ids is not None:
+        assert {event["seq"]: event["event_id"] for event in events} == event_ids
+    position = cloud.store()
+    assert position["contiguous_seq"] == last_seq and position["gaps"] == []
+
+
+async def until_delivered(
+    hub: HubProcess, cloud: CloudProcess, last_seq: int, timeout: float = DRAIN_TIMEOUT_S
+) -> None:
+    def delivered() -> bool:
+        return cloud.store()["contiguous_seq"] >= last_seq and sync_state(hub)["delivered_seq"] >= last_seq
+
+    try:
+        await until(delivered, timeout, f"events up to {last_seq} in the cloud and marked delivered")
+    except AssertionError:
+        raise AssertionError(f"{cloud.store()}\nhub:\n{hub.log()}\ncloud:\n{cloud.log()}") from None
+
+
+def hub_with_cloud(directory: Path, cloud: CloudProcess, *, top: str = "", **settings: Any) -> HubProcess:
+    mode = settings.pop("mode", "push")
+    return start_hub(directory, sections=cloud.hub_section(mode=mode, **settings), top=top)
+
+
+# -- offline, then back ------------------------------------------------------------------
+
+
+async def test_ten_thousand_events_made_while_the_cloud_is_down_arrive_once_in_order(
+    tmp_path: Path, cloud: CloudProcess, connect: Connect
+):
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud)
+    try:
+        tech = await connect(hub, "tech-1")
+        retained: list[dict[str, Any]] = []
+        tech.watch("sync/state", lambda topic, document: retained.append(document))
+
+        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 10_000)
+        # A till goes on selling through the hub meanwhile.
+        booked = httpx.post(
+            hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud")
+        )
+        assert booked.status_code == 200, booked.text
+        move = httpx.post(
+            hub.api_url + "/api/v1/stock/moves",
+            json={"sku": "KEF-930", "kind": "receipt", "quantity": "12"},
+            headers=hub.headers("manager-1"),
+        )
+        assert move.status_code == 200, move.text
+        last = move.json()["seq"]
+        assert last == 10_001
+
+        await until(lambda: sync_state(hub)["backlog"] == last, 10, "the backlog counted")
+        state = sync_state(hub)
+        assert state["cloud_reachable"] is False and state["delivered_seq"] == 0
+        assert {p["what"]: p["level"] for p in state["problems"]} == {"backlog": "warning", "cloud": "warning"}
+        assert state["oldest_undelivered_age_s"] is not None
+        # The same, retained on the bus for the TUI and any technician's client.
+        await until(lambda: retained and retained[-1]["backlog"] == last, 5, "sync/state on the bus")
+        assert retained[-1]["level"] == "warning"
+
+        await asyncio.to_thread(cloud.start)
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last, dict(outbox_rows(hub.directory / "state" / "storehub.db")))
+        await until(lambda: sync_state(hub)["level"] == "ok", 5, "the warning cleared")
+        assert cloud.store()["duplicates"] == 0
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- crashes on either side --------------------------------------------------------------
+
+
+async def test_a_hub_killed_twenty_times_during_a_push_leaves_every_committed_event_once(
+    tmp_path: Path, cloud: CloudProcess
+):
+    """SIGKILL at random moments while 20,000 events drain (the cloud made a little slow so
+    that every kill lands mid-push), with sales still committing between the kills."""
+    hub = HubProcess(tmp_path / "hub", sections=cloud.hub_section(batch_events=500))
+    hub.directory.mkdir(parents=True)
+    hub.write_config()
+    database = hub.directory / "state" / "storehub.db"
+    last = append_sales(database, 20_000)
+    cloud.start()
+    cloud.faults(delay_s=0.03)
+    chance = random.Random(8)
+    try:
+        for _ in range(20):
+            await asyncio.to_thread(hub.start)
+            await asyncio.sleep(chance.uniform(0.0, 0.4))
+            hub.kill()
+            last = append_sales(database, 25, per_transaction=5, first=last + 1)
+        assert 0 < cloud.store()["contiguous_seq"] < last, "the kills did not land during the push"
+        cloud.admin("DELETE", "/v1/admin/faults")
+        await asyncio.to_thread(hub.start)
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last, dict(outbox_rows(database)))
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+async def test_the_cloud_killed_after_it_kept_a_batch_but_before_it_answered(tmp_path: Path, cloud: CloudProcess):
+    cloud.start()
+    cloud.faults(hang_after_commit_next=1)
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud, batch_events=1000)
+    try:
+        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 3_000)
+        # The first batch is in the cloud's database; its answer never leaves.
+        await until(lambda: cloud.store()["contiguous_seq"] > 0, 20, "the first batch kept")
+        assert sync_state(hub)["delivered_seq"] == 0
+        cloud.kill()
+        cloud.start()
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last)
+        assert "push failed" in whole_log(hub)
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+async def test_a_slow_failing_or_garbled_cloud_is_waited_out_while_the_store_sells(tmp_path: Path, cloud: CloudProcess):
+    cloud.start()
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud, batch_events=200)
+    try:
+        httpx.post(hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud"))
+        await until_delivered(hub, cloud, 0)
+        for faults, trace in (
+            ({"fail_next": 4}, "HTTP 500"),
+            ({"garbage_next": 3}, "the answer is not what the contract says"),
+            ({"delay_s": 3.0}, "no answer within the timeout"),
+        ):
+            cloud.faults(**faults)
+            last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 1_000)
+            # The till's work never waits for the cloud.
+            started = time.monotonic()
+            move = httpx.post(
+                hub.api_url + "/api/v1/stock/moves",
+                json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
+                headers=hub.headers("manager-1"),
+            )
+            assert move.status_code == 200 and time.monotonic() - started < 1.0, move.text
+            await until(lambda t=trace: t in whole_log(hub), 15, f"the hub logging {trace!r}")
+            state = sync_state(hub)
+            assert state["cloud_reachable"] is False and state["failures"] > 0
+            cloud.admin("DELETE", "/v1/admin/faults")
+            await until_delivered(hub, cloud, move.json()["seq"])
+            assert sync_state(hub)["cloud_reachable"] is True
+            assert last < move.json()["seq"]
+        assert_exactly_once_in_order(cloud, sync_state(hub)["last_seq"])
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- what comes back from the cloud -------------------------------------------------------
+
+
+def product(hub: HubProcess, sku: str) -> dict[str, Any] | None:
+    answer = httpx.get(hub.api_url + f"/api/v1/products/{sku}", headers=hub.headers("till-1"))
+    return answer.json() if answer.status_code == 200 else None
+
+
+async def test_a_price_change_and_a_pickup_published_on_the_cloud_reach_the_store(tmp_path: Path, cloud: CloudProcess):
+    cloud.start()
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud)
+    try:
+        cloud.publish(products=[KEFIR], prices=[{"sku": "KEF-930", "version": 1, "amount": 7490}])
+        await until(lambda: (p := product(hub, "KEF-930")) and p["price"]["amount"] == 7490, 15, "the kefir priced")
+
+        # The category manager changes the price in the cloud, with the CLI.
+        changed = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "cloud", "publish-price", "--url", cloud.url,
+             "--admin-token", cloud.admin_token, "--store", STORE, "--sku", "KEF-930", "--amount", "7990"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert changed.returncode == 0, changed.stderr
+        await until(lambda: product(hub, "KEF-930")["price"]["amount"] == 7990, 15, "the new price in the store")
+        labels = httpx.get(hub.api_url + "/api/v1/labels", headers=hub.headers("manager-1")).json()
+        [label] = [entry for entry in labels["labels"] if entry["sku"] == "KEF-930"]
+        # One entry, now asking for 7990 (no label was printed for the first price yet,
+        # so there is no printed amount to show beside it).
+        assert label["amount"] == 7990 and label["price_version"] > 1
+        assert product(hub, "KEF-930")["label_stale"] is True
+
+        cloud.publish(
+            pickups=[
+                {
+                    "id": "C-1001",
+                    "version": 1,
+                    "customer_name": "Анна Петрова",
+                    "code": "4821",
+                    "deadline": "2030-01-01T18:00:00+03:00",
+                    "lines": [{"sku": "KEF-930", "quantity": "2"}],
+                }
+            ]
+        )
+        await until(
+            lambda: httpx.get(hub.api_url + "/api/v1/pickups/C-1001", headers=hub.headers("till-1")).status_code == 200,
+            15,
+            "the pickup in the store's list",
+        )
+        listed = httpx.get(hub.api_url + "/api/v1/pickups", headers=hub.headers("till-1")).json()
+        assert [p["id"] for p in listed["pickups"]] == ["C-1001"]
+        # The store's cursor survives a restart: nothing is applied twice.
+        cursor = sync_state(hub)["inbound_cursor"]
+        assert cursor == cloud.store()["published"]
+        await asyncio.to_thread(hub.stop)
+        await asyncio.to_thread(hub.start)
+        assert sync_state(hub)["inbound_cursor"] == cursor
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- retention ---------------------------------------------------------------------------
+
+
+async def test_retention_prunes_delivered_events_and_never_an_undelivered_one(tmp_path: Path, cloud: CloudProcess):
+    cloud.start()
+    hub = await asyncio.to_thread(
+        hub_with_cloud, tmp_path / "hub", cloud, retention_hours=1 / 3600, prune_interval_s=0.5
+    )
+    database = hub.directory / "state" / "storehub.db"
+    try:
+        first = await asyncio.to_thread(append_sales, database, 300)
+        await until_delivered(hub, cloud, first)
+        await until(lambda: outbox_rows(database) == [], 10, "delivered events pruned after retention")
+
+        paused = httpx.post(hub.api_url + "/api/v1/sync/pause", headers=hub.headers("tech-1"))
+        assert paused.status_code == 200 and paused.json()["paused"] is True
+        last = await asyncio.to_thread(append_sales, database, 200, first=first + 1)
+        await asyncio.sleep(2.5)  # older than retention now, and undelivered
+        assert [seq for seq, _ in outbox_rows(database)] == list(range(first + 1, last + 1))
+
+        resumed = httpx.post(hub.api_url + "/api/v1/sync/resume", headers=hub.headers("tech-1"))
+        assert resumed.status_code == 200 and resumed.json()["paused"] is False
+        await until_delivered(hub, cloud, last)
+        await until(lambda: outbox_rows(database) == [], 10, "pruned once delivered")
+        assert_exactly_once_in_order(cloud, last)
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- pulled instead of pushed --------------------------------------------------------------
+
+
+async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path, cloud: CloudProcess):
+    hub = HubProcess(tmp_path / "hub")
+    hub.directory.mkdir(parents=True)
+    hub.sections = cloud.hub_section(mode="pull", fetch_inbound=False)
+    hub.write_config()
+    last = append_sales(hub.directory / "state" / "storehub.db", 2_500)
+    await asyncio.to_thread(hub.start)
+    try:
+        cloud.pulls[STORE] = (hub.api_url, f"cloud:{hub.secrets['cloud']}")
+        cloud.start()
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last)
+        assert cloud.store()["pull"]["state"]
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+async def test_a_store_that_pushes_keeps_its_pull_feed_shut(tmp_path: Path, cloud: CloudProcess):
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud)
+    try:
+        answer = httpx.get(hub.api_url + "/api/v1/sync/events", headers=hub.headers("cloud"))
+        assert answer.status_code == 403
+        assert "pushes" in answer.json()["error"]["message"]
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- the demo's switch --------------------------------------------------------------------
+
+
+async def test_a_technician_pauses_and_resumes_the_link_from_the_command_line(tmp_path: Path, cloud: CloudProcess):
+    cloud.start()
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud)
+    token = f"tech-1:{hub.secrets['tech-1']}"
+
+    def sync(what: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", "sync", what, "--api", hub.api_url, "--token", token],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    try:
+        paused = sync("pause")
+        assert paused.returncode == 0, paused.stderr
+        assert "PAUSED" in paused.stdout
+        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 50)
+        await asyncio.sleep(1.0)
+        assert cloud.store()["contiguous_seq"] == 0
+        state = sync("state")
+        assert "50 waiting" in state.stdout, state.stdout
+        assert sync("resume").returncode == 0
+        await until_delivered(hub, cloud, last)
+        refused = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "sync", "pause", "--api", hub.api_url, "--token", "till-1:" + hub.secrets["till-1"]],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert refused.returncode == 1 and "403" in refused.stderr
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+@pytest.fixture
+def tls_cloud(tmp_path: Path) -> Any:
+    import trustme
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    ca, cert, key = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    authority.cert_pem.write_to_path(str(ca))
+    certificate.cert_chain_pems[0].write_to_path(str(cert))
+    certificate.private_key_pem.write_to_path(str(key))
+    cloud = CloudProcess(tmp_path / "cloud", tls=(cert, key, ca))
+    try:
+        yield cloud, ca
+    finally:
+        cloud.stop()
+
+
+async def test_the_link_speaks_tls_to_a_cloud_with_its_own_authority(tmp_path: Path, tls_cloud: Any):
+    cloud, ca = tls_cloud
+    await asyncio.to_thread(cloud.start)
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", cloud, ca_file=str(ca))
+    try:
+        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 100)
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last)
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+# -- a database that cannot grow -------------------------------------------------------------
+
+
+def database_bytes(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        return pages * connection.execute("PRAGMA page_size").fetchone()[0]
+
+
+async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_nothing(
+    tmp_path: Path, cloud: CloudProcess, connect: Connect
+):
+    """The decision (docs/sync.md): a sale starts only with room to record it.  Without
+    it the till gets `storage_full` before the register prints anything — a receipt the
+    store could not book would be a sale the cloud never hears of.  Devices that write
+    nothing (the echo device here; scanners, drawers, displays) go on working."""
+    from devices.sim.fiscal_register import SerialFiscalRegister
+    from tests.conftest import TEST_DEVICES, until_device_online
+    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, devices_toml
+
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    cloud.start()
+    hub = HubProcess(
+        tmp_path / "hub", devices=TEST_DEVICES + devices_toml(sim), sections=cloud.hub_section(batch_events=500)
+    )
+    hub.directory.mkdir(parents=True)
+    database = hub.directory / "state" / "storehub.db"
+
+    def receive() -> httpx.Response:
+        return httpx.post(
+            hub.api_url + "/api/v1/stock/moves",
+            json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
+            headers=hub.headers("manager-1"),
+        )
+
+    try:
+        hub.write_config()
+        await asyncio.to_thread(hub.start)
+        cloud.publish(products=[KEFIR])
+        await until(lambda: product(hub, "KEF-930") is not None, 15, "the kefir in the store")
+        await asyncio.to_thread(hub.stop)
+
+        # From now on the database may grow by 1 MiB at most.
+        cap = database_bytes(database) + 2**20
+        hub.top = f"database_max_mb = {cap / 2**20}\n"
+        hub.write_config()
+        await asyncio.to_thread(hub.start)
+        till = await connect(hub, "till-1")
+        await until_device_online(till, hub, DEVICE, 15)
+        first = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-1", timeout=10)
+        assert first.ok, first
+        printed = len(closed_receipts(sim.register))
+
+        # The WAN goes down, and the outbox fills what is left of the database.
+        assert httpx.post(hub.api_url + "/api/v1/sync/pause", headers=hub.headers("tech-1")).status_code == 200
+        filled, appended = await asyncio.to_thread(lambda: fill(database, cap))
+
+        refused = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-2", timeout=10)
+        assert refused.error is not None and refused.error.code == "storage_full", refused
+        assert refused.error.retryable
+        assert len(closed_receipts(sim.register)) == printed, "a receipt printed that the store cannot record"
+        # Stock writes that still fit in half-empty pages go through; the first that needs
+        # a new page is refused.
+        for _ in range(2000):
+            if (move := receive()).status_code != 200:
+                break
+        assert move.status_code == 507 and move.json()["error"]["code"] == "storage_full", move.text
+        echo = await till.request("echo-1", "echo", {"still": "working"})
+        assert echo.ok and echo.result == {"echo": {"still": "working"}}
+        await until(lambda: sync_state(hub)["level"] == "alarm", 5, "the alarm on sync/state")
+        assert sync_state(hub)["storage_full"] is True
+        assert "CRITICAL" in whole_log(hub)
+
+        # The WAN returns: everything committed reaches the cloud, and delivered events
+        # are pruned at once, whatever their age, to make room.
+        assert httpx.post(hub.api_url + "/api/v1/sync/resume", headers=hub.headers("tech-1")).status_code == 200
+        await until_delivered(hub, cloud, filled)
+        await until(lambda: receive().status_code == 200, 20, "room again after delivered events were pruned")
+        sold = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-2", timeout=10)
+        assert sold.ok, sold
+        assert len(closed_receipts(sim.register)) == printed + 1
+        last = sync_state(hub)["last_seq"]
+        await until_delivered(hub, cloud, last)
+        assert_exactly_once_in_order(cloud, last)
+        assert [e["type"] for e in cloud.events()].count("sale.completed") == appended + 2
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        sim.stop()
+
+
+def fill(database: Path, cap: int) -> tuple[int, int]:
+    """Sales into the outbox until the database is past ``cap``; returns the last seq and
+    how many.  (This process's connection has no cap: it stands for the last writes
+    before the disk filled.)"""
+    last, appended = 0, 0
+    while database_bytes(database) < cap + 64 * 1024:
+        last = append_sales(database, 500, first=1_000_000 + appended)
+        appended += 500
+    return last, appended
