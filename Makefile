@@ -20,6 +20,7 @@ bench: setup
 	$(BIN)/storehub bench rtt --clients 20 --seconds 5
 	$(BIN)/storehub bench rtt --clients 20 --rate 5 --seconds 5
 	$(BIN)/storehub bench api
+	$(BIN)/storehub bench sync
 
 lint: setup
 	$(BIN)/ruff check hub devices bus tui cloud_link tests

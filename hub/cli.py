@@ -185,8 +185,9 @@ def _load_or_explain(path: Path) -> StoreHubConfig | None:
 
 
 def setup_logging(level: str) -> None:
+    # force: the demo's seeding (Alembic) may have set up the root logger already.
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+        level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr, force=True
     )
     # Migrations announce every step at INFO; a technician needs only problems.
     logging.getLogger("alembic").setLevel(logging.WARNING)

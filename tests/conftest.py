@@ -179,10 +179,12 @@ class HubProcess:
             raise AssertionError(f"the hub did not stop on SIGTERM:\n{self.log()}") from None
 
     def cleanup(self) -> None:
-        self.stop()
-        # A hub killed with SIGKILL leaves its broker behind on purpose (so the Last
-        # Will is delivered); the test that killed it must not leave it running.
-        stop_stale_broker(self.broker_workdir)
+        try:
+            self.stop()
+        finally:
+            # A hub killed with SIGKILL leaves its broker behind on purpose (so the Last
+            # Will is delivered); the test that killed it must not leave it running.
+            stop_stale_broker(self.broker_workdir)
 
 
 def start_hub(directory: Path, **kwargs: Any) -> HubProcess:
