@@ -31,7 +31,7 @@ class OutboxStats:
     delivered_seq: int
     #: ``occurred_at`` of the first undelivered event (epoch seconds), None when none.
     oldest_undelivered_at: float | None
-    #: The database's size on disk, WAL included.
+    #: What the database's pages in use hold (what its size cap counts; free pages not).
     bytes_used: int
     #: What the database may grow to: its configured cap, else what the disk allows.
     bytes_allowed: int

@@ -87,7 +87,7 @@ class SyncState(BaseModel):
     delivered_seq: int = Field(description="Every event up to this one is in the cloud.")
     backlog: int = Field(description="Events not yet in the cloud.")
     oldest_undelivered_age_s: float | None = Field(description="How long the oldest of them has waited.")
-    bytes_used: int = Field(description="The database on disk, WAL included.")
+    bytes_used: int = Field(description="What the database's pages in use hold (what its size cap counts).")
     bytes_allowed: int = Field(description="What the database may grow to (its cap, else the disk).")
     storage_full: bool = Field(description="The database could not grow at the last write.")
     inbound_cursor: int
@@ -191,7 +191,7 @@ class SyncMetrics(Collector):
                 "Age of the oldest event not yet in the cloud (0 when none).",
                 state.oldest_undelivered_age_s or 0,
             ),
-            "storehub_sync_database_bytes": ("The store database on disk, WAL included.", state.bytes_used),
+            "storehub_sync_database_bytes": ("What the store database's pages in use hold.", state.bytes_used),
             "storehub_sync_database_allowed_bytes": ("What the database may grow to.", state.bytes_allowed),
             "storehub_sync_storage_full": ("1 while the database cannot grow.", int(state.storage_full)),
             "storehub_sync_cloud_reachable": ("1 while the cloud answers.", int(bool(state.cloud_reachable))),

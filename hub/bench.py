@@ -223,8 +223,13 @@ async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterator[asyncio.subprocess.Process]:
-    """The real hub as its own process, yielded once it is online with its echo device idle."""
+async def hub_process(
+    store: BenchStore,
+    watcher: StoreHubClient,
+    spawned: Callable[[asyncio.subprocess.Process], None] | None = None,
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The real hub as its own process, yielded once it is online with its echo device idle.
+    ``spawned`` hears of the process at once (the sync bench watches it from its first moment)."""
     say("hub: starting the hub…")
     config = store.write_hub_config()
     log_path = store.root / "hub.log"
@@ -243,6 +248,8 @@ async def hub_process(store: BenchStore, watcher: StoreHubClient) -> AsyncIterat
             start_new_session=True,
         )
     try:
+        if spawned is not None:
+            spawned(process)
         await wait_until_hub_ready(process, watcher, log_path)
         yield process
     finally:

@@ -69,7 +69,7 @@ class HubOutbox:
                 last_seq=position.last_seq,
                 delivered_seq=position.acked_seq,
                 oldest_undelivered_at=outbox.oldest_undelivered(session=session, acked_seq=position.acked_seq),
-                bytes_used=room.used + self._wal_bytes(),
+                bytes_used=room.used,
                 bytes_allowed=room.allowed,
                 # Either a write failed for want of space, or a sale would now be refused.
                 storage_full=self._domain.writer.storage_full or room.left < SALE_RESERVE_BYTES,
@@ -77,12 +77,6 @@ class HubOutbox:
             )
 
         return self._domain.read(read)
-
-    def _wal_bytes(self) -> int:
-        try:
-            return self._database.with_name(self._database.name + "-wal").stat().st_size
-        except FileNotFoundError:
-            return 0
 
     async def mark_delivered(self, upto_seq: int) -> int:
         now = self._domain.clock()

@@ -143,6 +143,10 @@ async def test_ten_thousand_events_made_while_the_cloud_is_down_arrive_once_in_o
         # The same, retained on the bus for the TUI and any technician's client.
         await until(lambda: retained and retained[-1]["backlog"] == last, 5, "sync/state on the bus")
         assert retained[-1]["level"] == "warning"
+        # And for the store's monitoring.
+        metrics = httpx.get(hub.api_url + "/metrics").text
+        assert f"storehub_sync_backlog_events {float(last)}" in metrics
+        assert "storehub_sync_cloud_reachable 0.0" in metrics and "storehub_sync_level 1.0" in metrics
 
         await asyncio.to_thread(cloud.start)
         await until_delivered(hub, cloud, last)
@@ -326,19 +330,23 @@ async def test_retention_prunes_delivered_events_and_never_an_undelivered_one(tm
 # -- pulled instead of pushed --------------------------------------------------------------
 
 
-async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path, cloud: CloudProcess):
+@pytest.mark.parametrize("mode", ["pull", "both"])
+async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path, cloud: CloudProcess, mode: str):
+    """Pulled only, or pulled while the hub pushes too: every event once, in order."""
     hub = HubProcess(tmp_path / "hub")
     hub.directory.mkdir(parents=True)
-    hub.sections = cloud.hub_section(mode="pull", fetch_inbound=False)
+    hub.sections = cloud.hub_section(mode=mode, fetch_inbound=False, batch_events=200)
     hub.write_config()
-    last = append_sales(hub.directory / "state" / "storehub.db", 2_500)
+    last = append_sales(hub.directory / "state" / "storehub.db", 2_000)
     await asyncio.to_thread(hub.start)
     try:
         cloud.pulls[STORE] = (hub.api_url, f"cloud:{hub.secrets['cloud']}")
         cloud.start()
         await until_delivered(hub, cloud, last)
+        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 500, first=last + 1)
+        await until_delivered(hub, cloud, last)
         assert_exactly_once_in_order(cloud, last)
-        assert cloud.store()["pull"]["state"]
+        assert cloud.store()["pull"]["state"] == "following"
     finally:
         await asyncio.to_thread(hub.cleanup)
 
@@ -498,7 +506,9 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
         # are pruned at once, whatever their age, to make room.
         assert httpx.post(hub.api_url + "/api/v1/sync/resume", headers=hub.headers("tech-1")).status_code == 200
         await until_delivered(hub, cloud, filled)
-        await until(lambda: receive().status_code == 200, 20, "room again after delivered events were pruned")
+        await until(lambda: not sync_state(hub)["storage_full"], 20, "room again after delivered events were pruned")
+        assert sync_state(hub)["level"] == "ok"
+        assert receive().status_code == 200
         sold = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-2", timeout=10)
         assert sold.ok, sold
         assert len(closed_receipts(sim.register)) == printed + 1
