@@ -77,6 +77,7 @@ class CloudLink:
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._calls: list[asyncio.Task[None]] = []
         self._latest: SyncState | None = None
         self._published: SyncState | None = None
         self._last_prune = 0.0
@@ -98,12 +99,8 @@ class CloudLink:
 
     async def start(self) -> None:
         await self.refresh(publish=True)
-        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [("sync-watch", self._watch)]
-        if self.config.pushes:
-            loops.append(("sync-push", self._push_loop))
-        if self.config.fetches:
-            loops.append(("sync-inbound", self._inbound_loop))
-        self._tasks = [asyncio.create_task(loop(), name=name) for name, loop in loops]
+        self._tasks = [asyncio.create_task(self._watch(), name="sync-watch")]
+        self._start_calls()
         log.info(
             "cloud link: mode %s%s%s",
             self.config.mode,
@@ -111,12 +108,22 @@ class CloudLink:
             ", fetching inbound" if self.config.fetches else "",
         )
 
+    def _start_calls(self) -> None:
+        """The loops that call the cloud: pushing and fetching, as configured."""
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if self.config.pushes:
+            loops.append(("sync-push", self._push_loop))
+        if self.config.fetches:
+            loops.append(("sync-inbound", self._inbound_loop))
+        self._calls = [asyncio.create_task(loop(), name=name) for name, loop in loops]
+
+    async def _stop_calls(self) -> None:
+        await _cancelled(self._calls)
+        self._calls = []
+
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_calls()
+        await _cancelled(self._tasks)
         self._tasks = []
         if self._client is not None:
             await self._client.close()
@@ -132,6 +139,12 @@ class CloudLink:
             log.warning("cloud link paused by %s: nothing goes to or comes from the cloud", by)
         self.status.paused = True
         self._resumed.clear()
+        # Calls already on their way are cut, as a cable pulled would cut them: a push
+        # whose answer is lost is settled by asking the cloud where it is, and an inbound
+        # page is applied with its cursor or not at all.  The loops start again and wait.
+        await self._stop_calls()
+        self.status.cloud_seq = None
+        self._start_calls()
         return await self.refresh(publish=True)
 
     async def resume(self, *, by: str) -> SyncState:
@@ -360,6 +373,14 @@ class CloudLink:
         self.status.counters["inbound_items"] += page.items
         log.info("inbound from the cloud, cursor %d: %s", page.cursor, _summary(report))
         return page.items
+
+
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _summary(report: dict[str, Any]) -> str:
