@@ -14,9 +14,19 @@ class InboundBell:
 
     def __init__(self) -> None:
         self._rings: dict[str, asyncio.Event] = {}
+        self._closed = asyncio.Event()
 
     def next_ring(self, store_id: str) -> asyncio.Event:
+        if self._closed.is_set():
+            return self._closed
         return self._rings.setdefault(store_id, asyncio.Event())
+
+    def close(self) -> None:
+        """At shutdown: every long poll answers now, instead of holding the server open."""
+        self._closed.set()
+        for ring in self._rings.values():
+            ring.set()
+        self._rings.clear()
 
     def ring(self, store_id: str) -> None:
         if ring := self._rings.pop(store_id, None):

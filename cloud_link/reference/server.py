@@ -16,6 +16,7 @@ import uvicorn
 
 from cloud_link.reference import db
 from cloud_link.reference.app import create_cloud_app
+from cloud_link.reference.bell import InboundBell
 from cloud_link.reference.config import CloudConfig
 from cloud_link.reference.puller import StorePuller
 
@@ -36,8 +37,10 @@ async def run_cloud(config: CloudConfig, *, stop: asyncio.Event | None = None) -
                 for store in config.stores
                 if store.pull_url
             }
-            app = create_cloud_app(config=config, database=database, pullers=pullers)
-            server = uvicorn.Server(
+            bell = InboundBell()
+            app = create_cloud_app(config=config, database=database, pullers=pullers, bell=bell)
+            server = CloudServer(
+                bell,
                 uvicorn.Config(
                     app,
                     host=config.host,
@@ -66,12 +69,28 @@ async def run_cloud(config: CloudConfig, *, stop: asyncio.Event | None = None) -
         log.info("reference cloud stopped")
 
 
-async def _serve(server: uvicorn.Server, stop: asyncio.Event | None) -> None:
+class CloudServer(uvicorn.Server):
+    """uvicorn, which also answers every long poll at once when told to exit."""
+
+    def __init__(self, bell: InboundBell, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._bell = bell
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        asyncio.get_running_loop().call_soon_threadsafe(self._bell.close)
+
+    def exit_now(self) -> None:
+        self.should_exit = True
+        self._bell.close()
+
+
+async def _serve(server: CloudServer, stop: asyncio.Event | None) -> None:
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait() if stop else asyncio.Event().wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
+        server.exit_now()
         await serving
     finally:
         for task in (stopping, serving):

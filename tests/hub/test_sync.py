@@ -343,8 +343,17 @@ async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path
         cloud.pulls[STORE] = (hub.api_url, f"cloud:{hub.secrets['cloud']}")
         cloud.start()
         await until_delivered(hub, cloud, last)
-        last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 500, first=last + 1)
-        await until_delivered(hub, cloud, last)
+        # Then the store goes on selling, and the cloud's long poll hears of each write.
+        httpx.post(hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud"))
+        for _ in range(5):
+            move = httpx.post(
+                hub.api_url + "/api/v1/stock/moves",
+                json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
+                headers=hub.headers("manager-1"),
+            )
+            assert move.status_code == 200, move.text
+        last = move.json()["seq"]
+        await until_delivered(hub, cloud, last, timeout=10)
         assert_exactly_once_in_order(cloud, last)
         assert cloud.store()["pull"]["state"] == "following"
     finally:
