@@ -229,7 +229,7 @@ def create_cloud_app(
                 db.publications_after, db=database, store_id=store_id, after=after, limit=limit
             )
             remaining = deadline - asyncio.get_running_loop().time()
-            if rows or remaining <= 0:
+            if rows or remaining <= 0 or bell.closed:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(news.wait(), remaining)

@@ -21,6 +21,10 @@ class InboundBell:
             return self._closed
         return self._rings.setdefault(store_id, asyncio.Event())
 
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
     def close(self) -> None:
         """At shutdown: every long poll answers now, instead of holding the server open."""
         self._closed.set()

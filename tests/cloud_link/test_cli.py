@@ -3,6 +3,7 @@ person would, and a one-line answer whenever something is wrong."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import json
@@ -184,11 +185,21 @@ def test_the_admin_token_comes_from_the_environment_or_the_demo_file(cloud: Clou
 
 
 def test_serve_logs_each_store_and_stops_cleanly_on_sigterm(tmp_path: Path):
+    """Even with a store's long poll open: it is answered at once, not cut after a grace period."""
     served = CloudProcess(tmp_path, store_tokens=dict(TOKENS))
     served.start()
     assert served.process is not None
-    served.process.send_signal(signal.SIGTERM)
-    assert served.process.wait(10) == 0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(
+            lambda: as_store(served).get(f"/v1/stores/{STORE}/inbound", params={"wait_s": 30}, timeout=40)
+        )
+        time.sleep(0.5)  # the poll is waiting in the cloud
+        stopped_at = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        answer = polling.result(timeout=10)
+        assert served.process.wait(10) == 0
+    assert time.monotonic() - stopped_at < 2.5
+    assert answer.status_code == 200 and answer.json()["cursor"] == 0
     log = served.log()
     assert f"store {STORE}: pushes" in log
     assert "reference cloud stopped" in log and "Traceback" not in log

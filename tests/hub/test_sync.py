@@ -70,6 +70,15 @@ def outbox_rows(database: Path) -> list[tuple[int, str]]:
         return connection.execute("SELECT seq, event_id FROM outbox ORDER BY seq").fetchall()
 
 
+def receive_kefir(hub: HubProcess, quantity: str = "1") -> httpx.Response:
+    """The manager books a delivery of kefir: a store write through the hub, with its event."""
+    return httpx.post(
+        hub.api_url + "/api/v1/stock/moves",
+        json={"sku": "KEF-930", "kind": "receipt", "quantity": quantity},
+        headers=hub.headers("manager-1"),
+    )
+
+
 def whole_log(hub: HubProcess) -> str:
     return (hub.directory / "hub.log").read_text(errors="replace")
 
@@ -126,11 +135,7 @@ async def test_ten_thousand_events_made_while_the_cloud_is_down_arrive_once_in_o
             hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud")
         )
         assert booked.status_code == 200, booked.text
-        move = httpx.post(
-            hub.api_url + "/api/v1/stock/moves",
-            json={"sku": "KEF-930", "kind": "receipt", "quantity": "12"},
-            headers=hub.headers("manager-1"),
-        )
+        move = receive_kefir(hub, "12")
         assert move.status_code == 200, move.text
         last = move.json()["seq"]
         assert last == 10_001
@@ -221,11 +226,7 @@ async def test_a_slow_failing_or_garbled_cloud_is_waited_out_while_the_store_sel
             last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 1_000)
             # The till's work never waits for the cloud.
             started = time.monotonic()
-            move = httpx.post(
-                hub.api_url + "/api/v1/stock/moves",
-                json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
-                headers=hub.headers("manager-1"),
-            )
+            move = receive_kefir(hub)
             assert move.status_code == 200 and time.monotonic() - started < 1.0, move.text
             await until(lambda t=trace: t in whole_log(hub), 15, f"the hub logging {trace!r}")
             state = sync_state(hub)
@@ -346,11 +347,7 @@ async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path
         # Then the store goes on selling, and the cloud's long poll hears of each write.
         httpx.post(hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud"))
         for _ in range(5):
-            move = httpx.post(
-                hub.api_url + "/api/v1/stock/moves",
-                json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
-                headers=hub.headers("manager-1"),
-            )
+            move = receive_kefir(hub)
             assert move.status_code == 200, move.text
         last = move.json()["seq"]
         await until_delivered(hub, cloud, last, timeout=10)
@@ -466,13 +463,6 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
     hub.directory.mkdir(parents=True)
     database = hub.directory / "state" / "storehub.db"
 
-    def receive() -> httpx.Response:
-        return httpx.post(
-            hub.api_url + "/api/v1/stock/moves",
-            json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"},
-            headers=hub.headers("manager-1"),
-        )
-
     try:
         hub.write_config()
         await asyncio.to_thread(hub.start)
@@ -502,7 +492,7 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
         # Stock writes that still fit in half-empty pages go through; the first that needs
         # a new page is refused.
         for _ in range(2000):
-            if (move := receive()).status_code != 200:
+            if (move := receive_kefir(hub)).status_code != 200:
                 break
         assert move.status_code == 507 and move.json()["error"]["code"] == "storage_full", move.text
         echo = await till.request("echo-1", "echo", {"still": "working"})
@@ -517,7 +507,7 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
         await until_delivered(hub, cloud, filled)
         await until(lambda: not sync_state(hub)["storage_full"], 20, "room again after delivered events were pruned")
         assert sync_state(hub)["level"] == "ok"
-        assert receive().status_code == 200
+        assert receive_kefir(hub).status_code == 200
         sold = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-2", timeout=10)
         assert sold.ok, sold
         assert len(closed_receipts(sim.register)) == printed + 1
