@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from cloud_link.client import CloudClient, CloudTrouble
 from cloud_link.config import CloudConfig
-from cloud_link.outbox import StoreOutbox
+from cloud_link.outbox import EventBatch, StoreOutbox
 from cloud_link.state import LinkStatus, SyncMetrics, SyncState, assess, worst
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,10 @@ class CloudLink:
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._calls: list[asyncio.Task[None]] = []
+        #: The push loop's next batch, read while the current one travels: (after, read).
+        self._ahead: tuple[int, asyncio.Future[EventBatch | None]] | None = None
+        #: The delivered mark being written, while the next batch travels.
+        self._marking: asyncio.Task[int] | None = None
         self._latest: SyncState | None = None
         self._published: SyncState | None = None
         self._last_prune = 0.0
@@ -120,6 +124,14 @@ class CloudLink:
     async def _stop_calls(self) -> None:
         await _cancelled(self._calls)
         self._calls = []
+        if self._ahead is not None:
+            _forget(self._ahead[1])
+            self._ahead = None
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            # Let the mark land: it is the cloud's word, already given.
+            with contextlib.suppress(Exception):
+                await marking
 
     async def stop(self) -> None:
         await self._stop_calls()
@@ -299,7 +311,7 @@ class CloudLink:
             await self._cloud_holds(position.contiguous_seq, None)
         after = self.status.cloud_seq
         assert after is not None
-        batch = await asyncio.to_thread(self.outbox.read_batch, after=after, limit=self.config.batch_events)
+        batch = await self._batch_after(after)
         if batch is None:
             return False
         if batch.first_seq != after + 1:
@@ -311,6 +323,9 @@ class CloudLink:
                 batch.first_seq - 1,
                 batch.first_seq,
             )
+        # While the cloud takes this batch, the next one is read: the store's disk and the
+        # cloud's work overlap instead of taking turns.
+        self._read_ahead(batch.last_seq)
         started = time.monotonic()
         try:
             answer = await self._client.push(batch)
@@ -346,7 +361,26 @@ class CloudLink:
                 "is it the right store, or was this store's database replaced?"
             )
         self.status.cloud_seq = contiguous_seq
-        await self.outbox.mark_delivered(contiguous_seq)
+        # Marked in the store while the next batch travels; one mark at a time, in order.
+        # A mark lost in a crash costs nothing: the next start asks the cloud.
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            await marking
+        self._marking = asyncio.create_task(self.outbox.mark_delivered(contiguous_seq), name="sync-mark")
+
+    async def _batch_after(self, after: int) -> EventBatch | None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == after:
+            return await ahead[1]
+        if ahead is not None:
+            _forget(ahead[1])
+        return await asyncio.to_thread(self.outbox.read_batch, after=after, limit=self.config.batch_events)
+
+    def _read_ahead(self, after: int) -> None:
+        if self._ahead is not None:
+            _forget(self._ahead[1])
+        read = asyncio.to_thread(self.outbox.read_batch, after=after, limit=self.config.batch_events)
+        self._ahead = (after, asyncio.ensure_future(read))
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -373,6 +407,12 @@ class CloudLink:
         self.status.counters["inbound_items"] += page.items
         log.info("inbound from the cloud, cursor %d: %s", page.cursor, _summary(report))
         return page.items
+
+
+def _forget(read: asyncio.Future[Any]) -> None:
+    """A read no one will use: its outcome is dropped, not reported as never retrieved."""
+    read.cancel()
+    read.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
