@@ -295,7 +295,7 @@ class Hub:
         """Replication: push to the cloud, fetch from it, prune, and tell ``sync/state``."""
         assert self.store is not None and self.metrics is not None and self.room is not None
         self.cloud_link = CloudLink(
-            outbox=HubOutbox(self.store, self.config.database_path, self.room),
+            outbox=HubOutbox(self.store, self.room),
             config=self.config.cloud,
             publish_state=self._publish_sync_state,
             registry=self.metrics.registry,

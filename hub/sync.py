@@ -6,7 +6,6 @@ inbound pages and pruning.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -39,10 +38,9 @@ INBOUND_KINDS: dict[str, TypeAdapter[Any]] = {
 
 
 class HubOutbox:
-    def __init__(self, domain: StoreDomain, database: Path, room: DatabaseRoom) -> None:
+    def __init__(self, domain: StoreDomain, room: DatabaseRoom) -> None:
         self.store_id = domain.store_id
         self._domain = domain
-        self._database = database
         self._room = room
         #: The writer's commit count when the pusher last read: a commit since then means news.
         self._commits_seen = -1

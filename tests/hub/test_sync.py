@@ -299,6 +299,22 @@ async def test_a_price_change_and_a_pickup_published_on_the_cloud_reach_the_stor
         await asyncio.to_thread(hub.cleanup)
 
 
+def test_an_inbound_item_the_store_cannot_read_is_reported_and_the_rest_applied() -> None:
+    from hub.sync import inbound_batch
+
+    batch, refused = inbound_batch(
+        {
+            "prices": [{"sku": "KEF-930", "version": 3, "amount": 7990}, {"sku": "KEF-930", "amount": -1}],
+            "products": [KEFIR],
+            "coupons": [{"id": "X"}],  # a kind this store does not know yet
+        }
+    )
+    assert [p.version for p in batch.prices] == [3] and [p.sku for p in batch.products] == ["KEF-930"]
+    [bad] = refused
+    assert (bad.kind, bad.id) == ("prices", "KEF-930")
+    assert bad.reason.startswith("invalid: ") and "version" in bad.reason and "amount" in bad.reason
+
+
 # -- retention ---------------------------------------------------------------------------
 
 
