@@ -147,7 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         "sync": _sync,
         "cloud": _cloud,
     }[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        # `storehub … | head`: the reader has what it wanted.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:

@@ -301,7 +301,8 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         "\n[api]\n"
         f"port = {DEMO_API_PORT}\n"
         "\n[cloud]\n"
-        'mode = "push"\n'
+        "# Pushed to the reference cloud; the pull feed stays open too, for curl.\n"
+        'mode = "both"\n'
         f'url = "http://127.0.0.1:{DEMO_CLOUD_PORT}"\n'
         f'token = "{store_token}"\n'
         "# The demo's thresholds are low, so an outage drill shows warnings within minutes.\n"
