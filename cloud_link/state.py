@@ -103,7 +103,12 @@ class SyncState(BaseModel):
         if other is None:
             return False
         keys = ("level", "paused", "cloud_reachable", "storage_full", "mode")
-        return all(getattr(self, k) == getattr(other, k) for k in keys) and self.problems == other.problems
+        return all(getattr(self, k) == getattr(other, k) for k in keys) and _kinds(self) == _kinds(other)
+
+
+def _kinds(state: SyncState) -> set[tuple[str, str]]:
+    """Which problems, at which level: their messages carry counts that change all the time."""
+    return {(problem.what, problem.level) for problem in state.problems}
 
 
 def assess(stats: OutboxStats, status: LinkStatus, config: CloudConfig, now: float) -> list[Problem]:
