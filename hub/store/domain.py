@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bus.payloads import ErrorCode
-from hub.store import catalogue, loyalty, orders, outbox, pickups, sales, stock
+from hub.store import catalogue, loyalty, orders, outbox, parked, pickups, sales, stock
 from hub.store.errors import StoreError
 from hub.store.requests import once
 from hub.store.schemas import (
@@ -326,7 +326,11 @@ class StoreDomain:
 
 def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> InboundReport:
     """Everything the cloud sent, in dependency order (products before their prices and
-    pickups), each item applied at most once by id and version."""
+    pickups), each item applied at most once by id and version.
+
+    A price or pickup naming a product the store does not know yet is parked, not lost:
+    the cloud may send the product later (another page, another call).  Parked items go
+    first in line at every later batch, so a product that arrives brings them in."""
     applied = {"products": 0, "prices": 0, "pickups": 0, "loyalty": 0, "stock_elsewhere": 0}
     ignored: list[Ignored] = []
     pending = 0
@@ -337,21 +341,22 @@ def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> Inbou
         else:
             ignored.append(refused)
     session.flush()
-    for price in batch.prices:
+    waiting_prices, waiting_pickups = parked.take_all(session=session)
+    for price in [*waiting_prices, *batch.prices]:
         outcome = catalogue.apply_price(session=session, price=price, now=now)
-        if isinstance(outcome, Ignored):
+        if isinstance(outcome, Ignored) and outcome.reason == "unknown_product":
+            parked.park(session=session, kind="prices", item_id=price.sku, item=price, now=now)
+        elif isinstance(outcome, Ignored):
             ignored.append(outcome)
         elif outcome == "pending":
             pending += 1
         else:
             applied["prices"] += 1
-    for order in batch.pickups:
+    for order in [*waiting_pickups, *batch.pickups]:
         try:
             outcome = pickups.receive_pickup(session=session, order=order, now=now)
-        except StoreError as exc:  # a product this store does not know
-            ignored.append(
-                Ignored(kind="pickup", id=order.id, version=order.version, reason=f"unknown_product: {exc.message}")
-            )
+        except StoreError:  # a product this store does not know yet
+            parked.park(session=session, kind="pickups", item_id=order.id, item=order, now=now)
             continue
         if outcome in ("arrived", "updated", "cancelled"):
             applied["pickups"] += 1
@@ -367,4 +372,4 @@ def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> Inbou
             applied["stock_elsewhere"] += 1
         else:
             ignored.append(Ignored(kind="stock_elsewhere", id=f"{item.store_id}/{item.sku}", reason="older_version"))
-    return InboundReport(applied=applied, pending=pending, ignored=ignored)
+    return InboundReport(applied=applied, pending=pending, parked=parked.count(session=session), ignored=ignored)

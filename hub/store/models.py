@@ -229,4 +229,17 @@ class OutboxState(SQLModel, table=True):
     inbound_cursor: int = 0
 
 
+class ParkedInbound(SQLModel, table=True):
+    """A price or pickup from the cloud that names a product the store does not know yet:
+    kept, and applied when the product arrives, instead of lost."""
+
+    __tablename__ = "inbound_parked"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # prices, pickups
+    item_id: str
+    body: str  # JSON, as the cloud sent it
+    parked_at: float
+
+
 metadata = SQLModel.metadata

@@ -407,13 +407,17 @@ class Ignored(StoreModel):
     kind: str
     id: str
     version: int | None = None
-    reason: str = Field(description="older_version, same_version, unknown_product or not_applicable")
+    reason: str = Field(description="older_version, same_version, not_applicable, gtin_used_by:… or invalid: …")
     current_version: int | None = None
 
 
 class InboundReport(StoreModel):
     applied: dict[str, int] = Field(description="How many of each kind changed something.")
     pending: int = Field(0, description="Prices stored to take effect later.")
+    parked: int = Field(
+        0,
+        description="Prices and pickups waiting for a product the store does not know yet (all of them, not only this batch's).",
+    )
     ignored: list[Ignored]
 
 

@@ -63,9 +63,18 @@ async def test_an_older_version_arriving_after_a_newer_one_is_refused(domain: St
     assert (label.amount, label.price_version) == (17990, 3)
 
 
-async def test_a_price_for_an_unknown_product_is_refused(domain: StoreDomain):
-    report = await inbound(domain, prices=[price("NOPE-1", 1, 100)])
-    assert [(i.kind, i.id, i.reason) for i in report.ignored] == [("price", "NOPE-1", "unknown_product")]
+async def test_a_price_that_comes_before_its_product_waits_for_it(domain: StoreDomain):
+    early = await inbound(domain, prices=[price(TEA.sku, 2, 17990)])
+    assert (early.parked, early.applied["prices"], early.ignored) == (1, 0, [])
+    # Another batch, without the product: the price still waits, once.
+    assert (await inbound(domain, prices=[price(MILK.sku, 1, 100)])).parked == 2
+
+    arrived = await inbound(domain, products=[TEA])
+    assert (arrived.applied["products"], arrived.applied["prices"], arrived.parked) == (1, 1, 1)
+    assert (domain.product(sku=TEA.sku).price.amount, domain.product(sku=TEA.sku).price.version) == (17990, 2)
+    # Applied once: the same version again is the same version.
+    again = await inbound(domain, prices=[price(TEA.sku, 2, 17990)])
+    assert [(i.id, i.reason) for i in again.ignored] == [(TEA.sku, "same_version")]
 
 
 async def test_a_pending_older_version_never_replaces_a_newer_one_when_its_time_comes(

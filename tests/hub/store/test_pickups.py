@@ -233,11 +233,14 @@ async def test_an_unknown_pickup_is_not_found(domain: StoreDomain):
     assert missing.value.code == ErrorCode.NOT_FOUND and missing.value.details == {"field": "id"}
 
 
-async def test_a_pickup_for_a_product_the_store_does_not_know_is_ignored(domain: StoreDomain, clock: Clock):
+async def test_a_pickup_for_a_product_the_store_does_not_know_yet_waits_for_it(domain: StoreDomain, clock: Clock):
     await seed_catalogue(domain, MILK)
     report = await inbound(
-        domain, pickups=[pickup_order("CC-1", [(MILK.sku, "1"), ("NOPE-1", "1")], deadline=clock() + 60)]
+        domain, pickups=[pickup_order("CC-1", [(MILK.sku, "1"), (TEA.sku, "1")], deadline=clock() + 60)]
     )
-    [ignored] = report.ignored
-    assert (ignored.kind, ignored.id) == ("pickup", "CC-1") and ignored.reason.startswith("unknown_product")
+    assert (report.parked, report.ignored) == (1, [])
     assert domain.pickups().count == 0 and await events(domain, "pickup.arrived") == []
+
+    arrived = await inbound(domain, products=[TEA])
+    assert (arrived.applied["pickups"], arrived.parked) == (1, 0)
+    assert domain.pickup("CC-1").state == "arrived" and len(await events(domain, "pickup.arrived")) == 1
