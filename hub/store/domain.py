@@ -35,9 +35,11 @@ from hub.store.schemas import (
     LabelQueue,
     LoyaltyMovePublic,
     LoyaltyPublic,
+    PickupIn,
     PickupList,
     PickupPublic,
     PickupTransition,
+    PriceIn,
     ProductPublic,
     ProductSearch,
     RedemptionCreate,
@@ -334,18 +336,31 @@ def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> Inbou
     applied = {"products": 0, "prices": 0, "pickups": 0, "loyalty": 0, "stock_elsewhere": 0}
     ignored: list[Ignored] = []
     pending = 0
+    arrived: set[str] = set()
     for product in batch.products:
         refused = catalogue.apply_product(session=session, product=product, now=now)
         if refused is None:
             applied["products"] += 1
+            arrived.add(product.sku)
         else:
             ignored.append(refused)
     session.flush()
-    waiting_prices, waiting_pickups = parked.take_all(session=session)
+    waiting_prices, waiting_pickups = parked.take_for(session=session, skus=arrived)
+    shelf = parked.MAX_PARKED - parked.count(session=session)
+
+    def park(kind: str, item_id: str, item: PriceIn | PickupIn) -> bool:
+        nonlocal shelf
+        if shelf <= 0:
+            return False
+        parked.park(session=session, kind=kind, item_id=item_id, item=item, now=now)
+        shelf -= 1
+        return True
+
     for price in [*waiting_prices, *batch.prices]:
         outcome = catalogue.apply_price(session=session, price=price, now=now)
         if isinstance(outcome, Ignored) and outcome.reason == "unknown_product":
-            parked.park(session=session, kind="prices", item_id=price.sku, item=price, now=now)
+            if not park("prices", price.sku, price):
+                ignored.append(outcome)
         elif isinstance(outcome, Ignored):
             ignored.append(outcome)
         elif outcome == "pending":
@@ -355,8 +370,11 @@ def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> Inbou
     for order in [*waiting_pickups, *batch.pickups]:
         try:
             outcome = pickups.receive_pickup(session=session, order=order, now=now)
-        except StoreError:  # a product this store does not know yet
-            parked.park(session=session, kind="pickups", item_id=order.id, item=order, now=now)
+        except StoreError as exc:  # a product this store does not know yet
+            if not park("pickups", order.id, order):
+                ignored.append(
+                    Ignored(kind="pickup", id=order.id, version=order.version, reason=f"unknown_product: {exc.message}")
+                )
             continue
         if outcome in ("arrived", "updated", "cancelled"):
             applied["pickups"] += 1

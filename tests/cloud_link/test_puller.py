@@ -153,7 +153,9 @@ async def test_a_paused_failing_or_lying_feed_is_retried_until_it_answers(tmp_pa
     caplog.set_level(logging.WARNING, logger="cloud_link.reference.puller")
     async with puller(tmp_path, url) as (pulling, database):
         await until(
-            lambda: contiguous(database) == 10 and fake.acked == 10, timeout=10, what="the puller past the trouble"
+            lambda: contiguous(database) == 10 and fake.acked == 10 and pulling.status().state == "following",
+            timeout=10,
+            what="the puller past the trouble",
         )
         assert fake.trouble == []
         # One warning per failed pull, each saying what went wrong.

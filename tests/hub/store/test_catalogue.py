@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from hub.store import parked
 from hub.store.domain import StoreDomain
 from hub.store.schemas import Ignored, ProductIn
 from tests.hub.store.support import (
@@ -75,6 +78,14 @@ async def test_a_price_that_comes_before_its_product_waits_for_it(domain: StoreD
     # Applied once: the same version again is the same version.
     again = await inbound(domain, prices=[price(TEA.sku, 2, 17990)])
     assert [(i.id, i.reason) for i in again.ignored] == [(TEA.sku, "same_version")]
+
+
+async def test_the_parking_shelf_is_bounded(domain: StoreDomain, monkeypatch: pytest.MonkeyPatch):
+    """A cloud that sends prices for products it never sends is told so once the shelf is full."""
+    monkeypatch.setattr(parked, "MAX_PARKED", 1)
+    report = await inbound(domain, prices=[price(TEA.sku, 2, 17990), price(MILK.sku, 1, 100)])
+    assert report.parked == 1
+    assert [(i.id, i.reason) for i in report.ignored] == [(MILK.sku, "unknown_product")]
 
 
 async def test_a_pending_older_version_never_replaces_a_newer_one_when_its_time_comes(
