@@ -222,6 +222,7 @@ async def test_a_slow_failing_or_garbled_cloud_is_waited_out_while_the_store_sel
             ({"garbage_next": 3}, "the answer is not what the contract says"),
             ({"delay_s": 3.0}, "no answer within the timeout"),
         ):
+            failures_before = sync_state(hub)["failures"]
             cloud.faults(**faults)
             last = await asyncio.to_thread(append_sales, hub.directory / "state" / "storehub.db", 1_000)
             # The till's work never waits for the cloud.
@@ -229,8 +230,9 @@ async def test_a_slow_failing_or_garbled_cloud_is_waited_out_while_the_store_sel
             move = receive_kefir(hub)
             assert move.status_code == 200 and time.monotonic() - started < 1.0, move.text
             await until(lambda t=trace: t in whole_log(hub), 15, f"the hub logging {trace!r}")
+            # (The cloud may have recovered already: fail_next runs out.)
             state = sync_state(hub)
-            assert state["cloud_reachable"] is False and state["failures"] > 0
+            assert trace in (state["last_error"] or "") and state["failures"] > failures_before, state
             cloud.admin("DELETE", "/v1/admin/faults")
             await until_delivered(hub, cloud, move.json()["seq"])
             assert sync_state(hub)["cloud_reachable"] is True
