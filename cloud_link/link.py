@@ -176,10 +176,6 @@ class CloudLink:
 
     # -- state -------------------------------------------------------------------------
 
-    @property
-    def latest(self) -> SyncState | None:
-        return self._latest
-
     async def refresh(self, *, publish: bool = False) -> SyncState:
         """Read the outbox's numbers and make a new ``sync/state``; publish it when asked
         or when it says something new, and log a level change."""
@@ -259,7 +255,6 @@ class CloudLink:
             if chunk < PRUNE_CHUNK:
                 break
         if pruned:
-            self.status.counters["pruned_events"] += pruned
             (log.warning if urgent else log.info)(
                 "pruned %d delivered events %s",
                 pruned,
@@ -337,8 +332,6 @@ class CloudLink:
         now = self._clock()
         self.status.reached(now)
         self.status.last_push_at = now
-        self.status.counters["pushed_batches"] += 1
-        self.status.counters["duplicates"] += answer.duplicates
         progressed = answer.contiguous_seq > after
         await self._cloud_holds(answer.contiguous_seq, batch.head_seq)
         if not progressed:
@@ -404,7 +397,6 @@ class CloudLink:
             raise CloudTrouble(f"the cloud sent {page.items} inbound items without moving the cursor past {cursor}")
         report = await self.outbox.apply_inbound(page.model_dump(exclude={"cursor"}), page.cursor)
         self.status.last_inbound_at = now
-        self.status.counters["inbound_items"] += page.items
         log.info("inbound from the cloud, cursor %d: %s", page.cursor, _summary(report))
         return page.items
 

@@ -42,11 +42,7 @@ class LinkStatus:
     counters: dict[str, int] = field(
         default_factory=lambda: {
             "pushed_events": 0,
-            "pushed_batches": 0,
-            "duplicates": 0,
             "failures": 0,
-            "inbound_items": 0,
-            "pruned_events": 0,
         }
     )
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import tempfile
 import time
@@ -39,6 +38,7 @@ from sqlmodel import Session
 from bus.passwords import new_secret
 from cloud_link.client import CloudClient
 from cloud_link.outbox import EventBatch
+from cloud_link.reference.config import token_digest
 from cloud_link.reference.process import CloudServer
 from hub.bench import (
     BENCH_STORE,
@@ -129,9 +129,9 @@ async def fresh_cloud(folder: Path, stores: dict[str, str]):
     folder.mkdir(parents=True)
     port = free_loopback_ports(1)[0]
     admin = new_secret()
-    lines = ['database = "cloud.db"', f"port = {port}", f'admin_token_sha256 = "{_sha256(admin)}"']
+    lines = ['database = "cloud.db"', f"port = {port}", f'admin_token_sha256 = "{token_digest(admin)}"']
     for store, token in stores.items():
-        lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{_sha256(token)}"']
+        lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{token_digest(token)}"']
     (folder / "cloud.toml").write_text("\n".join(lines) + "\n")
     url = f"http://127.0.0.1:{port}"
     server = CloudServer(folder / "cloud.toml", url, folder / "cloud.log")
@@ -298,10 +298,6 @@ def _histogram_ms(text: str, name: str, quantile: float) -> float | None:
             return round((lower_bound + (bound - lower_bound) * share) * 1000, 1)
         lower_bound, lower_count = bound, count
     return None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sync_table(report: dict[str, Any]) -> str:

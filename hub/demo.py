@@ -12,7 +12,6 @@ started on 1883.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bus.passwords import hash_secret, new_secret
+from cloud_link.reference.config import token_digest
 from hub.config import StoreHubConfig
 
 DEMO_STORE = "demo-store"
@@ -250,17 +250,13 @@ def prepare_demo_cloud(directory: Path) -> str:
         "# The demo's reference cloud. Rewritten by `storehub demo` at every start.\n"
         'database = "cloud.db"\n'
         f"port = {DEMO_CLOUD_PORT}\n"
-        f'admin_token_sha256 = "{_sha256(tokens["admin-token"])}"\n'
+        f'admin_token_sha256 = "{token_digest(tokens["admin-token"])}"\n'
         "\n[[stores]]\n"
         f'id = "{DEMO_STORE}"\n'
         'name = "Demo store"\n'
-        f'token_sha256 = "{_sha256(tokens["store-token"])}"\n'
+        f'token_sha256 = "{token_digest(tokens["store-token"])}"\n'
     )
     return tokens["store-token"]
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:

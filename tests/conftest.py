@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from bus.client import DEFAULT_REQUEST_TIMEOUT_S, RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
 from bus.payloads import ErrorCode, Response
+from cloud_link.reference.config import token_digest
 
 if TYPE_CHECKING:
     from devices.shtrikh import Frame
@@ -332,10 +332,6 @@ def at_nth_command(command: int, stage: str, nth: int, act: Callable[[], object]
 CLOUD_START_TIMEOUT_S = 15.0
 
 
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @dataclass
 class CloudProcess:
     """The reference cloud (`storehub cloud serve`) as its own process, with its own SQLite file."""
@@ -363,12 +359,12 @@ class CloudProcess:
         lines = [
             'database = "cloud.db"',
             f"port = {self.port}",
-            f'admin_token_sha256 = "{sha256_hex(self.admin_token)}"',
+            f'admin_token_sha256 = "{token_digest(self.admin_token)}"',
         ]
         if self.tls:
             lines += [f'certfile = "{self.tls[0]}"', f'keyfile = "{self.tls[1]}"']
         for store, token in self.store_tokens.items():
-            lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{sha256_hex(token)}"']
+            lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{token_digest(token)}"']
             if store in self.pulls:
                 pull_url, pull_token = self.pulls[store]
                 lines += [f'pull_url = "{pull_url}"', f'pull_token = "{pull_token}"']

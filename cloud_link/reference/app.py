@@ -10,7 +10,6 @@ batch being committed never stalls a long poll.  docs/cloud.md is the contract.
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cloud_link.reference import db
 from cloud_link.reference.bell import InboundBell
 from cloud_link.reference.body import read_body
-from cloud_link.reference.config import CloudConfig
+from cloud_link.reference.config import CloudConfig, token_digest
 from cloud_link.reference.errors import CloudError, Forbidden, InvalidRequest, Unauthorized, UnknownStore, invalid
 from cloud_link.reference.faults import Faults, InjectedFault
 from cloud_link.reference.intake import parse_json, read_batch
@@ -71,13 +70,13 @@ class Tokens:
     def store_for(self, token: str | None) -> str | None:
         if not token:
             return None
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = token_digest(token)
         # Compare with every store, no early exit: the time says nothing about which one.
         matches = [store_id for store_id, expected in self._stores if hmac.compare_digest(digest, expected)]
         return matches[0] if matches else None
 
     def is_admin(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), self._admin)
+        return bool(token) and hmac.compare_digest(token_digest(token), self._admin)
 
 
 def utc_now() -> dt.datetime:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cloud_link.reference.admin import CloudAdmin, CloudRefused, CloudUnreachable
-from cloud_link.reference.config import CloudConfigError, load_cloud_config
+from cloud_link.reference.config import CloudConfigError, load_cloud_config, token_digest
 from cloud_link.reference.page import text_table
 from cloud_link.reference.schemas import FaultChange, InboundItems
 
@@ -152,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    digest = token_digest(token)
     if args.json:
         print(json.dumps({"token": token, "sha256": digest}))
     else:

@@ -7,6 +7,7 @@ demo folder can be moved as a whole.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from pathlib import Path
@@ -18,6 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 STORE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
+
+
+def token_digest(token: str) -> str:
+    """What a config holds for a bearer token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _sha256_hex(value: str) -> str:

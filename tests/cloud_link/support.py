@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import gzip
-import hashlib
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +19,7 @@ import uuid6
 import uvicorn
 from fastapi import FastAPI
 
-from cloud_link.reference.config import CloudConfig, load_cloud_config
+from cloud_link.reference.config import CloudConfig, load_cloud_config, token_digest
 from cloud_link.reference.server import run_cloud
 
 STORE = "demo-store"
@@ -32,8 +31,7 @@ ADMIN_TOKEN = "admin-token"
 START_TIMEOUT_S = 10.0
 
 
-def sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+sha256 = token_digest
 
 
 def free_port() -> int:
