@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
+    demo.add_argument(
+        "--secret",
+        metavar="CLIENT",
+        help="print CLIENT's secret from the demo's credentials and exit: SECRET=$(storehub demo --secret till-1)",
+    )
 
     sim = commands.add_parser(
         "sim",
@@ -220,8 +225,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import prepare_demo
+    from hub.demo import demo_secret, prepare_demo
 
+    if args.secret:
+        secret = demo_secret(args.dir, args.secret)
+        if secret is None:
+            print(f"no client {args.secret!r} in a demo at {args.dir}: start it with `make run` first", file=sys.stderr)
+            return 2
+        print(secret)
+        return 0
     config_path, credentials = prepare_demo(args.dir)
     config = _load_or_explain(config_path)
     if config is None:

@@ -225,11 +225,13 @@ class DemoCredentials:
             f"  cloud     {config.cloud.url}/  (the reference cloud: `storehub cloud status`; "
             "a WAN outage: `storehub sync pause`, then `resume`)\n"
             f"Clients (username = id, password = secret):\n{rows}\n"
-            f"Try it:\n"
-            f"  mosquitto_rr -V 5 -p {config.bus.port} -u {till} -P {self.secrets[till]} \\\n"
+            f"Try it, in another terminal in the checkout (README: Trying it):\n"
+            f"  . .venv/bin/activate      # puts storehub on PATH\n"
+            f"  SECRET=$(storehub demo --secret {till})\n"
+            f'  mosquitto_rr -V 5 -p {config.bus.port} -u {till} -P "$SECRET" \\\n'
             f"    -t {topics}/client/{till}/req/echo-1 -e {topics}/client/{till}/res \\\n"
             f'    -m \'{{"action": "echo", "args": {{"hello": "shop"}}, "request_id": "r1"}}\'\n'
-            f"  curl -H 'Authorization: Bearer {till}:{self.secrets[till]}' "
+            f'  curl -H "Authorization: Bearer {till}:$SECRET" '
             f"http://{config.api.host}:{config.api.port}/api/v1/devices\n"
         )
 
@@ -259,12 +261,17 @@ def prepare_demo_cloud(directory: Path) -> str:
     return tokens["store-token"]
 
 
-def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:
-    """The demo hub's REST address and ``client``'s bearer token, when there is a demo in ``directory``."""
+def demo_secret(directory: Path, client: str) -> str | None:
+    """``client``'s secret, when there is a demo in ``directory`` that knows it."""
     credentials = directory / "credentials.json"
     if not credentials.exists():
         return None
-    secret = json.loads(credentials.read_text()).get(client)
+    return json.loads(credentials.read_text()).get(client)
+
+
+def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:
+    """The demo hub's REST address and ``client``'s bearer token, when there is a demo in ``directory``."""
+    secret = demo_secret(directory, client)
     return (f"http://127.0.0.1:{DEMO_API_PORT}", f"{client}:{secret}") if secret else None
 
 

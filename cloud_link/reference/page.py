@@ -33,7 +33,8 @@ def cells(store: StoreSummary, now: dt.datetime) -> tuple[str, ...]:
         str(store.conflicts),
         f"{store.batches}/{store.retries}",
         age(store.last_batch_at, now),
-        "push" if store.pull is None else store.pull.state,
+        # "-": the cloud does not pull this store's feed (it waits for pushes).
+        "-" if store.pull is None else store.pull.state,
         str(store.published),
     )
 
