@@ -4,7 +4,8 @@ store API (``hub.store_api``: products, stock, loyalty, pickups, orders, sync).
 Callers authenticate with ``Authorization: Bearer <client-id>:<secret>``, the same id
 and secret they use on MQTT.  Request and response bodies are the bus envelopes; the
 HTTP status mirrors the error code so plain HTTP clients can react without reading
-the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
+the body.  OpenAPI is served at ``/openapi.json``, and read at ``/docs`` and
+``/redoc`` (``hub.api_docs``).
 """
 
 import logging
@@ -22,6 +23,7 @@ from bus.passwords import verify_secret
 from bus.payloads import MAX_REQUEST_BYTES, DeviceError, DeviceStateDoc, ErrorCode, Request, Response
 from cloud_link.link import CloudLink
 from devices.supervisor import DeviceSupervisor
+from hub.api_docs import install_docs
 from hub.config import ClientConfig, StoreHubConfig
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
@@ -114,7 +116,10 @@ def create_api(services: ApiServices) -> FastAPI:
         title="StoreHub",
         summary="The in-store server: devices, arbitration and the store's omnichannel link.",
         version=services.hub.version,
+        docs_url=None,  # served by install_docs, from the hub's own copy of Swagger UI
+        redoc_url=None,
     )
+    install_docs(app)
     bearer = HTTPBearer(auto_error=False, description="<client-id>:<secret>")
 
     def get_services() -> ApiServices:
