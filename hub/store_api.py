@@ -15,6 +15,7 @@ from pydantic import BaseModel, StringConstraints
 from bus.payloads import ErrorCode, Response
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
+from hub.api_refusals import JsonRoute
 from hub.config import ClientConfig
 from hub.permissions import check_store_access
 from hub.store.domain import MAX_FEED_WAIT_S, StoreDomain
@@ -69,7 +70,7 @@ def store_router(domain: StoreDomain, link: CloudLink, caller: Callable[..., Cli
     The checkout's lookups (a product, a card) are ``async``: they read one indexed row
     or two in well under a millisecond, less than a trip through the thread pool costs.
     Searches and lists, which may read more, run in the pool."""
-    router = APIRouter(prefix="/api/v1", responses=REFUSALS)
+    router = APIRouter(prefix="/api/v1", responses=REFUSALS, route_class=JsonRoute)
 
     def role(part: str) -> Callable[..., Any]:
         async def allowed(client: Annotated[ClientConfig, Depends(caller)]) -> ClientConfig:
