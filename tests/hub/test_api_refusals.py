@@ -1,5 +1,6 @@
-"""The REST API's refusals (hub/api_refusals.py, docs/rest.md): every JSON body is read
-as the bus reads it, and what is not JSON gets the invalid_request envelope."""
+"""One envelope for every error the REST API gives (hub/api_refusals.py, docs/rest.md):
+whatever refuses a call — the door, the body's validation, a role, a device, the store
+or the hub failing — the answer is the bus's ``{"request_id", "ok": false, "error"}``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import HubProcess
 
@@ -90,6 +92,94 @@ def test_bodies_nested_past_the_bus_limit_are_refused_and_shallower_ones_served(
     assert served.status_code == 200 and served.json()["ok"] is True, served.text
 
 
+def sweep_cases(hub: HubProcess) -> list[tuple[str, str, str, dict[str, str], bytes | None, int, str]]:
+    till = hub.headers("till-1")
+    echo = b'{"action": "echo", "request_id": "r"}'
+    return [
+        ("no token", "GET", "/api/v1/devices", {}, None, 401, "forbidden"),
+        ("wrong secret", "GET", "/api/v1/products?q=milk", {"Authorization": "Bearer till-1:wrong"}, None, 401, "forbidden"),
+        ("not a bearer", "POST", DEVICE_REQUESTS, {"Authorization": "Basic dGlsbC0xOng="} | JSON, echo, 401, "forbidden"),
+        ("role may not", "GET", "/api/v1/labels", hub.headers("kiosk-1"), None, 403, "forbidden"),
+        ("unknown route", "GET", "/api/v1/nowhere", till, None, 404, "not_found"),
+        ("unknown route, no token", "GET", "/nowhere", {}, None, 404, "not_found"),
+        ("unknown device", "GET", "/api/v1/devices/nowhere", till, None, 404, "unknown_target"),
+        ("unknown device request", "POST", "/api/v1/devices/nowhere/requests", till | JSON, echo, 404, "unknown_target"),
+        ("unknown product", "GET", "/api/v1/products/NOPE-1", till, None, 404, "not_found"),
+        ("wrong method", "DELETE", "/api/v1/devices", till, None, 405, "invalid_request"),
+        ("wrong method on an asset", "POST", "/docs/assets/swagger-ui.css", {}, b"", 405, "invalid_request"),
+        ("unknown asset", "GET", "/docs/assets/nothing.js", {}, None, 404, "not_found"),
+        ("invalid utf-8", "POST", DEVICE_REQUESTS, till | JSON, b'{"action": "echo", "request_id": "\xff"}', 400, "invalid_request"),
+        ("nested 1000 deep", "POST", DEVICE_REQUESTS, till | JSON, nested(1000), 400, "invalid_request"),
+        ("not json", "POST", DEVICE_REQUESTS, till | JSON, b"{", 400, "invalid_request"),
+        ("no body", "POST", DEVICE_REQUESTS, till | JSON, b"", 400, "invalid_request"),
+        ("missing field", "POST", DEVICE_REQUESTS, till | JSON, b'{"request_id": "r"}', 400, "invalid_request"),
+        ("bad query", "GET", "/api/v1/products?q=", till, None, 400, "invalid_request"),
+        ("bad path", "GET", "/api/v1/products/gtin/123", till, None, 400, "invalid_request"),
+        ("not declared json", "POST", DEVICE_REQUESTS, till | {"Content-Type": "text/plain"}, echo, 415, "invalid_request"),
+        ("no content type", "POST", DEVICE_REQUESTS, till, echo, 415, "invalid_request"),
+        ("too large", "POST", DEVICE_REQUESTS, till | JSON, b'{"x": "' + b"y" * 300_000 + b'"}', 413, "invalid_request"),
+    ]  # fmt: skip
+
+
+def test_every_refusal_has_the_envelope_and_its_status(shared_hub: HubProcess):
+    wrong = []
+    for name, method, path, headers, body, status, code in sweep_cases(shared_hub):
+        answer = httpx.request(method, shared_hub.api_url + path, headers=headers, content=body, timeout=10)
+        try:
+            assert_envelope(answer, status, code)
+        except (AssertionError, ValueError) as exc:
+            wrong.append(
+                f"{name}: {method} {path} -> {answer.status_code} {answer.text[:120]!r} ({str(exc).splitlines()[0][:80]})"
+            )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_401_says_how_to_authenticate(shared_hub: HubProcess):
+    answer = httpx.get(shared_hub.api_url + "/api/v1/devices")
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert "bearer token" in assert_envelope(answer, 401, "forbidden")["error"]["message"]
+
+
+def test_a_405_says_which_methods_the_path_takes(shared_hub: HubProcess):
+    answer = httpx.delete(shared_hub.api_url + "/api/v1/devices", headers=shared_hub.headers("till-1"))
+    assert_envelope(answer, 405, "invalid_request")
+    assert "GET" in answer.headers["allow"]
+
+
 def test_the_hub_logged_no_traceback_for_any_of_it(shared_hub: HubProcess):
     """After this module's refusals (pytest runs a module's tests in order)."""
     assert "Traceback" not in (shared_hub.directory / "hub.log").read_text(errors="replace"), shared_hub.log()
+
+
+async def test_a_failure_of_the_hub_itself_answers_internal_with_the_envelope():
+    """The last resort, on an app of its own: the hub has no route that fails on purpose."""
+    from hub.api_refusals import install_refusals
+
+    app = FastAPI()
+    install_refusals(app)
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise RuntimeError("a bug")
+
+    # The app raises the exception again once it has answered, for the server to log.
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        answer = await client.get("/fails")
+    body = assert_envelope(answer, 500, "internal")
+    assert body["error"]["retryable"] is True and "a bug" not in body["error"]["message"]
+
+
+def test_the_openapi_document_gives_every_refusal_the_envelope(shared_hub: HubProcess):
+    spec = httpx.get(shared_hub.api_url + "/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    envelope = "#/components/schemas/Response"
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            where = f"{method.upper()} {path}"
+            assert "422" not in operation["responses"], where
+            refusals = {s: r for s, r in operation["responses"].items() if not s.startswith("2")}
+            for status, response in refusals.items():
+                assert response["content"]["application/json"]["schema"]["$ref"] == envelope, (where, status)
+            if path.startswith("/api/v1/"):
+                assert {"401", "default"} <= set(refusals), where
