@@ -4,16 +4,15 @@ store API (``hub.store_api``: products, stock, loyalty, pickups, orders, sync).
 Callers authenticate with ``Authorization: Bearer <client-id>:<secret>``, the same id
 and secret they use on MQTT.  Request and response bodies are the bus envelopes; the
 HTTP status mirrors the error code so plain HTTP clients can react without reading
-the body.  OpenAPI is served at ``/openapi.json`` and ``/docs``.
+the body, and every error, whoever gives it, has that envelope (``hub.api_refusals``).
+OpenAPI is served at ``/openapi.json``, and read at ``/docs`` and ``/redoc``
+(``hub.api_docs``).
 """
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, status
-from fastapi import Request as HttpRequest
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +21,8 @@ from bus.passwords import verify_secret
 from bus.payloads import MAX_REQUEST_BYTES, DeviceError, DeviceStateDoc, ErrorCode, Request, Response
 from cloud_link.link import CloudLink
 from devices.supervisor import DeviceSupervisor
+from hub.api_docs import install_docs
+from hub.api_refusals import HTTP_STATUS, JsonRoute, install_refusals, refusal, refusal_responses
 from hub.config import ClientConfig, StoreHubConfig
 from hub.metrics import HubMetrics
 from hub.requests import RequestRouter
@@ -30,28 +31,6 @@ from hub.store_api import store_router
 
 if TYPE_CHECKING:
     from hub.app import Hub
-
-log = logging.getLogger(__name__)
-
-#: The HTTP status that goes with each error code.
-HTTP_STATUS = {
-    ErrorCode.INVALID_REQUEST: 400,
-    ErrorCode.UNKNOWN_TARGET: 404,
-    ErrorCode.UNKNOWN_ACTION: 400,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_CLAIMED: 409,
-    ErrorCode.CLAIMED_BY_OTHER: 409,
-    ErrorCode.DEVICE_OFFLINE: 503,
-    ErrorCode.DEVICE_ERROR: 502,
-    ErrorCode.BUSY: 429,
-    ErrorCode.TIMEOUT: 504,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.CANCELLED: 409,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.INSUFFICIENT_BALANCE: 409,
-    ErrorCode.STORAGE_FULL: 507,
-    ErrorCode.INTERNAL: 500,
-}
 
 #: The cloud's inbound batches may carry a whole price book page (5,000 items).
 MAX_INBOUND_BYTES = 4 * 1024 * 1024
@@ -73,11 +52,6 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, detail=f"body exceeds the limit of {limit} bytes")
 
-    def response(self) -> JSONResponse:
-        """The envelope every refusal has, with HTTP 413."""
-        body = Response.failure(None, ErrorCode.INVALID_REQUEST, self.detail)
-        return JSONResponse(body.model_dump(mode="json"), status_code=413)
-
 
 class BodyLimit:
     """Refuses bodies over the limit, whether announced (Content-Length) or streamed (chunked)."""
@@ -94,7 +68,9 @@ class BodyLimit:
         limit = self.larger.get(scope["path"], self.limit)
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            await BodyTooLarge(limit).response()(scope, receive, send)
+            # Out here no exception handler would catch BodyTooLarge: answer it directly.
+            answer = refusal(413, ErrorCode.INVALID_REQUEST, BodyTooLarge(limit).detail)
+            await answer(scope, receive, send)
             return
         received = 0
 
@@ -109,12 +85,30 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+#: What the OpenAPI document says first, on /docs too.
+API_DESCRIPTION = """\
+Every call but the health checks and these pages needs `Authorization: Bearer <client-id>:<secret>`.
+
+**One envelope for every error.** Whatever refuses a call (a missing token, an unknown path, a bad
+body, a role, a device, the store, the hub failing), the answer is the bus's
+`{"request_id", "ok": false, "result": null, "error": {"code", "message", "retryable", "details"}}`,
+and the HTTP status follows `error.code` (docs/rest.md).
+"""
+
+
 def create_api(services: ApiServices) -> FastAPI:
     app = FastAPI(
         title="StoreHub",
         summary="The in-store server: devices, arbitration and the store's omnichannel link.",
+        description=API_DESCRIPTION,
         version=services.hub.version,
+        docs_url=None,  # served by install_docs, from the hub's own copy of Swagger UI
+        redoc_url=None,
     )
+    # Before any route: every route, the store API's too, reads its body through the JSON door.
+    app.router.route_class = JsonRoute
+    install_refusals(app)
+    install_docs(app)
     bearer = HTTPBearer(auto_error=False, description="<client-id>:<secret>")
 
     def get_services() -> ApiServices:
@@ -126,42 +120,20 @@ def create_api(services: ApiServices) -> FastAPI:
     async def authenticated_client(
         services: Services, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> ClientConfig:
-        refusal = HTTPException(
+        unknown_caller = HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="a bearer token <client-id>:<secret> of a configured client is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
         if credentials is None:
-            raise refusal
+            raise unknown_caller
         client_id, _, secret = credentials.credentials.partition(":")
         client = services.config.client(client_id)
         if client is None or not secret or not verify_secret(secret, client.secret_hash):
-            raise refusal
+            raise unknown_caller
         return client
 
     Caller = Annotated[ClientConfig, Depends(authenticated_client)]
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_body(request: HttpRequest, exc: RequestValidationError) -> JSONResponse:
-        fields = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-        problems = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
-        request_id = exc.body.get("request_id") if isinstance(exc.body, dict) else None
-        body = Response.failure(
-            request_id if isinstance(request_id, str) else None,
-            ErrorCode.INVALID_REQUEST,
-            problems,
-            {"field": fields[0]["field"] if fields else None, "fields": fields},
-        )
-        return JSONResponse(body.model_dump(mode="json"), status_code=400)
-
-    @app.exception_handler(DeviceError)
-    async def refused(request: HttpRequest, exc: DeviceError) -> JSONResponse:
-        log.info("%s %s refused: %s %s", request.method, request.url.path, exc.code.value, exc.message)
-        return JSONResponse(exc.to_response(None).model_dump(mode="json"), status_code=HTTP_STATUS[exc.code])
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request: HttpRequest, exc: BodyTooLarge) -> JSONResponse:
-        return exc.response()
 
     app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES, larger=LARGER_BODIES)
 
@@ -178,15 +150,22 @@ def create_api(services: ApiServices) -> FastAPI:
     async def metrics(services: Services) -> PlainTextResponse:
         return PlainTextResponse(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/api/v1/devices", tags=["devices"], summary="Every device and its state.")
+    @app.get(
+        "/api/v1/devices", tags=["devices"], summary="Every device and its state.", responses=refusal_responses(401)
+    )
     async def list_devices(services: Services, caller: Caller) -> list[DeviceStateDoc]:
         return [actor.state_document() for actor in services.devices.actors()]
 
-    @app.get("/api/v1/devices/{device_id}", tags=["devices"], summary="One device's state.")
+    @app.get(
+        "/api/v1/devices/{device_id}",
+        tags=["devices"],
+        summary="One device's state.",
+        responses=refusal_responses(401, 404),
+    )
     async def get_device(device_id: str, services: Services, caller: Caller) -> DeviceStateDoc:
         actor = services.devices.get(device_id)
-        if actor is None:
-            raise HTTPException(404, detail=f"no device {device_id!r} in this store")
+        if actor is None:  # as a request to it would be answered
+            raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {device_id!r} in this store")
         return actor.state_document()
 
     @app.post(
@@ -194,7 +173,7 @@ def create_api(services: ApiServices) -> FastAPI:
         tags=["devices"],
         summary="Send a device the same request a till would send over MQTT.",
         response_model=Response,
-        responses={code: {"model": Response} for code in sorted(set(HTTP_STATUS.values()))},
+        responses=refusal_responses(401, 413, 415, *HTTP_STATUS.values()),
     )
     async def device_request(device_id: str, request: Request, services: Services, caller: Caller) -> JSONResponse:
         response = await services.router.execute(caller.id, device_id, request)

@@ -2,19 +2,20 @@
 cloud's sync feed (docs/rest.md).  Mounted under ``/api/v1`` by ``hub.api``.
 
 Each route names the part of the store it belongs to; ``hub.permissions.STORE_ROLES``
-says which roles may use it.  Refusals are the bus's error envelope with the field
-at fault in ``error.details.field``.
+says which roles may use it.  Refusals are the bus's error envelope, as every error
+of the API (``hub.api_refusals``), with the field at fault in ``error.details.field``.
 """
 
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
-from bus.payloads import ErrorCode, Response
+from bus.payloads import ErrorCode
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
+from hub.api_refusals import JsonRoute, refusal_responses
 from hub.config import ClientConfig
 from hub.permissions import check_store_access
 from hub.store.domain import MAX_FEED_WAIT_S, StoreDomain
@@ -50,15 +51,8 @@ from hub.store.schemas import (
 MAX_FEED_PAGE = 1000
 
 
-class Unauthorized(BaseModel):
-    detail: str
-
-
-#: Every refusal the store API gives has the bus's envelope, except a missing or wrong
-#: token's (401), which is FastAPI's ``{"detail"}`` as on the device routes.
-REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": Response} for code in (400, 403, 404, 409, 413, 429, 507)} | {
-    401: {"model": Unauthorized}
-}
+#: The refusals the store API gives, each with the bus's envelope as every error has.
+REFUSALS = refusal_responses(400, 401, 403, 404, 409, 413, 415, 429, 507)
 
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
@@ -69,7 +63,7 @@ def store_router(domain: StoreDomain, link: CloudLink, caller: Callable[..., Cli
     The checkout's lookups (a product, a card) are ``async``: they read one indexed row
     or two in well under a millisecond, less than a trip through the thread pool costs.
     Searches and lists, which may read more, run in the pool."""
-    router = APIRouter(prefix="/api/v1", responses=REFUSALS)
+    router = APIRouter(prefix="/api/v1", responses=REFUSALS, route_class=JsonRoute)
 
     def role(part: str) -> Callable[..., Any]:
         async def allowed(client: Annotated[ClientConfig, Depends(caller)]) -> ClientConfig:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -14,8 +16,14 @@ from tests.conftest import HubProcess
 )
 def test_calls_without_a_valid_token_get_401(shared_hub: HubProcess, authorization: str | None):
     headers = {"Authorization": authorization} if authorization else {}
-    for method, path in (("GET", "/api/v1/devices"), ("GET", "/api/v1/devices/echo-1"), ("POST", "/api/v1/devices/echo-1/requests")):
-        answer = httpx.request(method, shared_hub.api_url + path, headers=headers, json={"action": "echo", "request_id": "r"})
+    for method, path in (
+        ("GET", "/api/v1/devices"),
+        ("GET", "/api/v1/devices/echo-1"),
+        ("POST", "/api/v1/devices/echo-1/requests"),
+    ):
+        answer = httpx.request(
+            method, shared_hub.api_url + path, headers=headers, json={"action": "echo", "request_id": "r"}
+        )
         assert answer.status_code == 401, (method, path, answer.text)
 
 
@@ -81,3 +89,33 @@ def test_every_error_code_has_an_http_status():
     from hub.api import HTTP_STATUS
 
     assert set(HTTP_STATUS) == set(ErrorCode)
+
+
+#: What each kind of file the API's pages load must be served as.
+ASSET_TYPES = {
+    ".js": ("text/javascript", "application/javascript"),
+    ".css": ("text/css",),
+    ".png": ("image/png",),
+    ".json": ("application/json",),
+}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_pages_load_everything_from_the_hub(shared_hub: HubProcess, page: str):
+    """A back office without internet still gets its API pages: no CDN, no web fonts."""
+    answer = httpx.get(shared_hub.api_url + page)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    hosts = set(re.findall(r"(?:https?:)?//([^/\"'\s<>]+)", answer.text))
+    assert hosts <= {f"127.0.0.1:{shared_hub.api_port}"}, hosts
+    loaded = re.findall(
+        r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']|spec-url=["']([^"']+)["']""", answer.text
+    )
+    urls = {next(url for url in groups if url) for groups in loaded}
+    suffixes = {url[url.rindex(".") :] for url in urls}
+    assert {".js", ".json", ".png"} <= suffixes, urls
+    for url in urls:
+        asset = httpx.get(shared_hub.api_url + url)
+        assert asset.status_code == 200, url
+        kind = asset.headers["content-type"].partition(";")[0]
+        assert kind in ASSET_TYPES[url[url.rindex(".") :]], (url, kind)
+        assert len(asset.content) > 100, url
