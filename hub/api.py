@@ -5,8 +5,8 @@ Callers authenticate with ``Authorization: Bearer <client-id>:<secret>``, the sa
 and secret they use on MQTT.  Request and response bodies are the bus envelopes; the
 HTTP status mirrors the error code so plain HTTP clients can react without reading
 the body, and every error, whoever gives it, has that envelope (``hub.api_refusals``).
-OpenAPI is served at ``/openapi.json``, and read at ``/docs`` and ``/redoc``
-(``hub.api_docs``).
+OpenAPI is served at ``/openapi.json``, and read at ``/docs`` and ``/redoc``, whose
+scripts come from the hub itself (``fastapi-offline``), not a CDN.
 """
 
 from dataclasses import dataclass
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.passwords import verify_secret
 from bus.payloads import MAX_REQUEST_BYTES, DeviceError, DeviceStateDoc, ErrorCode, Request, Response
 from cloud_link.link import CloudLink
 from devices.supervisor import DeviceSupervisor
-from hub.api_docs import install_docs
 from hub.api_refusals import HTTP_STATUS, JsonRoute, install_refusals, refusal, refusal_responses
 from hub.config import ClientConfig, StoreHubConfig
 from hub.metrics import HubMetrics
@@ -31,6 +31,9 @@ from hub.store_api import store_router
 
 if TYPE_CHECKING:
     from hub.app import Hub
+
+#: Where /docs and /redoc find their scripts, styles and icon (the fastapi-offline package's).
+DOCS_ASSETS = "/docs/assets"
 
 #: The cloud's inbound batches may carry a whole price book page (5,000 items).
 MAX_INBOUND_BYTES = 4 * 1024 * 1024
@@ -97,18 +100,19 @@ and the HTTP status follows `error.code` (docs/rest.md).
 
 
 def create_api(services: ApiServices) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="StoreHub",
         summary="The in-store server: devices, arbitration and the store's omnichannel link.",
         description=API_DESCRIPTION,
         version=services.hub.version,
-        docs_url=None,  # served by install_docs, from the hub's own copy of Swagger UI
-        redoc_url=None,
+        # /docs and /redoc load Swagger UI and ReDoc from the hub itself (a shop's back
+        # office may have no internet), and Swagger UI asks no online validator.
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
     )
-    # Before any route: every route, the store API's too, reads its body through the JSON door.
+    # Before any route that reads a body: every route, the store API's too, reads it through the JSON door.
     app.router.route_class = JsonRoute
     install_refusals(app)
-    install_docs(app)
     bearer = HTTPBearer(auto_error=False, description="<client-id>:<secret>")
 
     def get_services() -> ApiServices:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -127,11 +128,14 @@ def create_cloud_app(
     StoreCaller = Annotated[str, Depends(store_caller)]
     KnownStore = Annotated[str, Depends(known)]
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="StoreHub reference cloud",
         version="1",
         summary="Receives every store's events exactly once and publishes prices, products and pickups to them.",
         responses=REFUSALS,
+        # The demo's cloud runs beside the hub, offline too: its /docs loads nothing from a CDN.
+        static_url="/docs/assets",
+        swagger_ui_parameters={"validatorUrl": None},
     )
 
     # -- errors --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from tests.cloud_link.support import (
     running_cloud,
     sha256,
 )
+from tests.offline_pages import assert_served_whole_by
 
 
 async def held(admin: httpx.AsyncClient, store_id: str = STORE) -> list[dict]:
@@ -409,6 +410,12 @@ async def test_the_page_shows_counts_per_store_and_no_secrets(cloud, store):
     assert f"<td>{OTHER}</td>" in page.text
     for secret in (*TOKENS.values(), ADMIN_TOKEN, sha256(ADMIN_TOKEN), *map(sha256, TOKENS.values())):
         assert secret not in page.text
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_the_clouds_api_pages_load_nothing_from_the_internet(cloud, page: str):
+    urls = await asyncio.to_thread(assert_served_whole_by, cloud.url, page)
+    assert any(url.endswith(".js") for url in urls), urls
 
 
 async def test_the_ledger_survives_a_restart(tmp_path: Path):
