@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bus.payloads import DeviceError, ErrorCode, Event, now
 from devices import shtrikh
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
-from devices.journal import JournalEntry, JournalState
+from devices.journal import JournalEntry, JournalState, error_record
 from devices.queue import Priority
 from devices.serial_port import open_serial
 from devices.shtrikh import (
@@ -420,7 +420,12 @@ class FiscalRegister(DeviceActor):
                 result["document_number"],
             )
             self._receipt_closed(entry.client, entry.key, result)
-            said = {"printed": True, "document_number": result["document_number"]}
+            said = {"printed": True, "document_number": result["document_number"], "fn_serial": result["fn_serial"]}
+        elif outcome == "unknown":
+            error = _storage_replaced(entry.key, detail)
+            await self.blocking(journal.fail, self.id, entry.key, error_record(error))
+            log.error("%s: %s", self.id, error.message)
+            said = {"printed": None, "reason": error.message} | detail
         else:
             if outcome == "cancelled":
                 self.counters["documents_cancelled"] += 1
@@ -437,6 +442,8 @@ class FiscalRegister(DeviceActor):
         # What was just written, without reading it back.
         if outcome == "closed":
             return dataclasses.replace(entry, state=JournalState.DONE, result=detail)
+        if outcome == "unknown":
+            return dataclasses.replace(entry, state=JournalState.FAILED, error=error_record(error))
         return dataclasses.replace(entry, state=JournalState.VOID)
 
     def _reconcile_on(self, line: RegisterLine, entry: JournalEntry) -> tuple[str, Any]:
@@ -444,7 +451,17 @@ class FiscalRegister(DeviceActor):
         status = self._short_status(line)
         if baseline is None:
             return "void", "interrupted before the register was asked to open a document"
-        last = self._fn_status(line).last_document_number
+        storage = self._fn_status(line)
+        # The baseline is a number in the storage the receipt started on.  Entries from
+        # before the storage was noted started on this one: no storage is replaced while
+        # a receipt is open.
+        started_on = entry.checkpoint.get("fn_serial", storage.storage_number)
+        if storage.storage_number != started_on:
+            # Its documents are not ours, and the old storage, which would say whether
+            # the receipt closed, is out of the register: neither "printed" nor "not
+            # printed" can be known, so a person must look before anything prints again.
+            return "unknown", {"fn_serial_then": started_on, "fn_serial_now": storage.storage_number}
+        last = storage.last_document_number
         operation = shtrikh.ReceiptOperation.RETURN_SALE if entry.action == "refund" else shtrikh.ReceiptOperation.SALE
         args = FiscalizeArgs.model_validate(entry.request)
         for number in range(baseline + 1, last + 1):
@@ -454,7 +471,9 @@ class FiscalRegister(DeviceActor):
                 and document.operation == operation
                 and document.total == args.total
             ):
-                return "closed", self._result(entry.action, args, document, change=_change(args))
+                return "closed", self._result(
+                    entry.action, args, document, change=_change(args), fn_serial=storage.storage_number
+                )
         if status.document_open:
             self._cancel_document(line, status)
             return "cancelled", "interrupted with the document open; the register cancelled it"
@@ -540,7 +559,7 @@ class FiscalRegister(DeviceActor):
             raise
         except OutcomeUnknown:
             entry = await self._after_interruption(job.idempotency_key)
-            if entry is not None and entry.state is JournalState.DONE:
+            if entry is not None and entry.state in (JournalState.DONE, JournalState.FAILED):
                 return entry.answer()
             settled = entry is not None and entry.state is JournalState.VOID
             raise DeviceError(
@@ -596,9 +615,10 @@ class FiscalRegister(DeviceActor):
             raise RegisterError(shtrikh.Command.OPEN_DOCUMENT, shtrikh.ERROR_DOCUMENT_OPEN)
         if not status.shift_open:
             self._command(line, shtrikh.open_shift(pwd))
-        baseline = self._fn_status(line).last_document_number
-        # Durable before the document exists: reconciliation compares against it.
-        journal.checkpoint(self.id, key, last_document=baseline)
+        storage = self._fn_status(line)
+        # Durable before the document exists: reconciliation compares against it.  A
+        # document number means something only in its storage, so the storage is noted too.
+        journal.checkpoint(self.id, key, last_document=storage.last_document_number, fn_serial=storage.storage_number)
         self._command(line, shtrikh.open_document(pwd, document_type))
         item = shtrikh.sale if document_type == DocumentType.SALE else shtrikh.return_sale
         for receipt_line in args.lines:
@@ -619,10 +639,14 @@ class FiscalRegister(DeviceActor):
         closed = shtrikh.parse_close_document(
             self._command(line, shtrikh.close_document(pwd, payments=self._payment_slots(args)))
         )
-        last = self._fn_status(line).last_document_number
-        document = self._find_document(line, last)
+        storage = self._fn_status(line)
+        document = self._find_document(line, storage.last_document_number)
         return self._result(
-            "fiscalize" if document_type == DocumentType.SALE else "refund", args, document, change=closed.change
+            "fiscalize" if document_type == DocumentType.SALE else "refund",
+            args,
+            document,
+            change=closed.change,
+            fn_serial=storage.storage_number,
         )
 
     def _payment_slots(self, args: FiscalizeArgs) -> list[int]:
@@ -632,10 +656,15 @@ class FiscalRegister(DeviceActor):
             slots[index[payment.type] - 1] += payment.amount
         return slots
 
-    def _result(self, action_: str, args: FiscalizeArgs, document: FiscalDocument, *, change: int) -> dict[str, Any]:
+    def _result(
+        self, action_: str, args: FiscalizeArgs, document: FiscalDocument, *, change: int, fn_serial: str
+    ) -> dict[str, Any]:
         issued = dt.datetime(*document.issued).isoformat() if document.issued else None
         return {
             "operation": "sale" if action_ == "fiscalize" else "refund",
+            # The fiscal storage that numbered and signed it: with the number, the
+            # document's name (a replaced storage numbers from 1 again).
+            "fn_serial": fn_serial,
             "document_number": document.number,
             "fiscal_sign": document.fiscal_sign,
             "issued_at": issued,
@@ -675,6 +704,7 @@ class FiscalRegister(DeviceActor):
                 "cover_open": full.cover_open,
                 "document_number": full.document_number,
                 "last_fiscal_document": storage.last_document_number,
+                "fn_serial": storage.storage_number,
                 "last_closed_shift": full.last_closed_shift,
                 "serial_number": full.serial_number,
                 "clock": dt.datetime(*full.clock).isoformat(),
@@ -784,6 +814,19 @@ def _typed_error(exc: RegisterError) -> DeviceError:
     elif reason == "document_open":
         details["action_needed"] = "cancel_open_document"
     return DeviceError(ErrorCode.DEVICE_ERROR, message, details, retryable=reason in RETRYABLE_REASONS)
+
+
+def _storage_replaced(key: str, storages: dict[str, str]) -> DeviceError:
+    """The final answer for a receipt interrupted on a fiscal storage that was replaced
+    before it could be settled."""
+    return DeviceError(
+        ErrorCode.DEVICE_ERROR,
+        f"the receipt for key {key!r} was interrupted on fiscal storage {storages['fn_serial_then']}, which was "
+        f"replaced by {storages['fn_serial_now']} before it was settled: whether it printed cannot be read from the "
+        "register. Look for it among the printed receipts; if it is not there, send it again with a new key",
+        {"reason": "storage_replaced"} | storages,
+        retryable=False,
+    )
 
 
 def _change(args: FiscalizeArgs) -> int:

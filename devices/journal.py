@@ -42,7 +42,8 @@ class JournalEntry:
     request: dict[str, Any]
     state: JournalState
     #: What the actor noted on the way (the register's document number before it
-    #: started, the step reached…): what reconciliation reads after a crash.
+    #: started and the fiscal storage that number is in, the step reached…): what
+    #: reconciliation reads after a crash.
     checkpoint: dict[str, Any]
     result: dict[str, Any] | None
     #: ``{"code", "message", "details"}`` of a final failure.

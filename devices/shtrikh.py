@@ -454,6 +454,7 @@ class Command(IntEnum):
     DEVICE_TYPE = 0xFC
     #: The fiscal storage (ФН) commands, two bytes each.
     FN_STATUS = 0xFF01
+    FN_NUMBER = 0xFF02
     FN_FIND_DOCUMENT = 0xFF0A
 
 
@@ -573,6 +574,11 @@ def continue_printing(pwd: int) -> Frame:
 def fn_status(admin_pwd: int) -> Frame:
     """0xFF01: the fiscal storage's state and the number of its last fiscal document."""
     return Frame(Command.FN_STATUS, password(admin_pwd))
+
+
+def fn_number(admin_pwd: int) -> Frame:
+    """0xFF02: the fiscal storage's serial number (the ФН number printed on every receipt)."""
+    return Frame(Command.FN_NUMBER, password(admin_pwd))
 
 
 def fn_find_document(admin_pwd: int, number: int) -> Frame:
@@ -956,9 +962,22 @@ def parse_fn_status(reply: Reply) -> FnStatus:
         current_document=data[1],
         shift_open=bool(data[3]),
         warnings=data[4],
-        storage_number=data[10:26].decode("ascii", errors="replace").strip("\x00 "),
+        storage_number=_storage_number(data[10:26]),
         last_document_number=int.from_bytes(data[26:30], "little"),
     )
+
+
+#: FN number (0xFF02) data after ERR: the storage's number, 16 ASCII characters (the
+#: same field as in 0xFF01).
+FN_NUMBER_SIZE = 16
+
+
+def _storage_number(data: bytes) -> str:
+    return data.decode("ascii", errors="replace").strip("\x00 ")
+
+
+def parse_fn_number(reply: Reply) -> str:
+    return _storage_number(reply.check().need(FN_NUMBER_SIZE)[:FN_NUMBER_SIZE])
 
 
 class FiscalDocumentType(IntEnum):

@@ -115,7 +115,9 @@ class DemoPeripherals:
         self.scanner = SerialScannerSimulator(dev / "scanner-1", terminator="CR")
         self.display = LineDisplaySimulator(dev / "display-1", state_file=sim / "display-1.txt")
         self.printer = EscposPrinterSimulator(port=DEMO_PRINTER_PORT, receipts_dir=sim / "printer-1")
-        self.register = SerialFiscalRegister(dev / "fiscal-1")
+        # Its memory (numbering, shift, the fiscal storage's documents) outlives the demo,
+        # as a real register's outlives the hub: a restarted demo goes on numbering.
+        self.register = SerialFiscalRegister(dev / "fiscal-1", state_dir=sim / "fiscal-1")
         self.terminal = ZvtTerminalSimulator(port=DEMO_TERMINAL_PORT)
 
     async def start(self) -> None:
@@ -141,6 +143,7 @@ class DemoPeripherals:
         for simulator in (self.display, self.scanner, self.register):
             if simulator.running:
                 simulator.stop()
+        self.register.register.close()
 
 
 #: Products whose price the "cloud" changed since the shelf labels were printed, so

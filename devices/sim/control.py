@@ -58,7 +58,8 @@ class SimulatorDesk:
         handlers = self._devices.get(device) if isinstance(device, str) else None
         if handlers is None:
             return {"ok": False, "error": f"no simulated device {device!r}; try `storehub sim list`"}
-        handler = handlers.get(action) if isinstance(action, str) else None
+        # A person types `replace-storage` as readily as `replace_storage`: the same action.
+        handler = handlers.get(action.replace("-", "_")) if isinstance(action, str) else None
         if handler is None:
             return {"ok": False, "error": f"{device} cannot {action!r}; it can: {', '.join(sorted(handlers))}"}
         args = command.get("args") or {}
@@ -74,7 +75,9 @@ class SimulatorDesk:
             while line := await reader.readline():
                 try:
                     command = json.loads(line)
-                    answer = self.handle(command) if isinstance(command, dict) else {"ok": False, "error": "not an object"}
+                    answer = (
+                        self.handle(command) if isinstance(command, dict) else {"ok": False, "error": "not an object"}
+                    )
                 except ValueError as exc:
                     answer = {"ok": False, "error": f"not JSON: {exc}"}
                 writer.write(json.dumps(answer, default=str).encode() + b"\n")
@@ -92,7 +95,9 @@ def send_command(socket_path: Path, command: dict[str, Any]) -> dict[str, Any]:
         try:
             sock.connect(str(socket_path))
         except (FileNotFoundError, ConnectionRefusedError):
-            raise ConnectionError(f"no demo is running with simulators at {socket_path} (start it with `make run`)") from None
+            raise ConnectionError(
+                f"no demo is running with simulators at {socket_path} (start it with `make run`)"
+            ) from None
         sock.sendall(json.dumps(command).encode() + b"\n")
         answer = b""
         while not answer.endswith(b"\n"):

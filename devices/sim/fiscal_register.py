@@ -28,6 +28,13 @@ reason are in the comment at the constant:
 - A power cut keeps everything the register had stored (its memory is non-volatile):
   the open document with its lines, the numbers, the journal.  Only the line is lost:
   the answer not yet acknowledged, the command whose reply had not gone out.
+- Given a state folder, that memory is also on disk (``devices/sim/fiscal_memory.py``):
+  numbering, shift, open document and the fiscal storage's documents outlive the
+  simulator's process, as a real register's outlive the program driving it.  What it
+  printed (``receipts()``, the desk's ``last_receipt``) is paper, and starts empty.
+- A storage replacement (``replace_storage``) is what a technician does when the fiscal
+  storage (ФН) is full or expired: the shift is closed, a new storage is fitted under a
+  new number, and the fiscal documents are numbered from 1 again.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ from devices.shtrikh import (
     read_password,
     read_text,
 )
+from devices.sim.fiscal_memory import DocumentRow, FiscalMemory
 from devices.sim.pty import PtyDevice
 
 log = logging.getLogger(__name__)
@@ -188,8 +196,18 @@ ERROR_ZERO_TOTAL = 0x8E
 #: The commands the register answers even while it waits for paper or for 0xB0: the
 #: status questions, which a driver needs to find out why it is stuck.
 STATUS_COMMANDS = frozenset(
-    {Command.SHORT_STATUS, Command.FULL_STATUS, Command.DEVICE_TYPE, Command.FN_STATUS, Command.FN_FIND_DOCUMENT}
+    {
+        Command.SHORT_STATUS,
+        Command.FULL_STATUS,
+        Command.DEVICE_TYPE,
+        Command.FN_STATUS,
+        Command.FN_NUMBER,
+        Command.FN_FIND_DOCUMENT,
+    }
 )
+
+#: A fiscal storage's number: 16 characters (digits on every real one).
+STORAGE_NUMBER_SIZE = shtrikh.FN_NUMBER_SIZE
 
 
 class Refused(Exception):
@@ -378,7 +396,10 @@ class ShtrikhRegister:
     it to age a shift.  ``passwords`` maps operator number to password.  The numbers it
     starts from (``document_number``: the last printed document; ``last_closed_shift``;
     the fiscal storage holds its registration as document 1) may be set for a register
-    "in use".  Safe to call from several threads.
+    "in use".  With ``state_dir`` the register's memory is kept in a file there and a
+    register that ran before goes on from it (the numbers given here then count for a
+    fresh folder only); without, it is a fresh register every time.  Safe to call from
+    several threads.
     """
 
     def __init__(
@@ -393,6 +414,7 @@ class ShtrikhRegister:
         document_number: int = 0,
         last_closed_shift: int = 0,
         cash_in_drawer: int = 0,
+        state_dir: Path | None = None,
     ) -> None:
         self.clock = clock
         #: Added to ``clock`` (the desk's ``clock_offset``), for a person to age a shift.
@@ -419,9 +441,16 @@ class ShtrikhRegister:
         self._submode = Submode.PAPER_PRESENT
         self._cover_open = False
         self._journal: list[Document] = []
-        registered = self.now()
         self._fiscal: dict[int, FiscalRecord] = {}
-        self._sign(FiscalDocumentType.REGISTRATION, registered)
+        #: Documents signed since the memory file was last written.
+        self._unsaved: list[FiscalRecord] = []
+        self._memory = FiscalMemory(state_dir) if state_dir is not None else None
+        remembered = self._memory.load() if self._memory is not None else None
+        if remembered is None:
+            self._sign(FiscalDocumentType.REGISTRATION, self.now())
+            self._remember()
+        else:
+            self._recall(*remembered)
 
         self._commands: dict[int, Callable[[bytes], bytes]] = {
             Command.SHORT_STATUS: self._short_status,
@@ -441,6 +470,7 @@ class ShtrikhRegister:
             Command.OPEN_SHIFT: self._open_shift,
             Command.DEVICE_TYPE: self._device_type,
             Command.FN_STATUS: self._fn_status,
+            Command.FN_NUMBER: self._fn_number,
             Command.FN_FIND_DOCUMENT: self._fn_find_document,
         }
 
@@ -544,10 +574,97 @@ class ShtrikhRegister:
             if self._shift_opened_at is None:
                 raise ValueError("no shift is open")
             self._shift_opened_at = self.now() - timedelta(hours=hours)
+            self._remember()
 
     def shift_age(self) -> timedelta | None:
         with self._lock:
             return None if self._shift_opened_at is None else self.now() - self._shift_opened_at
+
+    def replace_storage(self, number: str | None = None) -> str:
+        """A technician fits a new fiscal storage: the shift is closed (a Z report, as a
+        storage is closed only between shifts), the old storage is taken out, and the
+        register is registered again on the new one, whose documents and shifts are
+        numbered from 1 (its registration is document 1).  The register's own running
+        document number and the cash in the drawer go on.  ``number``: the new storage's,
+        by default the old one's plus one.  Returns it."""
+        with self._lock:
+            if self._document is not None:
+                raise ValueError("a document is open on the register: close or cancel it before replacing the storage")
+            new = str(number) if number is not None else f"{int(self.storage_number) + 1:0{STORAGE_NUMBER_SIZE}d}"
+            if not (0 < len(new) <= STORAGE_NUMBER_SIZE and new.isascii()):
+                raise ValueError(f"a storage number is 1..{STORAGE_NUMBER_SIZE} ASCII characters, not {new!r}")
+            if new == self.storage_number:
+                raise ValueError(f"storage {new} is the one in the register")
+            if self._shift_opened_at is not None:
+                self._close_shift(SYSTEM_ADMINISTRATOR)
+            self.storage_number = new
+            self._fiscal = {}
+            self.last_closed_shift = 0
+            self._sign(FiscalDocumentType.REGISTRATION, self.now())
+            self._remember()
+            return new
+
+    def close(self) -> None:
+        """Let go of the memory file (what is in it stays)."""
+        with self._lock:
+            if self._memory is not None:
+                self._memory.close()
+                self._memory = None
+
+    # -- the memory on disk ---------------------------------------------------------------
+
+    def _remember(self) -> None:
+        """Write what changed to the memory file, if there is one: before the answer goes out."""
+        if self._memory is None:
+            self._unsaved.clear()
+            return
+        rows: list[DocumentRow] = [
+            (self.storage_number, r.number, r.type, r.issued.isoformat(), r.fiscal_sign, r.operation, r.total, r.shift)
+            for r in self._unsaved
+        ]
+        self._memory.save(self._state(), rows)
+        self._unsaved.clear()
+
+    def _state(self) -> dict[str, Any]:
+        doc = self._document
+        return {
+            "storage_number": self.storage_number,
+            "document_number": self.document_number,
+            "last_closed_shift": self.last_closed_shift,
+            "cash_in_drawer": self.cash_in_drawer,
+            "shift_opened_at": None if self._shift_opened_at is None else self._shift_opened_at.isoformat(),
+            "totals": asdict(self._totals),
+            "document": None
+            if doc is None
+            else {
+                "document_type": doc.document_type,
+                "operator": doc.operator,
+                "opened_at": doc.opened_at.isoformat(),
+                "lines": [asdict(line) for line in doc.lines],
+                "text": doc.text,
+            },
+        }
+
+    def _recall(self, state: dict[str, Any], documents: list[DocumentRow]) -> None:
+        self.storage_number = state["storage_number"]
+        self.document_number = state["document_number"]
+        self.last_closed_shift = state["last_closed_shift"]
+        self.cash_in_drawer = state["cash_in_drawer"]
+        opened = state["shift_opened_at"]
+        self._shift_opened_at = None if opened is None else datetime.fromisoformat(opened)
+        self._totals = _ShiftTotals(**state["totals"])
+        doc = state["document"]
+        if doc is not None:
+            lines = [ReceiptLine(**(line | {"tax_groups": tuple(line["tax_groups"])})) for line in doc["lines"]]
+            self._document = _OpenDocument(
+                DocumentType(doc["document_type"]), doc["operator"], datetime.fromisoformat(doc["opened_at"]),
+                lines, list(doc["text"]),
+            )  # fmt: skip
+        for _, number, kind, issued, sign, operation, total, shift in documents:
+            self._fiscal[number] = FiscalRecord(
+                FiscalDocumentType(kind), number, datetime.fromisoformat(issued), sign,
+                None if operation is None else ReceiptOperation(operation), total, shift,
+            )  # fmt: skip
 
     # -- one command ----------------------------------------------------------------------
 
@@ -566,6 +683,8 @@ class ShtrikhRegister:
                 return Frame(frame.cmd, bytes([ERROR_BAD_LENGTH]))
             except Refused as refusal:
                 return Frame(frame.cmd, bytes([refusal.code]))
+            if frame.cmd not in STATUS_COMMANDS:
+                self._remember()
             return Frame(frame.cmd, b"\x00" + data)
 
     # -- checks every command makes -------------------------------------------------------
@@ -633,6 +752,7 @@ class ShtrikhRegister:
         )
         record = FiscalRecord(kind, number, issued, sign, operation, total, shift)
         self._fiscal[number] = record
+        self._unsaved.append(record)
         return record
 
     def _report(
@@ -733,6 +853,10 @@ class ShtrikhRegister:
         self._need_no_document()
         self._need_shift(fresh=False)
         self._need_printer()
+        self._close_shift(operator)
+        return bytes([operator])
+
+    def _close_shift(self, operator: int) -> None:
         shift = self.last_closed_shift + 1
         now = self.now()
         record = self._sign(FiscalDocumentType.SHIFT_CLOSED, now, shift=shift)
@@ -740,7 +864,6 @@ class ShtrikhRegister:
         self.last_closed_shift = shift
         self._shift_opened_at = None
         self._totals = _ShiftTotals()
-        return bytes([operator])
 
     def _cash(self, data: bytes, direction: Literal["in", "out"]) -> bytes:
         self._length(data, 4 + MONEY_BYTES)
@@ -961,9 +1084,17 @@ class ShtrikhRegister:
                 ]
             )
             + _fiscal_datetime(last.issued)
-            + self.storage_number.encode("ascii")[:16].ljust(16, b"\x00")
+            + self._storage_number_field()
             + last.number.to_bytes(4, "little")
         )
+
+    def _fn_number(self, data: bytes) -> bytes:
+        self._length(data, 4)
+        self._operator(data, FISCAL_STORAGE_OPERATORS)
+        return self._storage_number_field()
+
+    def _storage_number_field(self) -> bytes:
+        return self.storage_number.encode("ascii")[:STORAGE_NUMBER_SIZE].ljust(STORAGE_NUMBER_SIZE, b"\x00")
 
     def _fn_find_document(self, data: bytes) -> bytes:
         self._length(data, 8)
@@ -1179,6 +1310,7 @@ class FiscalRegisterSimulator:
             "shift": register.shift,
             "shift_age_hours": None if age is None else round(age.total_seconds() / 3600, 2),
             "document_open": register.open_document is not None,
+            "fn_serial": register.storage_number,
             "last_fiscal_document": register.last_fiscal_number,
             "document_number": register.document_number,
             "cash_in_drawer": register.cash_in_drawer,
@@ -1228,6 +1360,7 @@ class FiscalRegisterSimulator:
             "slow": then_describe(slow),
             "shift_age": then_describe(lambda args: register.age_shift(float(args["hours"]))),
             "clock_offset": then_describe(clock_offset),
+            "replace_storage": then_describe(lambda args: register.replace_storage(args.get("serial"))),
             "last_receipt": last_receipt,
             "receipts": receipts,
         }
@@ -1280,6 +1413,8 @@ class SerialFiscalRegister(PtyDevice):
 
     ``stop()`` is the cable pulled, ``start()`` plugged back at the same link; the
     register keeps its memory either way (a power cut is ``simulator.power_cut``).
+    ``state_dir``: where a register made here keeps its memory across restarts (see
+    ``ShtrikhRegister``); a test that brings its own ``register`` gives it the folder.
     """
 
     def __init__(
@@ -1289,8 +1424,13 @@ class SerialFiscalRegister(PtyDevice):
         *,
         byte_timeout: float = REGISTER_BYTE_TIMEOUT,
         baudrate: int | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         super().__init__(link)
+        if register is not None and state_dir is not None:
+            raise ValueError("give the state folder to the register you bring, not to its line")
+        if register is None:
+            register = ShtrikhRegister(state_dir=state_dir)
         #: With a speed, bytes take as long each way as on an RS-232 line at that speed
         #: (the bench measures receipts at the register's real 115200 baud); without
         #: one, as long as the pty takes.

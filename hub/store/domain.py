@@ -243,9 +243,7 @@ class StoreDomain:
         except ValidationError as exc:
             log.error("unreadable receipt from %s, not booked: %s", device_id, exc)
             return
-        task = asyncio.create_task(
-            self.book_receipt(device_id, receipt), name=f"book-{device_id}-{receipt.document_number}"
-        )
+        task = asyncio.create_task(self.book_receipt(device_id, receipt), name=f"book-{receipt.reference(device_id)}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -265,16 +263,15 @@ class StoreDomain:
             # PRICE_CHECK_INTERVAL_S, and at every start).
             self._receipts_unbooked = True
             log.exception(
-                "booking receipt %s#%d failed; the journal is swept again within %.0f s",
-                device_id,
-                receipt.document_number,
+                "booking receipt %s failed; the journal is swept again within %.0f s",
+                receipt.reference(device_id),
                 PRICE_CHECK_INTERVAL_S,
             )
             return None
         if seq is None:
-            log.info("receipt %s#%d was booked already", device_id, receipt.document_number)
+            log.info("receipt %s was booked already", receipt.reference(device_id))
         else:
-            log.info("receipt %s#%d booked as event %d", device_id, receipt.document_number, seq)
+            log.info("receipt %s booked as event %d", receipt.reference(device_id), seq)
         return seq
 
     async def book_journal_receipts(self) -> int:

@@ -175,9 +175,14 @@ class KioskOrder(SQLModel, table=True):
 
 
 class Sale(SQLModel, table=True):
-    """A fiscal document the store domain has booked: one row per document, ever."""
+    """A fiscal document the store domain has booked: one row per document, ever.
+
+    A document is named by its register, its fiscal storage and its number in that
+    storage: a replaced storage numbers from 1 again.  ``fn_serial`` is "" for the sales
+    booked before the storage was recorded (migration 0006)."""
 
     device_id: str = Field(primary_key=True)
+    fn_serial: str = Field(default="", primary_key=True)
     document_number: int = Field(primary_key=True)
     operation: str  # sale, refund
     fiscal_sign: int | None = None

@@ -3,8 +3,9 @@
 The fiscal register's ``receipt_closed`` (and, after a restart, its journal) hands
 each closed document here.  One transaction books it: a stock move per line, the
 card's accrual (and its redemption if the receipt paid with points), and
-``sale.completed`` (``sale.refunded`` for a refund).  The document's number is the
-key: delivered twice, it is booked once.
+``sale.completed`` (``sale.refunded`` for a refund).  The document is the key — its
+register, its fiscal storage and its number there, as a replaced storage numbers from
+1 again: delivered twice, it is booked once.
 
 Paying with points: a till that wants the points guaranteed redeems them first
 (``loyalty redeem`` with the sale's idempotency key as its reference), then
@@ -59,6 +60,9 @@ class ClosedReceipt(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     operation: Literal["sale", "refund"]
+    #: The fiscal storage that signed it.  "" for receipts the register's journal kept
+    #: before the storage was recorded: they match the sales booked then (migration 0006).
+    fn_serial: str = ""
     document_number: int
     fiscal_sign: int | None = None
     issued_at: str | None = None
@@ -73,12 +77,18 @@ class ClosedReceipt(BaseModel):
     def paid_with_points(self) -> int:
         return sum(p.amount for p in self.payments if p.type == "loyalty")
 
+    def reference(self, device_id: str) -> str:
+        """How stock moves and loyalty name the document: ``fiscal-1/9960440300000001#3``
+        (``fiscal-1#3`` for a receipt from before the storage was recorded)."""
+        storage = f"/{self.fn_serial}" if self.fn_serial else ""
+        return f"{device_id}{storage}#{self.document_number}"
+
 
 def record_receipt(
     *, session: Session, device_id: str, receipt: ClosedReceipt, accrual_percent: Decimal, now: float
 ) -> int | None:
     """Book one fiscal document; returns its event's seq, or None if it was booked before."""
-    if session.get(Sale, (device_id, receipt.document_number)) is not None:
+    if session.get(Sale, (device_id, receipt.fn_serial, receipt.document_number)) is not None:
         return None
     refund = receipt.operation == "refund"
     lines = [_line(session, line) for line in receipt.lines]
@@ -90,6 +100,7 @@ def record_receipt(
             {
                 "fiscal": {
                     "device": device_id,
+                    "fn_serial": receipt.fn_serial,
                     "document_number": receipt.document_number,
                     "fiscal_sign": receipt.fiscal_sign,
                     "issued_at": receipt.issued_at,
@@ -112,11 +123,12 @@ def record_receipt(
         if sku is not None:
             record_move(
                 session=session, sku=sku, kind="refund" if refund else "sale", on_hand_delta=sign * quantity,
-                reference=f"{device_id}#{receipt.document_number}", client=receipt.client, seq=seq, now=now,
+                reference=receipt.reference(device_id), client=receipt.client, seq=seq, now=now,
             )  # fmt: skip
     session.add(
         Sale(
-            device_id=device_id, document_number=receipt.document_number, operation=receipt.operation,
+            device_id=device_id, fn_serial=receipt.fn_serial, document_number=receipt.document_number,
+            operation=receipt.operation,
             fiscal_sign=receipt.fiscal_sign, total=receipt.total, client=receipt.client,
             idempotency_key=receipt.idempotency_key, seq=seq, recorded_at=now,
         )
@@ -158,7 +170,7 @@ def _loyalty_points(session: Session, receipt: ClosedReceipt, percent: Decimal) 
 def _book_loyalty(session: Session, device_id: str, receipt: ClosedReceipt, points: dict[str, Any], now: float) -> None:
     """Facts, not requests: a printed document is booked even if it takes the card over
     its offline limit (and the log says so)."""
-    card, reference = points["card"], f"{device_id}#{receipt.document_number}"
+    card, reference = points["card"], receipt.reference(device_id)
     ensure_card(session=session, card=card)
     if points["redeemed"]:
         available = card_balance(session=session, card=card).available
@@ -190,11 +202,17 @@ def unbooked_journal_receipts(*, session: Session) -> list[tuple[str, ClosedRece
     """Receipts the fiscal journal has as closed but no sale was booked for: the hub
     stopped between the register's answer and the booking.  Found at every start."""
     document = func.json_extract(DeviceJournalRow.result, "$.document_number")
+    # A result from before the storage was recorded has none: "", as its sale was booked.
+    storage = func.coalesce(func.json_extract(DeviceJournalRow.result, "$.fn_serial"), "")
     rows = session.execute(
         select(DeviceJournalRow).where(
             DeviceJournalRow.state == JournalState.DONE,
             DeviceJournalRow.action.in_(("fiscalize", "refund")),
-            ~exists().where(Sale.device_id == DeviceJournalRow.device_id, Sale.document_number == document),
+            ~exists().where(
+                Sale.device_id == DeviceJournalRow.device_id,
+                Sale.fn_serial == storage,
+                Sale.document_number == document,
+            ),
         )
     ).scalars()
     found = []

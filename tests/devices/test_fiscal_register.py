@@ -116,19 +116,25 @@ def start_register(
 @pytest.fixture
 async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
     clock = Clock()
-    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00", ShtrikhRegister(clock=clock))
+    sim = SerialFiscalRegister(
+        tmp_path / "dev" / "usb-SHTRIH-M_FR-if00", ShtrikhRegister(clock=clock, state_dir=tmp_path / "sim")
+    )
     sim.start()
     journal = journal_at(tmp_path / "hub.db")
     supervisor, port = start_register(tmp_path, journal, sim)
     device = supervisor.get(DEVICE)
     assert isinstance(device, FiscalRegister)
+    bench = Bench(device, sim, port, journal, clock, supervisor)
     try:
         await until(lambda: device.status == "idle", timeout=5)
-        yield Bench(device, sim, port, journal, clock, supervisor)
+        yield bench
     finally:
+        await bench.supervisor.stop()  # the one a restart in the test started, if any
         await supervisor.stop()
-        if sim.running:
-            sim.stop()
+        for line in {sim, bench.sim}:  # the test may have started a register of its own
+            if line.running:
+                line.stop()
+            line.register.close()
 
 
 def closed_receipts(register: ShtrikhRegister) -> list:
@@ -158,11 +164,12 @@ async def test_a_receipt_is_printed_once_and_reported(bench: Bench):
     assert result["change"] == printed.change
     assert result["issued_at"].startswith("2026-11-24T09:00")
     assert result["loyalty_card"] == "7000123456789"
+    assert result["fn_serial"] == bench.register.storage_number == "9960440300000001"
 
     closed = [event for event in bench.port.events if event.type == "receipt_closed"]
     assert len(closed) == 1
     data = closed[0].data
-    assert data["document_number"] == printed.fiscal_number
+    assert (data["fn_serial"], data["document_number"]) == ("9960440300000001", printed.fiscal_number)
     assert data["lines"][0] | {} == {
         "name": "Молоко 3,2% 1л", "quantity": "2.000", "price": 8990, "tax_group": 2, "department": 1,
         "sku": "MLK-1", "gtin": "4601234567893", "total": 17980,
@@ -319,6 +326,7 @@ async def test_refund_cash_and_reports(bench: Bench):
     status = await run(bench.device, "status")
     assert status["shift_open"] and not status["document_open"] and status["model"]
     assert status["last_fiscal_document"] == printed.fiscal_number
+    assert status["fn_serial"] == bench.register.storage_number
 
 
 async def start_again(bench: Bench, tmp_path: Path) -> FiscalRegister:
@@ -377,6 +385,67 @@ async def test_a_receipt_cut_off_at_any_step_is_settled_and_printed_once(
     assert not bench.register.open_document
     annulled = annulled_receipts(bench.register)
     assert len(annulled) == (1 if step in ("after open", "after the first line", "after the last line") else 0)
+
+
+async def test_a_receipt_cut_off_before_its_storage_was_replaced_is_never_printed_again(bench: Bench, tmp_path: Path):
+    """The receipt closed on the old storage and its answer was lost; while the hub was
+    down a technician replaced the storage.  The new storage's documents are numbered
+    from 1 and are not the receipt's, and the old one cannot be asked: the key is
+    settled as unknown, for a person to check, and nothing prints twice."""
+    reached = power_cut_at(bench, shtrikh.Command.CLOSE_DOCUMENT, "replied")
+    with pytest.raises(DeviceError) as lost:
+        await run(bench.device, "fiscalize", RECEIPT, key="before-the-swap")
+    assert reached.is_set() and lost.value.code == ErrorCode.DEVICE_OFFLINE
+    entry = bench.journal.get(DEVICE, "before-the-swap")
+    assert entry is not None and entry.state is JournalState.STARTED
+    assert entry.checkpoint == {"last_document": 2, "fn_serial": "9960440300000001"}
+    [printed] = closed_receipts(bench.register)
+
+    await bench.supervisor.stop()
+    bench.sim.simulator.power_on()
+    assert bench.register.replace_storage() == "9960440300000002"
+    device = await start_again(bench, tmp_path)
+
+    settled = bench.journal.get(DEVICE, "before-the-swap")
+    assert settled is not None and settled.state is JournalState.FAILED
+    assert settled.error is not None and settled.error["details"] == {
+        "reason": "storage_replaced", "fn_serial_then": "9960440300000001", "fn_serial_now": "9960440300000002",
+    }  # fmt: skip
+    [(client, told)] = [(c, e) for c, e in bench.port.client_events if e.type == "receipt_reconciled"]
+    assert client == TILL and (told.data["outcome"], told.data["printed"]) == ("unknown", None)
+    with pytest.raises(DeviceError) as refused:
+        await run(device, "fiscalize", RECEIPT, key="before-the-swap")
+    assert refused.value.details["reason"] == "storage_replaced" and not refused.value.retryable
+    assert closed_receipts(bench.register) == [printed], "the till's retry printed it a second time"
+
+    # The next sale is numbered by the new storage, from 1 again, and says which storage.
+    result = await run(device, "fiscalize", RECEIPT, key="after-the-swap")
+    assert (result["fn_serial"], result["document_number"]) == ("9960440300000002", printed.fiscal_number)
+    assert len(closed_receipts(bench.register)) == 2
+
+
+async def test_a_receipt_cut_off_on_the_same_storage_is_found_after_the_register_restarted(
+    bench: Bench, tmp_path: Path
+):
+    """The register's own process restarts too (the demo killed): its memory on disk
+    still has the receipt, so reconciliation finds it and the retry prints nothing."""
+    reached = power_cut_at(bench, shtrikh.Command.CLOSE_DOCUMENT, "replied")
+    with pytest.raises(DeviceError):
+        await run(bench.device, "fiscalize", RECEIPT, key="kept")
+    assert reached.is_set()
+    [printed] = closed_receipts(bench.register)
+    await bench.supervisor.stop()
+    bench.sim.stop()
+    bench.sim.register.close()
+
+    bench.sim = SerialFiscalRegister(bench.sim.link, ShtrikhRegister(clock=bench.clock, state_dir=tmp_path / "sim"))
+    bench.sim.start()
+    device = await start_again(bench, tmp_path)
+    result = await run(device, "fiscalize", RECEIPT, key="kept")
+    assert (result["document_number"], result["fiscal_sign"]) == (printed.fiscal_number, printed.fiscal_sign)
+    assert closed_receipts(bench.register) == [], "the new register process printed nothing"
+    again = await run(device, "fiscalize", RECEIPT, key="next")
+    assert again["document_number"] == printed.fiscal_number + 1
 
 
 def power_cut_on_a_line(bench: Bench, seconds: float) -> threading.Event:

@@ -37,6 +37,7 @@ from devices.shtrikh import (
     device_type,
     discount,
     error_message,
+    fn_number,
     lrc,
     money,
     open_document,
@@ -46,6 +47,8 @@ from devices.shtrikh import (
     parse_close_command,
     parse_close_document,
     parse_device_type,
+    parse_fn_number,
+    parse_fn_status,
     parse_item_command,
     parse_reply,
     parse_short_status,
@@ -481,6 +484,26 @@ def test_device_type_reply():
     device = parse_device_type(reply)
     assert (device.type, device.protocol_version, device.protocol_subversion, device.model) == (0, 1, 12, 0)
     assert device.name == "ШТРИХ-М-ФР-К"
+
+
+def test_fiscal_storage_number_request_and_its_reply():
+    # The FN commands are two bytes (FF 02) and want the system administrator's password.
+    # LEN 06; LRC = 06 ^ FF ^ 02 ^ 1E = E5
+    assert fn_number(30).to_bytes() == bytes.fromhex("02 06 FF 02 1E 00 00 00 E5")
+    assert parse_fn_number(parse_reply(Frame(0xFF02, b"\x00" + b"9960440300000017"))) == "9960440300000017"
+    with pytest.raises(RegisterError):
+        parse_fn_number(parse_reply(Frame(0xFF02, b"\x02")))
+
+
+def test_fiscal_storage_status_names_the_storage_and_its_last_document():
+    data = (
+        bytes([0, 0x03, 0x00, 0x00, 0x01, 0x00])  # ERR, phase, no document, no data, shift open, no warnings
+        + bytes([26, 11, 24, 19, 29])  # 24.11.2026 19:29
+        + b"9960440300000017"
+        + (1234).to_bytes(4, "little")
+    )
+    status = parse_fn_status(parse_reply(Frame(0xFF01, data)))
+    assert (status.storage_number, status.last_document_number, status.shift_open) == ("9960440300000017", 1234, True)
 
 
 def test_close_document_reply_gives_the_change():

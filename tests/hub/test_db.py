@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlmodel import Session
 
+from hub import db
 from hub.db import create_store_engine, migrate
 from hub.store.boots import record_boot
 
@@ -68,4 +70,77 @@ def test_concurrent_writers_all_commit(tmp_path: Path):
     for thread in threads:
         thread.join()
     assert sorted(numbers) == list(range(1, 9))
+    engine.dispose()
+
+
+def migrate_to(engine, revision: str) -> None:
+    """The schema as an older hub left it."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def test_sales_booked_before_the_storage_was_recorded_are_still_booked_once(tmp_path: Path):
+    """Migration 0006: the old sales get the storage "" and so do the fiscal journal's old
+    results, so the start-up sweep finds them booked; a new storage's receipt with an old
+    number is a new sale."""
+    from decimal import Decimal
+
+    from hub.store.sales import ClosedReceipt, record_receipt, unbooked_journal_receipts
+
+    engine = create_store_engine(tmp_path / "store.db")
+    migrate_to(engine, "0005")
+    # A fiscal journal result as the register actor wrote it before it named the storage.
+    result = {
+        "operation": "sale", "total": 100, "lines": [{"name": "x", "quantity": "1", "price": 100, "total": 100}],
+        "payments": [{"type": "cash", "amount": 100}],
+    }  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO sale (device_id, document_number, operation, fiscal_sign, total, client, idempotency_key,"
+                " seq, recorded_at) VALUES ('fiscal-1', 3, 'sale', 1, 100, 'till-1', 'k-3', 1, 0)"
+            )
+        )
+        for key, number in (("k-3", 3), ("k-4", 4)):  # 4 closed, the hub died before it was booked
+            connection.execute(
+                text(
+                    "INSERT INTO device_journal (device_id, key, client, action, request, state, checkpoint, result,"
+                    " attempts, created_at, updated_at)"
+                    " VALUES ('fiscal-1', :key, 'till-1', 'fiscalize', '{}', 'done', '{}', :result, 1, 0, 0)"
+                ),
+                {"key": key, "result": json.dumps(result | {"document_number": number})},
+            )
+    migrate(engine)
+
+    with Session(engine) as session:
+        assert session.execute(text("SELECT device_id, fn_serial, document_number FROM sale")).all() == [
+            ("fiscal-1", "", 3)
+        ]
+        found = unbooked_journal_receipts(session=session)
+        assert [(device, r.fn_serial, r.document_number) for device, r in found] == [("fiscal-1", "", 4)]
+        [(_, old)] = found
+        assert record_receipt(session=session, device_id="fiscal-1", receipt=old, accrual_percent=Decimal(5), now=1)
+        assert (
+            record_receipt(session=session, device_id="fiscal-1", receipt=old, accrual_percent=Decimal(5), now=1)
+            is None
+        )
+        replaced = ClosedReceipt.model_validate(
+            old.model_dump() | {"fn_serial": "9960440300000002", "document_number": 3}
+        )
+        assert record_receipt(
+            session=session, device_id="fiscal-1", receipt=replaced, accrual_percent=Decimal(5), now=1
+        )
+        session.commit()
+        assert unbooked_journal_receipts(session=session) == []
+        assert session.execute(text("SELECT fn_serial, document_number FROM sale ORDER BY rowid")).all() == [
+            ("", 3),
+            ("", 4),
+            ("9960440300000002", 3),
+        ]
     engine.dispose()

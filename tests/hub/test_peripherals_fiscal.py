@@ -8,6 +8,9 @@ SIGKILL the hub at the very moment the register reaches a step of the receipt.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ import pytest
 from bus.client import RequestTimeout, StoreHubClient
 from bus.payloads import ErrorCode, Event, Response
 from devices import shtrikh
+from devices.sim.control import SimulatorDesk
 from devices.sim.fiscal_register import SerialFiscalRegister, ShtrikhRegister
 from tests.conftest import Connect, HubProcess, at_nth_command, start_hub, until, until_device_online
 
@@ -65,7 +69,7 @@ class Shop:
 @pytest.fixture
 async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
     """The simulated register, a hub that opens it, and till-1 connected once it is online."""
-    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00", state_dir=tmp_path / "sim")
     sim.start()
     try:
         hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
@@ -77,6 +81,7 @@ async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
             await asyncio.to_thread(hub.cleanup)
     finally:
         sim.stop()
+        sim.register.close()
 
 
 async def fiscalize_until_answered(till: Any, key: str, hub: HubProcess) -> Response:
@@ -269,8 +274,8 @@ async def test_a_fiscalized_receipt_lowers_stock_accrues_points_and_is_one_sale(
     await until(lambda: sales(), 5, "sale.completed in the outbox")
     [sale] = sales()
     assert sale["data"]["fiscal"] == {
-        "device": DEVICE, "document_number": document, "fiscal_sign": response.result["fiscal_sign"],
-        "issued_at": response.result["issued_at"],
+        "device": DEVICE, "fn_serial": "9960440300000001", "document_number": document,
+        "fiscal_sign": response.result["fiscal_sign"], "issued_at": response.result["issued_at"],
     }  # fmt: skip
     assert sale["source"] == {"client": "till-1", "device": DEVICE} and sale["data"]["total"] == RECEIPT_TOTAL
     assert [line["sku"] for line in sale["data"]["lines"]] == ["KEF-930", "CHS-RU"]
@@ -305,3 +310,60 @@ async def test_a_fiscalized_receipt_lowers_stock_accrues_points_and_is_one_sale(
     assert rest(hub, "till-1", "GET", "/products/CHS-RU")["stock"]["on_hand"] == "5.000"
     # The points the cheese had earned (5 % of 287.99) are taken back.
     assert rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")["pending_redemptions"] == 1439
+
+
+def storehub_sim(directory: Path, *words: str) -> Any:
+    """`storehub sim --dir DIR …` as a technician types it; its answer as data."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "sim", "--dir", str(directory), *words],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+async def test_receipts_after_the_fiscal_storage_was_replaced_are_booked_too(shop: Shop, tmp_path: Path):
+    """The new storage numbers its receipts from 1 again: its first receipt has the
+    number the old storage's first one had, and is a sale of its own all the same."""
+    sim, hub, till = shop.sim, shop.hub, shop.till
+    rest(hub, "cloud", "POST", "/sync/inbound", json=CATALOGUE)
+    for sku, quantity in (("KEF-930", "10"), ("CHS-RU", "5.000")):
+        rest(hub, "manager-1", "POST", "/stock/moves", json={"sku": sku, "kind": "receipt", "quantity": quantity})
+
+    def sales() -> list[dict[str, Any]]:
+        return [e for e in store_events(hub) if e["type"] == "sale.completed"]
+
+    first = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="before-the-new-storage")
+    assert first.ok and first.result is not None, first
+    await until(lambda: len(sales()) == 1, 5, "the first sale.completed")
+
+    # The technician fits a new storage, through the simulator desk as in the demo.
+    desk = SimulatorDesk(tmp_path / "demo" / "sim.sock")
+    desk.register(DEVICE, "fiscal_register", sim.desk_handlers())
+    await desk.start()
+    try:
+        state = await asyncio.to_thread(storehub_sim, tmp_path / "demo", DEVICE, "replace-storage")
+    finally:
+        await desk.stop()
+    assert (state["fn_serial"], state["last_fiscal_document"]) == ("9960440300000002", 1)
+
+    second = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="after-the-new-storage")
+    assert second.ok and second.result is not None, second
+    assert second.result["document_number"] == first.result["document_number"]
+    assert (first.result["fn_serial"], second.result["fn_serial"]) == ("9960440300000001", "9960440300000002")
+
+    await until(lambda: len(sales()) == 2, 5, f"a sale.completed for the new storage's receipt:\n{hub.log()}")
+    assert [(e["data"]["fiscal"]["fn_serial"], e["data"]["fiscal"]["document_number"]) for e in sales()] == [
+        ("9960440300000001", first.result["document_number"]),
+        ("9960440300000002", first.result["document_number"]),
+    ]
+    assert rest(hub, "till-1", "GET", "/products/KEF-930")["stock"]["on_hand"] == "6.000"
+    assert rest(hub, "till-1", "GET", "/products/CHS-RU")["stock"]["on_hand"] == "4.176"
+    assert rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")["pending_accruals"] == 2 * 2188
+
+    # A restart of the hub reads both receipts back from the fiscal journal: still two sales.
+    await asyncio.to_thread(hub.stop)
+    await asyncio.to_thread(hub.start)
+    assert len(sales()) == 2

@@ -122,16 +122,25 @@ def clock() -> ShopClock:
     return ShopClock(OPENED)
 
 
-@pytest.fixture
-def device(tmp_path: Path, clock: ShopClock) -> Iterator[SerialFiscalRegister]:
+LINK = Path("serial") / "by-id" / "usb-SHTRIH-M_SHTRIH-M-01F-if00"
+
+
+def start_device(tmp_path: Path, clock: ShopClock) -> SerialFiscalRegister:
+    """The register with its memory in the test's state folder (fresh for each test)."""
     register = SerialFiscalRegister(
-        tmp_path / "serial" / "by-id" / "usb-SHTRIH-M_SHTRIH-M-01F-if00",
-        ShtrikhRegister(clock=clock),
-        byte_timeout=BYTE_TIMEOUT,
+        tmp_path / LINK, ShtrikhRegister(clock=clock, state_dir=tmp_path / "sim"), byte_timeout=BYTE_TIMEOUT
     )
     register.start()
+    return register
+
+
+@pytest.fixture
+def device(tmp_path: Path, clock: ShopClock) -> Iterator[SerialFiscalRegister]:
+    register = start_device(tmp_path, clock)
     yield register
-    register.stop()
+    if register.running:
+        register.stop()
+    register.register.close()
 
 
 @pytest.fixture
@@ -690,6 +699,86 @@ def test_a_power_cut_before_executing_leaves_the_command_undone(
     assert shtrikh.parse_fn_status(host.ok(shtrikh.fn_status(ADMIN))).last_document_number == 2
 
 
+# --------------------------------------------------------------------------- memory and the fiscal storage
+
+
+def test_a_restarted_register_goes_on_from_its_memory(
+    tmp_path: Path, clock: ShopClock, device: SerialFiscalRegister, port: serial.SerialBase
+):
+    """The simulator's process ends and a new one starts on the same state folder, as a
+    real register is switched off and on: numbering, shift, open document and the fiscal
+    storage's documents are where they were."""
+    host = Host(port)
+    open_receipt(host)
+    host.ok(shtrikh.close_document(OPERATOR, payments=[20_000]))  # document 3
+    host.ok(item(BREAD, 1000, 5490, 2))  # the next receipt is still open when it stops
+    before = shtrikh.parse_fn_status(host.ok(shtrikh.fn_status(ADMIN)))
+    [sold] = device.receipts()
+    port.close()
+    device.stop()
+    device.register.close()
+
+    again = start_device(tmp_path, clock)
+    line = serial.serial_for_url(str(again.link), timeout=ANSWER_TIMEOUT)
+    try:
+        host = Host(line)
+        assert host.short_status().open_document_type == DocumentType.SALE
+        after = shtrikh.parse_fn_status(host.ok(shtrikh.fn_status(ADMIN)))
+        assert (after.storage_number, after.last_document_number, after.shift_open) == (before.storage_number, 3, True)
+        found = shtrikh.parse_fiscal_document(host.ok(shtrikh.fn_find_document(ADMIN, 3)))
+        assert (found.fiscal_sign, found.total) == (sold.fiscal_sign, sold.total)
+        host.ok(shtrikh.close_document(OPERATOR, payments=[10_000]))
+        assert shtrikh.parse_fn_status(host.ok(shtrikh.fn_status(ADMIN))).last_document_number == 4
+        full = shtrikh.parse_full_status(host.ok(shtrikh.full_status(OPERATOR)))
+        assert (full.document_number, full.last_closed_shift) == (3, 0)
+    finally:
+        line.close()
+        again.stop()
+        again.register.close()
+    # The paper of the first run is not in the new one's hands; its numbers are.
+    [receipt] = again.receipts()
+    assert (receipt.fiscal_number, receipt.number, receipt.shift) == (4, 3, 1)
+    assert [line.name for line in receipt.lines] == [BREAD]
+    assert again.register.cash_in_drawer == 17_980 + 5_490
+
+
+def test_a_state_folder_that_does_not_exist_yet_is_a_fresh_register(tmp_path: Path, clock: ShopClock):
+    register = ShtrikhRegister(clock=clock, state_dir=tmp_path / "new" / "sim")
+    try:
+        assert (register.last_fiscal_number, register.document_number, register.shift) == (1, 0, None)
+        assert (tmp_path / "new" / "sim").is_dir()
+    finally:
+        register.close()
+
+
+def test_a_new_fiscal_storage_numbers_its_documents_from_one(device: SerialFiscalRegister, host: Host):
+    open_receipt(host)
+    desk = device.desk_handlers()
+    with pytest.raises(ValueError, match="document is open"):
+        desk["replace_storage"]({})
+    first = shtrikh.parse_close_document(host.ok(shtrikh.close_document(OPERATOR, payments=[20_000])))
+    [old] = device.receipts()
+    assert old.fiscal_number == 3 and first.change == 20_000 - 17_980
+
+    state = desk["replace_storage"]({})
+    assert (state["fn_serial"], state["last_fiscal_document"], state["shift"]) == ("9960440300000002", 1, None)
+    assert device.documents()[-1].kind == "z_report", "the shift is closed before the storage comes out"
+    assert shtrikh.parse_fn_number(host.ok(shtrikh.fn_number(ADMIN))) == "9960440300000002"
+    fn = shtrikh.parse_fn_status(host.ok(shtrikh.fn_status(ADMIN)))
+    assert (fn.storage_number, fn.last_document_number, fn.shift_open) == ("9960440300000002", 1, False)
+    assert host.refused(shtrikh.fn_find_document(ADMIN, 3)) == sim.ERROR_NO_DATA, "the old storage is gone"
+
+    open_receipt(host)
+    host.ok(shtrikh.close_document(OPERATOR, payments=[20_000]))
+    new = device.receipts()[-1]
+    assert new.fiscal_number == old.fiscal_number == 3 and new.fiscal_sign != old.fiscal_sign
+    assert (new.shift, new.number) == (1, old.number + 3), "shifts restart; the running number goes on"
+
+    assert desk["replace_storage"]({"serial": 9960440300000777})["fn_serial"] == "9960440300000777"
+    with pytest.raises(ValueError, match="16"):
+        desk["replace_storage"]({"serial": "99604403000007770"})
+
+
 # --------------------------------------------------------------------------- the desk
 
 
@@ -766,6 +855,26 @@ def test_pyshtrih_drives_it_as_a_shtrih_m_01f(device: SerialFiscalRegister):
     assert (receipt.total, receipt.change) == (23_470, 1_530)
     x = device.documents()[-1]
     assert isinstance(x, ShiftReport) and (x.report, x.operator, x.sales) == ("x", 30, 23_470)
+
+
+def test_pyshtrih_reads_the_fiscal_storage_number_also_after_a_replacement(device: SerialFiscalRegister):
+    register = pyshtrih.ShtrihM01F(str(device.link), 115200, timeout=1)
+    register.connect()
+    try:
+        assert bytes(register.fs_state()["Номер ФН"]).decode("ascii") == "9960440300000001"
+        # pyshtrih has no method for 0xFF02 (Запрос номера ФН); its protocol sends any
+        # command and hands back the reply's bytes: ERR, then the 16-character number.
+        raw = register.protocol.command(0xFF02, register.admin_password)
+        assert (raw[0], bytes(raw[1:]).decode("ascii")) == (0, "9960440300000001")
+
+        device.desk_handlers()["replace_storage"]({})
+        state = register.fs_state()
+        assert bytes(state["Номер ФН"]).decode("ascii") == "9960440300000002"
+        assert state["Номер последнего ФД"] == 1
+        raw = register.protocol.command(0xFF02, register.admin_password)
+        assert bytes(raw[1:]).decode("ascii") == "9960440300000002"
+    finally:
+        register.disconnect()
 
 
 def test_at_a_line_speed_bytes_take_their_wire_time(tmp_path):

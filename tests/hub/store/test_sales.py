@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from hub.store.domain import StoreDomain
 from hub.store.journal import StoreDeviceJournal
@@ -33,6 +33,13 @@ from tests.hub.store.support import (
 )
 
 FR = "fr-1"
+#: The fiscal storage in FR, and the one that replaced it.
+FN, NEW_FN = "9960440300000001", "9960440300000002"
+
+
+def ref(number: int, storage: str = FN) -> str:
+    """How stock moves and loyalty name a document."""
+    return f"{FR}/{storage}#{number}"
 
 
 def line(name: str, quantity: str, price: int, *, sku: str | None = None, gtin: str | None = None) -> dict[str, Any]:
@@ -42,13 +49,15 @@ def line(name: str, quantity: str, price: int, *, sku: str | None = None, gtin: 
 
 
 def receipt_data(number: int, lines: list[dict[str, Any]], *, operation: str = "sale", points: int = 0,
-                 card: str | None = None, key: str | None = None, client: str = "till-1") -> dict[str, Any]:  # fmt: skip
+                 card: str | None = None, key: str | None = None, client: str = "till-1",
+                 storage: str | None = FN) -> dict[str, Any]:  # fmt: skip
     """What the fiscal register's receipt_closed carries (devices/fiscal_register.py, _result)."""
     total = sum(item["total"] for item in lines)
     payments = [{"type": "card", "amount": total - points}] + (
         [{"type": "loyalty", "amount": points}] if points else []
     )
-    return {
+    storage_field = {} if storage is None else {"fn_serial": storage}  # None: as the journal kept it before 0006
+    return storage_field | {
         "operation": operation, "document_number": number, "fiscal_sign": 3_000_000_000 + number,
         "issued_at": "2025-06-15T18:06:40", "total": total, "change": 0, "lines": lines, "payments": payments,
         "loyalty_card": card, "customer_contact": None, "client": client, "idempotency_key": key,
@@ -83,7 +92,7 @@ async def test_a_receipt_delivered_twice_is_booked_once(domain: StoreDomain, clo
     assert (sale.client, sale.idempotency_key, sale.fiscal_sign) == ("till-1", "till-1-s-1", 3_000_000_101)
     assert len(await events(domain, "sale.completed")) == 1
     assert stock_of(domain, MILK.sku) == (8000, 0)
-    assert loyalty_moves(domain, CARD) == [("accrual", 899, f"{FR}#101")]  # 5 % of 179.80
+    assert loyalty_moves(domain, CARD) == [("accrual", 899, ref(101))]  # 5 % of 179.80
     assert domain.balance(CARD).pending_accruals == 899
 
 
@@ -123,7 +132,7 @@ async def test_the_sale_event_lines_by_sku_by_gtin_and_unknown(domain: StoreDoma
     assert event["seq"] == seq and event["source"] == {"client": "till-1", "device": FR}
     assert event["store_id"] == STORE_ID
     data = event["data"]
-    assert data["fiscal"] == {"device": FR, "document_number": 103, "fiscal_sign": 3_000_000_103,
+    assert data["fiscal"] == {"device": FR, "fn_serial": FN, "document_number": 103, "fiscal_sign": 3_000_000_103,
                               "issued_at": "2025-06-15T18:06:40"}  # fmt: skip
     assert data["total"] == 17980 + 15990 + 100 + 500 and data["idempotency_key"] == "till-1-s-3"
     assert data["payments"] == [{"type": "card", "amount": data["total"]}] and data["loyalty"] is None
@@ -150,7 +159,7 @@ async def test_paying_with_points_books_the_redemption(domain: StoreDomain, cloc
     await shop(domain, clock)
     await domain.book_receipt(FR, receipt(105, [MILK_2], card=CARD, points=1000, key="till-1-s-5"))
     # Earned on what was paid in money: 5 % of 169.80, rounded down.
-    assert loyalty_moves(domain, CARD) == [("accrual", 849, f"{FR}#105"), ("redemption", 1000, f"{FR}#105")]
+    assert loyalty_moves(domain, CARD) == [("accrual", 849, ref(105)), ("redemption", 1000, ref(105))]
     balance = domain.balance(CARD)
     assert (balance.pending_accruals, balance.pending_redemptions, balance.available) == (849, 1000, 4000)
     [sale] = await events(domain, "sale.completed")
@@ -206,7 +215,7 @@ async def test_a_refund_returns_stock_and_points_and_takes_back_the_accrual(doma
     [refunded] = await events(domain, "sale.refunded")
     assert refunded["seq"] == seq and refunded["data"]["fiscal"]["document_number"] == 109
     assert refunded["data"]["loyalty"] == {"card": CARD, "accrued": 1000, "redeemed": 849}
-    assert loyalty_moves(domain, CARD)[-2:] == [("accrual", 1000, f"{FR}#109"), ("redemption", 849, f"{FR}#109")]
+    assert loyalty_moves(domain, CARD)[-2:] == [("accrual", 1000, ref(109)), ("redemption", 849, ref(109))]
     [refund_row] = [s for s in sales(domain) if s.document_number == 109]
     assert refund_row.operation == "refund"
     # A refund is booked once too.
@@ -281,3 +290,39 @@ async def test_at_start_the_domain_books_what_the_journal_has(engines: tuple[Eng
         assert await again.book_journal_receipts() == 0
     finally:
         await again.stop()
+
+
+async def test_the_same_number_on_a_replaced_storage_is_another_sale(domain: StoreDomain, clock: Clock):
+    """A new fiscal storage numbers from 1 again: its document 3 is not the old one's."""
+    await shop(domain, clock)
+    old = receipt(3, [MILK_2], card=CARD, key="till-1-s-1")
+    new = receipt(3, [MILK_2], card=CARD, key="till-1-s-2", storage=NEW_FN)
+    assert await domain.book_receipt(FR, old) is not None
+    assert await domain.book_receipt(FR, new) is not None
+    assert await domain.book_receipt(FR, old) is None and await domain.book_receipt(FR, new) is None
+
+    assert sorted((s.fn_serial, s.document_number) for s in sales(domain)) == [(FN, 3), (NEW_FN, 3)]
+    completed = await events(domain, "sale.completed")
+    assert [e["data"]["fiscal"]["fn_serial"] for e in completed] == [FN, NEW_FN]
+    assert stock_of(domain, MILK.sku) == (6000, 0)
+    assert loyalty_moves(domain, CARD) == [("accrual", 899, ref(3)), ("accrual", 899, ref(3, NEW_FN))]
+    sold = select(StockMove.reference).where(StockMove.kind == "sale").order_by(StockMove.id)
+    moves = domain.read(lambda s: list(s.execute(sold).scalars()))
+    assert moves == [ref(3), ref(3, NEW_FN)]
+
+
+async def test_a_journal_receipt_on_a_replaced_storage_is_booked_at_start(
+    domain: StoreDomain, engines: tuple[Engine, Engine], clock: Clock
+):
+    await shop(domain, clock)
+    await domain.book_receipt(FR, receipt(3, [MILK_2], key="till-1-s-1"))
+    journal = StoreDeviceJournal(engines[0])
+    journal.begin(FR, "till-1-s-1", client="till-1", action="fiscalize", request={})
+    journal.finish(FR, "till-1-s-1", journal_result(3, [MILK_2]))
+    journal.begin(FR, "till-1-s-2", client="till-1", action="fiscalize", request={})
+    journal.finish(FR, "till-1-s-2", journal_result(3, [MILK_2], storage=NEW_FN))
+    found = domain.read(lambda s: unbooked_journal_receipts(session=s))
+    assert [(r.fn_serial, r.document_number, r.idempotency_key) for _, r in found] == [(NEW_FN, 3, "till-1-s-2")]
+    assert await domain.book_journal_receipts() == 1
+    assert await domain.book_journal_receipts() == 0
+    assert stock_of(domain, MILK.sku) == (6000, 0)
