@@ -61,8 +61,17 @@ class RequestRouter:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     def attach(self) -> Callable[[], None]:
-        """Start taking requests from the bus; returns the way to stop."""
-        return self.bus.subscribe(self.topics.all_requests(), self.on_message)
+        """Start taking requests from the bus; returns the way to stop.
+
+        A request is acted on once, when it is sent.  So the broker is asked never to
+        send its stored (retained) copies of requests, at start or after a reconnect,
+        and to keep the retain flag a till set, so that a request published retained
+        can be run now and its stored copy cleared.  ``no_local``: the hub does not
+        hear its own clearing.
+        """
+        return self.bus.subscribe(
+            self.topics.all_requests(), self.on_message, stored="never", retain_as_published=True, no_local=True
+        )
 
     async def drain(self, timeout: float) -> None:
         """Wait for requests already being answered (at shutdown)."""
@@ -72,15 +81,37 @@ class RequestRouter:
     # -- MQTT ------------------------------------------------------------------------
 
     def on_message(self, message: Message) -> None:
+        if message.retain and not message.payload:
+            return  # a stored request being cleared, by its till or by us: nothing to run
         sender = self.topics.sender_of(message.topic)
         if sender is None:
             self._reject("bad_topic", f"ignored a request on {message.topic!r}: no client id in the topic")
             return
+        if message.replayed:
+            # A copy from the broker's store (a broker that sent it despite being asked
+            # not to, or an MQTT 3.1.1 session): it was sent long ago and is never run.
+            self.metrics.retained_requests.labels("replay_not_run").inc()
+            log.warning("%s: did not run a stored copy of a retained request on %s; clearing it", sender, message.topic)
+            self._clear_stored(message.topic)
+            return
+        if message.retain:
+            # Sent just now, but retained: run it this once, and clear the broker's copy
+            # before a reconnect or a restart could replay it.
+            self.metrics.retained_requests.labels("run_once_cleared").inc()
+            log.warning(
+                "%s: a request on %s was published retained; it runs once now and its stored copy is cleared "
+                "(send requests without the retain flag)",
+                sender,
+                message.topic,
+            )
+            self._clear_stored(message.topic)
         reply_to = self._reply_topic(sender, message.response_topic)
         topic = self.topics.parse(message.topic)
         request, problem = self._read(message.payload)
         if request is None:
-            self._answer(reply_to, message, Response.failure(_request_id_of(message.payload), ErrorCode.INVALID_REQUEST, problem))
+            self._answer(
+                reply_to, message, Response.failure(_request_id_of(message.payload), ErrorCode.INVALID_REQUEST, problem)
+            )
             return
         if not isinstance(topic, RequestTopic):
             self._reject("bad_topic", f"{sender}: bad request topic {message.topic!r}")
@@ -91,9 +122,14 @@ class RequestRouter:
             )
             return
         deadline_ms = request.deadline_ms or (message.expiry_s * 1000 if message.expiry_s else None)
-        task = asyncio.create_task(self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message))
+        task = asyncio.create_task(
+            self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message)
+        )
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+
+    def _clear_stored(self, topic: str) -> None:
+        self.bus.publish(topic, b"", retain=True)
 
     def _read(self, payload: bytes) -> tuple[Request | None, str]:
         if len(payload) > MAX_REQUEST_BYTES:
@@ -175,7 +211,9 @@ class RequestRouter:
             response = exc.to_response(request.request_id)
         except Exception:
             log.exception("request %s from %s to %s failed", request.request_id, client, target)
-            response = Response.failure(request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log")
+            response = Response.failure(
+                request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log"
+            )
         outcome = "ok" if response.error is None else response.error.code.value
         self.metrics.requests.labels(kind, outcome).inc()
         self.metrics.request_seconds.labels(kind).observe(time.perf_counter() - started)
