@@ -176,12 +176,18 @@ class HubStateDoc(Payload):
 
 
 class ClientStateDoc(Payload):
-    """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``."""
+    """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``.
+
+    ``session`` names one connection of the client (fresh at every connect, the same in
+    that connection's ``online``, its Last Will and its clean leave), so an ``offline``
+    can be told apart from an older connection's.  Clients without it still work.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     state: Literal["online", "offline"]
     ts: float | None = None
+    session: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Event(Payload):
