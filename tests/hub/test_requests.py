@@ -99,6 +99,33 @@ async def test_malformed_requests_get_a_structured_error_and_the_hub_stays_up(
     assert (await till.request("hub", "ping")).ok
 
 
+def nested(depth: int) -> bytes:
+    return b'{"action": "echo", "args": {"basket": ' + b"[" * depth + b"]" * depth + b'}, "request_id": "deep-1"}'
+
+
+@pytest.mark.parametrize(
+    ("payload", "request_id", "mentions"),
+    [
+        (nested(1_000), "deep-1", "nested too deeply"),
+        (nested(100_000), "deep-1", "nested too deeply"),
+        (b'{"action": "echo", "request_id": "sur-\\ud800"}', None, "lone surrogate"),
+        (b'{"action": "echo", "request_id": "sur-\xed\xa0\x80"}', None, "not valid JSON"),
+        (b'{"action": "echo", "args": {"note": "\\udfff"}, "request_id": "sur-2"}', "sur-2", "lone surrogate"),
+    ],
+    ids=["1000-levels", "100000-levels", "lone-surrogate-id", "surrogate-bytes-id", "lone-surrogate-arg"],
+)
+@pytest.mark.parametrize("protocol", [5, 4])
+async def test_payloads_the_parser_cannot_take_are_answered_with_an_id_that_can_be_sent(
+    shared_hub: HubProcess, connect: Connect, payload: bytes, request_id: str | None, mentions: str, protocol: int
+):
+    till = await connect(shared_hub, "till-1", protocol=protocol)
+    response = await till.send_raw("echo-1", payload, request_id or "unreadable", timeout=5)
+    assert response.error is not None and response.error.code == ErrorCode.INVALID_REQUEST, response
+    assert mentions in response.error.message
+    assert response.request_id == request_id
+    assert (await till.request("hub", "ping")).ok
+
+
 async def test_unknown_target_is_answered(shared_hub: HubProcess, connect: Connect):
     till = await connect(shared_hub, "till-1")
     response = await till.request("scanner-9", "claim")
