@@ -25,6 +25,7 @@ from bus.mqtt import BusConnection, Message, Will
 from bus.passwords import hash_secret, new_secret
 from bus.payloads import (
     ClientStateDoc,
+    Count,
     DeviceError,
     DeviceList,
     DeviceListEntry,
@@ -581,7 +582,7 @@ class ProductQuery(BaseModel):
 class ProductSearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=64)
-    limit: int = Field(20, ge=1, le=100)
+    limit: Count = Field(20, ge=1, le=100)
 
 
 class CardQuery(BaseModel):

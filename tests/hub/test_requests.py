@@ -83,6 +83,27 @@ async def test_rest_request_carries_the_same_envelope(shared_hub: HubProcess):
             ErrorCode.INVALID_REQUEST,
             "ms",
         ),
+        # Flags and numbers are strict: true is no deadline, "yes" no override, "5" no count.
+        (
+            json.dumps({"action": "echo", "request_id": "bad-6", "deadline_ms": True}).encode(),
+            ErrorCode.INVALID_REQUEST,
+            "deadline_ms",
+        ),
+        (
+            json.dumps({"action": "claim", "args": {"override": "yes"}, "request_id": "bad-7"}).encode(),
+            ErrorCode.INVALID_REQUEST,
+            "override",
+        ),
+        (
+            json.dumps({"action": "claim", "args": {"lease_s": True}, "request_id": "bad-8"}).encode(),
+            ErrorCode.INVALID_REQUEST,
+            "lease_s",
+        ),
+        (
+            json.dumps({"action": "sleep", "args": {"ms": "5"}, "request_id": "bad-9"}).encode(),
+            ErrorCode.INVALID_REQUEST,
+            "ms",
+        ),
     ],
 )
 @pytest.mark.parametrize("protocol", [5, 4])
