@@ -264,6 +264,9 @@ port = "{printer.address}"
         await until(lambda: answers, 5, "the answer to the retained request")
         assert json.loads(answers[0].payload)["ok"] is True
         assert printer.drawer_kicks == 1
+        async with httpx.AsyncClient(base_url=hub.api_url) as http:
+            metrics = (await http.get("/metrics")).text
+        assert 'storehub_retained_requests_total{outcome="run_once_cleared"} 1.0' in metrics
 
         # The broker restarts, saving its store first (SIGTERM), under the running hub.
         broker = hub.broker_pid()
