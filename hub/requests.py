@@ -90,8 +90,8 @@ class RequestRouter:
             self._reject("bad_topic", f"ignored a request on {message.topic!r}: no client id in the topic")
             return
         if message.replayed:
-            # A copy from the broker's store (a broker that sent it despite being asked
-            # not to, or an MQTT 3.1.1 session): it was sent long ago and is never run.
+            # A copy from the broker's store, sent at subscription (an MQTT 3.1.1 session
+            # cannot ask the broker to keep them): it was sent long ago, and never runs.
             self.metrics.retained_requests.labels("replay_not_run").inc()
             log.warning("%s: did not run a stored copy of a retained request on %s; clearing it", sender, message.topic)
             self._clear_stored(message.topic)
