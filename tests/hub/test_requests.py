@@ -17,6 +17,7 @@ from bus.payloads import MAX_REQUEST_BYTES, ErrorCode
 from bus.topics import TopicTree
 from devices.sim.escpos_printer import EscposPrinterSimulator
 from tests.conftest import STORE, Connect, HubProcess, start_hub, until, until_device_online
+from tests.hub.test_availability import broker_pid_or_none
 
 TOPICS = TopicTree(STORE)
 
@@ -271,7 +272,7 @@ port = "{printer.address}"
         # The broker restarts, saving its store first (SIGTERM), under the running hub.
         broker = hub.broker_pid()
         os.kill(broker, signal.SIGTERM)
-        await until(lambda: hub.broker_workdir.joinpath("mosquitto.pid").exists() and hub.broker_pid() != broker, 10)
+        await until(lambda: broker_pid_or_none(hub) not in (None, broker), 10, "the broker's restart")
         await until_hub_answers(till)
         # The hub restarts cleanly (its broker stops, saving its store, and starts again).
         await asyncio.to_thread(hub.stop)
