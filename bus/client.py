@@ -7,6 +7,8 @@
 
 Connecting sets the Last Will on ``client/{id}/state`` (``offline``, retained) first,
 then publishes ``online``; the hub ends the client's claims when that turns offline.
+Each connection has its own ``session`` id in all three, so the hub can tell the Will
+of this connection from a stale one the broker kept or restored.
 Over MQTT 5 a request carries Response Topic and Correlation Data; over MQTT 3.1.1 the
 hub answers on ``client/{id}/res`` and the response is matched by ``request_id``.
 """
@@ -18,6 +20,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -54,14 +57,15 @@ class StoreHubClient:
         self._pending: dict[str, asyncio.Future[Response]] = {}
         # Request ids unique across restarts of the same till: pid and a counter.
         self._ids = (f"{client_id}-{os.getpid()}-{n}" for n in itertools.count(1))
-        offline = ClientStateDoc(state="offline").to_bytes()
+        #: This connection's name in the client state document; fresh at every connect.
+        self.session = ""
         self.bus = BusConnection(
             address=address,
             client_id=mqtt_client_id or f"{client_id}-{os.getpid()}",
             username=client_id,
             password=secret,
             protocol=protocol,
-            will=Will(self.topics.client_state(client_id), offline),
+            will=self._will_for_next_connection,
         )
         self._response_topic = self.topics.response(client_id)
         self._unsubscribes: list[Callable[[], None]] = []
@@ -72,8 +76,13 @@ class StoreHubClient:
         self._unsubscribes.append(self.bus.on_connected(self._announce_online))
         await self.bus.connect(timeout)
 
+    def _will_for_next_connection(self) -> Will:
+        self.session = secrets.token_hex(8)
+        offline = ClientStateDoc(state="offline", session=self.session).to_bytes()
+        return Will(self.topics.client_state(self.client_id), offline)
+
     def _announce_online(self) -> None:
-        doc = ClientStateDoc(state="online", ts=now())
+        doc = ClientStateDoc(state="online", ts=now(), session=self.session)
         self.bus.publish(self.topics.client_state(self.client_id), doc.to_bytes(), retain=True)
 
     async def close(self) -> None:
@@ -84,7 +93,7 @@ class StoreHubClient:
         if self.bus.connected:
             info = self.bus.publish(
                 self.topics.client_state(self.client_id),
-                ClientStateDoc(state="offline", ts=now()).to_bytes(),
+                ClientStateDoc(state="offline", ts=now(), session=self.session).to_bytes(),
                 retain=True,
             )
             await asyncio.to_thread(info.wait_for_publish, 2.0)

@@ -29,6 +29,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,21 @@ OUTGOING_QUEUE_LIMIT = 1000
 UNREACHABLE_LOG_INTERVAL_S = 30.0
 
 Transport = Literal["tcp", "websockets"]
+#: What the broker does with its stored (retained) messages when a subscription is
+#: made: send them (the MQTT default), or never (MQTT 5 retain handling 2).
+StoredCopies = Literal["send", "never"]
 Handler = Callable[["Message"], None]
 ConnectedHook = Callable[[], Awaitable[None] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """An incoming message, as handlers on the asyncio loop see it."""
+    """An incoming message, as handlers on the asyncio loop see it.
+
+    ``retain`` is the flag as the broker delivered it.  ``replayed`` says what it means
+    for this subscription: true when the message is a copy from the broker's store,
+    sent because a subscription was made, not one a client is publishing now.
+    """
 
     topic: str
     payload: bytes
@@ -68,6 +77,7 @@ class Message:
     response_topic: str | None = None
     correlation_data: bytes | None = None
     expiry_s: int | None = None
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,35 @@ class Will:
     payload: bytes
     qos: int = 1
     retain: bool = True
+
+
+@dataclass(slots=True)
+class _Subscription:
+    qos: int
+    stored: StoredCopies
+    retain_as_published: bool
+    no_local: bool
+    handlers: list[Handler]
+
+    def options(self) -> SubscribeOptions:
+        return SubscribeOptions(
+            qos=self.qos,
+            noLocal=self.no_local,
+            retainAsPublished=self.retain_as_published,
+            retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+            if self.stored == "never"
+            else SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE,
+        )
+
+    def replayed(self, protocol: int, retain: bool) -> bool:
+        # Without retain-as-published the broker sets the flag only on stored copies
+        # it sends at subscription (MQTT 3.1.1 and 5 alike).  With it, and no stored
+        # copies asked for, a flagged message is one its sender published retained
+        # just now.  With both (never asked for here) the flag is ambiguous: a copy.
+        if not retain:
+            return False
+        live_flag = protocol == 5 and self.retain_as_published and self.stored == "never"
+        return not live_flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +140,14 @@ class BusConnection:
         username: str | None,
         password: str | None,
         protocol: Literal[5, 4] = 5,
-        will: Will | None = None,
+        will: Will | Callable[[], Will] | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id
         self.protocol = protocol
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._subscriptions: dict[str, tuple[int, list[Handler]]] = {}
+        self._subscriptions: dict[str, _Subscription] = {}
         self._connected_hooks: list[ConnectedHook] = []
         self._first_connack: asyncio.Future[ReasonCode] | None = None
         self._connected = asyncio.Event()
@@ -134,9 +173,12 @@ class BusConnection:
             self._client.username_pw_set(username, password)
         if address.tls:
             self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-        if will is not None:
+        #: A callable makes a fresh Will before every connection attempt (a client
+        #: that names each of its connections in its Will).
+        self._will = will
+        if isinstance(will, Will):
             # The Last Will is set before connecting (STYLE.md point 8).
-            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+            self._set_will(will)
         self._client.max_queued_messages_set(OUTGOING_QUEUE_LIMIT)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -227,21 +269,49 @@ class BusConnection:
                 properties.MessageExpiryInterval = expiry_s
         return self._client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
-    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> Callable[[], None]:
-        """Deliver messages matching ``pattern`` to ``handler``; returns the unsubscribe."""
+    def subscribe(
+        self,
+        pattern: str,
+        handler: Handler,
+        qos: int = 1,
+        *,
+        stored: StoredCopies = "send",
+        retain_as_published: bool = False,
+        no_local: bool = False,
+    ) -> Callable[[], None]:
+        """Deliver messages matching ``pattern`` to ``handler``; returns the unsubscribe.
+
+        The MQTT 5 subscription options: ``stored="never"`` asks the broker not to send
+        its retained copies when the subscription is made (nor at each resubscription
+        after a reconnect); ``retain_as_published`` keeps the retain flag a sender set
+        on a live message; ``no_local`` leaves out what this connection publishes
+        itself.  Over MQTT 3.1.1 they cannot be asked for, and ``Message.replayed``
+        still tells a stored copy.  Handlers of one pattern share its options.
+        """
+        wanted = _Subscription(qos, stored, retain_as_published, no_local, [])
         entry = self._subscriptions.get(pattern)
         if entry is None:
-            self._subscriptions[pattern] = (qos, [handler])
+            entry = self._subscriptions[pattern] = wanted
+            entry.handlers.append(handler)
             if self.connected:
-                self._client.subscribe(pattern, qos)
+                self._send_subscribe(pattern, entry)
+        elif (entry.qos, entry.stored, entry.retain_as_published, entry.no_local) != (
+            qos,
+            stored,
+            retain_as_published,
+            no_local,
+        ):
+            raise ValueError(f"{pattern} is already subscribed with other options")
         else:
-            entry[1].append(handler)
+            entry.handlers.append(handler)
 
         def unsubscribe() -> None:
-            _qos, handlers = self._subscriptions.get(pattern, (qos, []))
-            if handler in handlers:
-                handlers.remove(handler)
-            if not handlers and pattern in self._subscriptions:
+            current = self._subscriptions.get(pattern)
+            if current is None:
+                return
+            if handler in current.handlers:
+                current.handlers.remove(handler)
+            if not current.handlers:
                 del self._subscriptions[pattern]
                 if self.connected:
                     self._client.unsubscribe(pattern)
@@ -250,9 +320,20 @@ class BusConnection:
 
     # -- connecting ------------------------------------------------------------------
 
+    def _send_subscribe(self, pattern: str, subscription: _Subscription) -> None:
+        if self.protocol == 5:
+            self._client.subscribe(pattern, options=subscription.options())
+        else:
+            self._client.subscribe(pattern, subscription.qos)  # MQTT 3.1.1 has no options
+
+    def _set_will(self, will: Will) -> None:
+        self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+
     async def _keep_connected(self) -> None:
         while not self._closing:
             self._socket_closed.clear()
+            if callable(self._will):
+                self._set_will(self._will())
             try:
                 # Blocking (TCP connect, TLS handshake): off the loop.
                 await asyncio.to_thread(self._client.reconnect)
@@ -371,10 +452,19 @@ class BusConnection:
             response_topic = getattr(props, "ResponseTopic", None)
             correlation_data = getattr(props, "CorrelationData", None)
             expiry = getattr(props, "MessageExpiryInterval", None)
-        message = Message(msg.topic, msg.payload, bool(msg.retain), response_topic, correlation_data, expiry)
-        for pattern, (_qos, handlers) in list(self._subscriptions.items()):
-            if mqtt.topic_matches_sub(pattern, message.topic):
-                for handler in list(handlers):
+        retain = bool(msg.retain)
+        for pattern, subscription in list(self._subscriptions.items()):
+            if mqtt.topic_matches_sub(pattern, msg.topic):
+                message = Message(
+                    msg.topic,
+                    msg.payload,
+                    retain,
+                    response_topic,
+                    correlation_data,
+                    expiry,
+                    replayed=subscription.replayed(self.protocol, retain),
+                )
+                for handler in list(subscription.handlers):
                     try:
                         handler(message)
                     except Exception:
@@ -389,8 +479,8 @@ class BusConnection:
         self._reconnect_delay = RECONNECT_MIN_DELAY_S
         self._unreachable_since = None
         self._unreachable_logged = 0.0
-        for pattern, (qos, _handlers) in self._subscriptions.items():
-            self._client.subscribe(pattern, qos)
+        for pattern, subscription in self._subscriptions.items():
+            self._send_subscribe(pattern, subscription)
         self._connected.set()
         log.info("%s connected to %s:%s", self.client_id, self.address.host, self.address.port)
         for hook in list(self._connected_hooks):

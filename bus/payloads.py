@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 #: Largest request payload the hub reads.  Receipts with a logo image are the largest
 #: legitimate requests a till sends; anything bigger is refused with invalid_request.
@@ -51,6 +53,39 @@ RETRYABLE = frozenset(
 )
 
 
+# -- strict types for money, counts, quantities and flags --------------------------------
+#
+# pydantic's lax mode reads ``true`` as 1, ``"5"`` as 5 and the Arabic-Indic ``"٣"`` as
+# the quantity 3: a till's mistake would ring up money or goods.  Every money amount,
+# count, quantity, duration and flag a till, kiosk or the cloud sends uses these.
+
+#: Minor units (kopecks, cents): a JSON integer, never a string, a float or true.
+Money = Annotated[int, Strict()]
+#: A whole number of things (items, milliseconds, a tax group): a JSON integer only.
+Count = Annotated[int, Strict()]
+#: A duration in seconds: a JSON number (integer or fraction), never a string or true.
+Seconds = Annotated[float, Strict()]
+#: true or false, never "yes", 1 or "true".
+Flag = Annotated[bool, Strict()]
+
+_ASCII_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _plain_quantity(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a quantity is a number, not true or false")
+    if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value):
+        raise ValueError('a quantity written as a string takes ASCII digits and one point only, as in "0.450"')
+    if not isinstance(value, int | float | str | Decimal):
+        raise ValueError("a quantity is a number, or a string of ASCII digits")
+    return value
+
+
+#: Pieces, kg or litres: a JSON number, or a string of ASCII digits with at most one
+#: point ("2", "0.450", for exact decimals).  Never true, never other scripts' digits.
+Quantity = Annotated[Decimal, BeforeValidator(_plain_quantity)]
+
+
 def now() -> float:
     """Wall-clock time as Unix seconds; every timestamp on the bus uses it."""
     return round(time.time(), 3)
@@ -72,7 +107,7 @@ class Request(Payload):
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=128, description="Same key, same effect: at most once."
     )
-    deadline_ms: int | None = Field(
+    deadline_ms: Count | None = Field(
         default=None, gt=0, le=3_600_000, description="Drop the job if it cannot start within this."
     )
 
@@ -176,12 +211,18 @@ class HubStateDoc(Payload):
 
 
 class ClientStateDoc(Payload):
-    """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``."""
+    """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``.
+
+    ``session`` names one connection of the client (fresh at every connect, the same in
+    that connection's ``online``, its Last Will and its clean leave), so an ``offline``
+    can be told apart from an older connection's.  Clients without it still work.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     state: Literal["online", "offline"]
     ts: float | None = None
+    session: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Event(Payload):

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.payloads import DeviceError, ErrorCode
+from bus.payloads import DeviceError, ErrorCode, Flag, Seconds
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,14 @@ OVERRIDE_ROLES = frozenset({"technician", "manager"})
 
 class ClaimArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_s: float = Field(DEFAULT_LEASE_S, gt=0, le=MAX_LEASE_S, description="How long the claim lasts unrenewed.")
-    wait_s: float = Field(0.0, ge=0, le=MAX_WAIT_S, description="How long to wait if another till holds it.")
-    override: bool = Field(False, description="Take it from its holder (technicians and managers only).")
+    lease_s: Seconds = Field(DEFAULT_LEASE_S, gt=0, le=MAX_LEASE_S, description="How long the claim lasts unrenewed.")
+    wait_s: Seconds = Field(0.0, ge=0, le=MAX_WAIT_S, description="How long to wait if another till holds it.")
+    override: Flag = Field(False, description="Take it from its holder (technicians and managers only).")
 
 
 class RenewArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lease_s: float | None = Field(
+    lease_s: Seconds | None = Field(
         None, gt=0, le=MAX_LEASE_S, description="A new lease length; default: the current one."
     )
 

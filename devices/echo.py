@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.payloads import DeviceError, ErrorCode, Sharing
+from bus.payloads import Count, DeviceError, ErrorCode, Flag, Sharing
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.queue import Priority
 
@@ -31,19 +31,19 @@ class EchoArgs(BaseModel):
 
 class SleepArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ms: int = Field(ge=0, le=60_000, description="How long the job holds the device.")
+    ms: Count = Field(ge=0, le=60_000, description="How long the job holds the device.")
 
 
 class BatchArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: int = Field(ge=1, le=10_000, description="How many items the batch has (labels, say).")
-    item_ms: int = Field(0, ge=0, le=10_000, description="How long each item holds the device.")
+    items: Count = Field(ge=1, le=10_000, description="How many items the batch has (labels, say).")
+    item_ms: Count = Field(0, ge=0, le=10_000, description="How long each item holds the device.")
 
 
 class FailArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str = "the diagnostic device was asked to fail"
-    offline: bool = Field(False, description="Fail as if unplugged: the device goes offline and comes back.")
+    offline: Flag = Field(False, description="Fail as if unplugged: the device goes offline and comes back.")
 
 
 class EchoDevice(DeviceActor):

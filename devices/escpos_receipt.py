@@ -26,6 +26,7 @@ from escpos.constants import BARCODE_FORMATS, BARCODE_TYPE_A, BARCODE_TYPE_B, QR
 from escpos.printer import Dummy
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bus.payloads import Count, Flag
 from devices.gtin import is_valid_gtin
 
 #: Blocks in one receipt.  A long supermarket receipt is a few hundred lines; this bound
@@ -60,9 +61,9 @@ class Block(BaseModel):
 class TextBlock(Block):
     type: Literal["text"]
     text: str = Field(max_length=MAX_TEXT, description="One paragraph; a line feed ends it.")
-    bold: bool = False
-    double_height: bool = False
-    double_width: bool = False
+    bold: Flag = False
+    double_height: Flag = False
+    double_width: Flag = False
     align: Align = "left"
 
 
@@ -79,16 +80,16 @@ class KeyValueBlock(Block):
     type: Literal["kv"]
     key: str = Field(max_length=MAX_TEXT)
     value: str = Field(max_length=MAX_TEXT)
-    bold: bool = False
+    bold: Flag = False
 
 
 class BarcodeBlock(Block):
     type: Literal["barcode"]
     code: str = Field(min_length=1, max_length=80, description="The full code; a GTIN with its check digit.")
     symbology: Symbology = "EAN13"
-    height: int = Field(64, ge=1, le=255, description="Bar height in dots.")
-    module_width: int = Field(3, ge=2, le=6, description="Narrow bar width in dots.")
-    human_readable: bool = Field(True, description="Print the digits under the bars.")
+    height: Count = Field(64, ge=1, le=255, description="Bar height in dots.")
+    module_width: Count = Field(3, ge=2, le=6, description="Narrow bar width in dots.")
+    human_readable: Flag = Field(True, description="Print the digits under the bars.")
 
     @model_validator(mode="after")
     def _code_fits_the_symbology(self) -> BarcodeBlock:
@@ -110,7 +111,7 @@ class BarcodeBlock(Block):
 class QrBlock(Block):
     type: Literal["qr"]
     data: str = Field(min_length=1, max_length=MAX_QR_DATA)
-    size: int = Field(6, ge=1, le=16, description="Module size in dots.")
+    size: Count = Field(6, ge=1, le=16, description="Module size in dots.")
 
 
 class ImageBlock(Block):
@@ -118,7 +119,7 @@ class ImageBlock(Block):
 
     type: Literal["image"]
     png_base64: str = Field(min_length=1)
-    center: bool = True
+    center: Flag = True
 
     @field_validator("png_base64")
     @classmethod
@@ -134,7 +135,7 @@ class ImageBlock(Block):
 
 class FeedBlock(Block):
     type: Literal["feed"]
-    lines: int = Field(1, ge=1, le=255)
+    lines: Count = Field(1, ge=1, le=255)
 
 
 class CutBlock(Block):

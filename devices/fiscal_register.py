@@ -42,7 +42,7 @@ from typing import Any, Literal, TypeVar
 import serial
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bus.payloads import DeviceError, ErrorCode, Event, now
+from bus.payloads import Count, DeviceError, ErrorCode, Event, Money, Quantity, now
 from devices import shtrikh
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.journal import JournalEntry, JournalState, error_record
@@ -148,10 +148,10 @@ class FiscalRegisterOptions(BaseModel):
 class ReceiptLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=MAX_NAME, description="As printed; the register prints 40 characters.")
-    quantity: Decimal = Field(gt=0, le=Decimal("9999999.999"), decimal_places=3, description="Pieces, kg or litres.")
-    price: int = Field(ge=0, le=shtrikh.MAX_MONEY, description="Price per unit in minor units (kopecks).")
-    tax_group: int = Field(ge=1, le=shtrikh.MAX_TAX_GROUP, description="The register's tax group 1..4.")
-    department: int = Field(1, ge=1, le=16, description="The register's department (section) 1..16.")
+    quantity: Quantity = Field(gt=0, le=Decimal("9999999.999"), decimal_places=3, description="Pieces, kg or litres.")
+    price: Money = Field(ge=0, le=shtrikh.MAX_MONEY, description="Price per unit in minor units (kopecks).")
+    tax_group: Count = Field(ge=1, le=shtrikh.MAX_TAX_GROUP, description="The register's tax group 1..4.")
+    department: Count = Field(1, ge=1, le=16, description="The register's department (section) 1..16.")
     sku: str | None = Field(None, max_length=64, description="The store's article, for stock and the sale event.")
     gtin: str | None = Field(None, max_length=14, description="The scanned barcode, for the sale event.")
 
@@ -174,7 +174,7 @@ class ReceiptLine(BaseModel):
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: PaymentType = Field(description="cash, card or loyalty (points).")
-    amount: int = Field(gt=0, le=shtrikh.MAX_MONEY, description="Minor units.")
+    amount: Money = Field(gt=0, le=shtrikh.MAX_MONEY, description="Minor units.")
 
 
 class FiscalizeArgs(BaseModel):
@@ -214,7 +214,7 @@ class FiscalizeArgs(BaseModel):
 
 class CashArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=shtrikh.MAX_MONEY, description="Minor units put into (or taken from) the drawer.")
+    amount: Money = Field(gt=0, le=shtrikh.MAX_MONEY, description="Minor units put into (or taken from) the drawer.")
 
 
 # --------------------------------------------------------------------------- the line

@@ -67,7 +67,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from bus.payloads import DeviceError, ErrorCode, now
+from bus.payloads import Count, DeviceError, ErrorCode, Money, now
 from devices import zvt
 from devices.actor import DeviceActor, DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.journal import JournalEntry, JournalState, error_record
@@ -164,14 +164,14 @@ class PaymentTerminalOptions(BaseModel):
 
 class MoneyArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=zvt.MAX_AMOUNT, strict=True, description="Minor units (cents, kopecks).")
+    amount: Money = Field(gt=0, le=zvt.MAX_AMOUNT, description="Minor units (cents, kopecks).")
     currency: Currency | None = Field(None, description="ISO 4217 code; default: the terminal's configured currency.")
     reference: str | None = Field(None, max_length=64, description="The till's sale reference, kept with the outcome.")
 
 
 class ReverseArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    receipt_no: int = Field(ge=0, le=zvt.MAX_RECEIPT_NO, strict=True, description="The payment's receipt number.")
+    receipt_no: Count = Field(ge=0, le=zvt.MAX_RECEIPT_NO, description="The payment's receipt number.")
 
 
 class AbortArgs(BaseModel):

@@ -25,7 +25,7 @@ from typing import Any, Literal, get_args
 from escpos.capabilities import CAPABILITIES, get_profile
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bus.payloads import DeviceError, ErrorCode
+from bus.payloads import DeviceError, ErrorCode, Flag
 from devices.actor import DevicePort, DeviceSpec, Job, action
 from devices.escpos_link import IDLE_CHECK_S, EscposActor, EscposLink, LinkOptions, driver_can_read
 from devices.escpos_receipt import (
@@ -96,7 +96,7 @@ class ReceiptPrinterOptions(LinkOptions):
 
 
 class PrintArgs(ReceiptDocument):
-    open_drawer: bool = Field(False, description="Kick the cash drawer as the receipt starts printing.")
+    open_drawer: Flag = Field(False, description="Kick the cash drawer as the receipt starts printing.")
 
 
 class CutArgs(BaseModel):

@@ -25,6 +25,7 @@ from bus.mqtt import BusConnection, Message, Will
 from bus.passwords import hash_secret, new_secret
 from bus.payloads import (
     ClientStateDoc,
+    Count,
     DeviceError,
     DeviceList,
     DeviceListEntry,
@@ -152,6 +153,8 @@ class Hub:
         self._undo: list[Any] = []
         self._hub_password: str | None = None
         self._announced = False
+        #: client id -> the session of its connection last seen online (ClientStateDoc).
+        self._client_sessions: dict[str, str] = {}
 
     # -- start-up, in order ----------------------------------------------------------
 
@@ -283,13 +286,43 @@ class Hub:
         if not isinstance(topic, ClientStateTopic) or not message.payload:
             return
         try:
-            state = ClientStateDoc.model_validate_json(message.payload).state
+            doc = ClientStateDoc.model_validate_json(message.payload)
         except ValidationError:
             log.warning("unreadable client state on %s", message.topic)
             return
-        if state == "offline" and self.devices is not None:
+        client = topic.client
+        if doc.state == "online":
+            if doc.session is not None:
+                self._client_sessions[client] = doc.session
+            return
+        if not self._offline_is_news(client, doc, replayed=message.replayed):
+            return
+        self._client_sessions.pop(client, None)
+        if self.devices is not None:
             for actor in self.devices.actors():
-                actor.client_left(topic.client)
+                actor.client_left(client)
+
+    def _offline_is_news(self, client: str, doc: ClientStateDoc, *, replayed: bool) -> bool:
+        """Presence is never decided by a retained message alone: a broker restores old
+        retained state from its persistence.  An ``offline`` ends the claims when it is
+        live (the client's Will or clean leave, now) and names the connection last seen
+        online, or names none (older clients).  A stored copy counts only if it names
+        that very connection: its Will fired while the hub was away from the broker."""
+        current = self._client_sessions.get(client)
+        if replayed:
+            if doc.session is None or doc.session != current:
+                log.info("%s: kept its claims on a stored offline (session %s) at subscription", client, doc.session)
+                return False
+            return True
+        if doc.session is not None and current is not None and doc.session != current:
+            log.info(
+                "%s: kept its claims: the offline is of an older connection (session %s, now %s)",
+                client,
+                doc.session,
+                current,
+            )
+            return False
+        return True
 
     async def start_cloud_link(self) -> None:
         """Replication: push to the cloud, fetch from it, prune, and tell ``sync/state``."""
@@ -549,7 +582,7 @@ class ProductQuery(BaseModel):
 class ProductSearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=64)
-    limit: int = Field(20, ge=1, le=100)
+    limit: Count = Field(20, ge=1, le=100)
 
 
 class CardQuery(BaseModel):

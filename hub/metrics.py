@@ -38,6 +38,13 @@ class HubMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.retained_requests = Counter(
+            "storehub_retained_requests",
+            "Requests that came flagged retained: run once as they were sent (and their stored copy "
+            "cleared), or a stored copy replayed by the broker (never run).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.bus_connected = Gauge(
             "storehub_bus_connected", "1 while the hub is connected to the broker.", registry=self.registry
         )

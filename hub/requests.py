@@ -10,13 +10,15 @@ is known from the topic, so there is always somewhere to answer).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from json.decoder import scanstring
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from bus.mqtt import BusConnection, Message
 from bus.payloads import (
@@ -61,8 +63,17 @@ class RequestRouter:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     def attach(self) -> Callable[[], None]:
-        """Start taking requests from the bus; returns the way to stop."""
-        return self.bus.subscribe(self.topics.all_requests(), self.on_message)
+        """Start taking requests from the bus; returns the way to stop.
+
+        A request is acted on once, when it is sent.  So the broker is asked never to
+        send its stored (retained) copies of requests, at start or after a reconnect,
+        and to keep the retain flag a till set, so that a request published retained
+        can be run now and its stored copy cleared.  ``no_local``: the hub does not
+        hear its own clearing.
+        """
+        return self.bus.subscribe(
+            self.topics.all_requests(), self.on_message, stored="never", retain_as_published=True, no_local=True
+        )
 
     async def drain(self, timeout: float) -> None:
         """Wait for requests already being answered (at shutdown)."""
@@ -72,15 +83,37 @@ class RequestRouter:
     # -- MQTT ------------------------------------------------------------------------
 
     def on_message(self, message: Message) -> None:
+        if message.retain and not message.payload:
+            return  # a stored request being cleared, by its till or by us: nothing to run
         sender = self.topics.sender_of(message.topic)
         if sender is None:
             self._reject("bad_topic", f"ignored a request on {message.topic!r}: no client id in the topic")
             return
+        if message.replayed:
+            # A copy from the broker's store, sent at subscription (an MQTT 3.1.1 session
+            # cannot ask the broker to keep them): it was sent long ago, and never runs.
+            self.metrics.retained_requests.labels("replay_not_run").inc()
+            log.warning("%s: did not run a stored copy of a retained request on %s; clearing it", sender, message.topic)
+            self._clear_stored(message.topic)
+            return
+        if message.retain:
+            # Sent just now, but retained: run it this once, and clear the broker's copy
+            # before a reconnect or a restart could replay it.
+            self.metrics.retained_requests.labels("run_once_cleared").inc()
+            log.warning(
+                "%s: a request on %s was published retained; it runs once now and its stored copy is cleared "
+                "(send requests without the retain flag)",
+                sender,
+                message.topic,
+            )
+            self._clear_stored(message.topic)
         reply_to = self._reply_topic(sender, message.response_topic)
         topic = self.topics.parse(message.topic)
         request, problem = self._read(message.payload)
         if request is None:
-            self._answer(reply_to, message, Response.failure(_request_id_of(message.payload), ErrorCode.INVALID_REQUEST, problem))
+            self._answer(
+                reply_to, message, Response.failure(_request_id_of(message.payload), ErrorCode.INVALID_REQUEST, problem)
+            )
             return
         if not isinstance(topic, RequestTopic):
             self._reject("bad_topic", f"{sender}: bad request topic {message.topic!r}")
@@ -91,9 +124,14 @@ class RequestRouter:
             )
             return
         deadline_ms = request.deadline_ms or (message.expiry_s * 1000 if message.expiry_s else None)
-        task = asyncio.create_task(self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message))
+        task = asyncio.create_task(
+            self._execute_and_answer(sender, topic.target, request, deadline_ms, reply_to, message)
+        )
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+
+    def _clear_stored(self, topic: str) -> None:
+        self.bus.publish(topic, b"", retain=True)
 
     def _read(self, payload: bytes) -> tuple[Request | None, str]:
         if len(payload) > MAX_REQUEST_BYTES:
@@ -104,7 +142,7 @@ class RequestRouter:
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
                 self._reject("not_json", "request is not JSON")
-                return None, f"payload is not valid JSON: {exc.errors()[0]['msg']}"
+                return None, _json_problem(exc.errors()[0]["msg"], payload)
             self._reject("invalid_fields", describe_validation_error(exc))
             return None, describe_validation_error(exc)
 
@@ -128,7 +166,15 @@ class RequestRouter:
         self._answer(reply_to, message, response)
 
     def _answer(self, reply_to: str, message: Message, response: Response) -> None:
-        self.bus.publish(reply_to, response.to_bytes(), correlation_data=message.correlation_data)
+        try:
+            payload = response.to_bytes()
+        except PydanticSerializationError:
+            # A string without a UTF-8 form (a lone surrogate) in the answer: the till
+            # still gets one, and the hub's log says what could not be sent.
+            log.exception("the answer to %s could not be encoded", response.request_id)
+            request_id = response.request_id if response.request_id and encodable(response.request_id) else None
+            payload = Response.failure(request_id, ErrorCode.INTERNAL, "the answer could not be encoded").to_bytes()
+        self.bus.publish(reply_to, payload, correlation_data=message.correlation_data)
 
     def _reject(self, reason: str, detail: str) -> None:
         self.metrics.rejected.labels(reason).inc()
@@ -175,7 +221,9 @@ class RequestRouter:
             response = exc.to_response(request.request_id)
         except Exception:
             log.exception("request %s from %s to %s failed", request.request_id, client, target)
-            response = Response.failure(request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log")
+            response = Response.failure(
+                request.request_id, ErrorCode.INTERNAL, "the hub failed on this request; see its log"
+            )
         outcome = "ok" if response.error is None else response.error.code.value
         self.metrics.requests.labels(kind, outcome).inc()
         self.metrics.request_seconds.labels(kind).observe(time.perf_counter() - started)
@@ -198,13 +246,112 @@ async def _answer_of(actor: DeviceActor, job: Job) -> Response:
         return exc.to_response(job.request_id)
 
 
+#: A \\u escape of half a surrogate pair not followed (or preceded) by its other half.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _json_problem(parser_says: str, payload: bytes) -> str:
+    """What to tell a till whose payload is not JSON the hub can take, in its words."""
+    detail = parser_says.removeprefix("Invalid JSON: ")
+    if "recursion limit" in detail:
+        return f"payload is nested too deeply ({detail})"
+    if _LONE_SURROGATE.search(payload.decode("utf-8", "replace")):
+        return f"payload is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff), which has no UTF-8 form ({detail})"
+    return f"payload is not valid JSON: {detail}"
+
+
+#: Inside a JSON value, the characters that matter when skipping it: quotes and brackets.
+_STRUCTURE = re.compile(r'["\[\]{}]')
+_WHITESPACE = " \t\n\r"
+
+
 def _request_id_of(payload: bytes) -> str | None:
-    """The request id of a payload that failed validation, if one can be found."""
+    """The request id of a payload that failed validation, if one can be found safely.
+
+    Only the top level is read, and without recursion: a payload nested thousands of
+    levels deep (json.loads meets it with RecursionError) still gets its id back.  An
+    id that could not be encoded in the answer (a lone surrogate) is not one.
+    """
     if len(payload) > MAX_REQUEST_BYTES:
         return None
     try:
-        data = json.loads(payload)
-    except ValueError:
+        value = _top_level_string(payload.decode("utf-8"), "request_id")
+    except (ValueError, IndexError):
         return None
-    value = data.get("request_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
+    if value is None or not 0 < len(value) <= 128 or not encodable(value):
+        return None
+    return value
+
+
+def encodable(text: str) -> bool:
+    """False for a string that holds a lone surrogate (``"\\ud800"`` in JSON): it has no
+    UTF-8 form, so no answer could carry it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _top_level_string(text: str, key: str) -> str | None:
+    """The string value of ``key`` in the JSON object ``text``; the last one wins, as in
+    json.loads.  Raises ValueError or IndexError where ``text`` is no JSON object."""
+    at = _skip_whitespace(text, 0)
+    if text[at] != "{":
+        return None
+    at += 1
+    found: str | None = None
+    while True:
+        at = _skip_whitespace(text, at)
+        if text[at] == "}":
+            return found
+        if text[at] != '"':
+            raise ValueError("expected a key")
+        name, at = scanstring(text, at + 1)
+        at = _skip_whitespace(text, at)
+        if text[at] != ":":
+            raise ValueError("expected a colon")
+        at = _skip_whitespace(text, at + 1)
+        if name == key and text[at] == '"':
+            found, at = scanstring(text, at + 1)
+        else:
+            found = None if name == key else found
+            at = _skip_value(text, at)
+        at = _skip_whitespace(text, at)
+        if text[at] == ",":
+            at += 1
+        elif text[at] != "}":
+            raise ValueError("expected a comma")
+
+
+def _skip_value(text: str, at: int) -> int:
+    """Where the JSON value starting at ``at`` ends, counting brackets instead of
+    recursing into them (only as strict as finding the end needs)."""
+    if text[at] == '"':
+        return scanstring(text, at + 1)[1]
+    if text[at] not in "[{":
+        while at < len(text) and text[at] not in ",}]" + _WHITESPACE:
+            at += 1  # a number, true, false or null
+        return at
+    depth = 0
+    while True:
+        found = _STRUCTURE.search(text, at)
+        if found is None:
+            raise ValueError("unterminated")
+        at = found.start()
+        if text[at] == '"':
+            at = scanstring(text, at + 1)[1]
+            continue
+        depth += 1 if text[at] in "[{" else -1
+        at += 1
+        if depth == 0:
+            return at
+
+
+def _skip_whitespace(text: str, at: int) -> int:
+    while text[at] in _WHITESPACE:
+        at += 1
+    return at

@@ -4,7 +4,8 @@ Shapes follow the FastAPI template's split: ``…Base`` the shared fields, ``…
 what a till or kiosk sends, ``…In`` what the cloud sends, ``…Public`` what callers get
 back.  Every body forbids unknown fields.  Money is in minor units (kopecks, cents);
 quantities are decimals with up to three places (pieces, kg or litres), as the fiscal
-register counts them.
+register counts them.  Money, counts, quantities and flags are the bus's strict types
+(``bus.payloads``): ``true`` is no amount and ``"٣"`` no quantity, through either door.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from stdnum import ean
+
+from bus.payloads import Count, Flag
+from bus.payloads import Money as StrictMoney
+from bus.payloads import Quantity as StrictQuantity
 
 #: At most this many items of each kind in one inbound batch: a whole price book
 #: arrives in a few calls, and no single call holds the writer for long.
@@ -47,8 +52,8 @@ def _plausible(moment: dt.datetime) -> dt.datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
-Version = Annotated[int, Field(ge=0, le=MAX_SERIAL)]
-Seq = Annotated[int, Field(ge=0, le=MAX_SERIAL)]
+Version = Annotated[Count, Field(ge=0, le=MAX_SERIAL)]
+Seq = Annotated[Count, Field(ge=0, le=MAX_SERIAL)]
 
 Sku = Annotated[
     str,
@@ -66,10 +71,10 @@ Card = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9-]{4,64}$"),
     Field(description="A loyalty card number.", examples=["7700123456789"]),
 ]
-Money = Annotated[int, Field(ge=0, le=MAX_MONEY, description="Minor units (kopecks, cents).", examples=[8990])]
-Points = Annotated[int, Field(gt=0, le=MAX_MONEY, description="Loyalty points (one point is one minor unit).")]
+Money = Annotated[StrictMoney, Field(ge=0, le=MAX_MONEY, description="Minor units (kopecks, cents).", examples=[8990])]
+Points = Annotated[Count, Field(gt=0, le=MAX_MONEY, description="Loyalty points (one point is one minor unit).")]
 Quantity = Annotated[
-    Decimal,
+    StrictQuantity,
     Field(gt=0, le=MAX_QUANTITY, decimal_places=3, description="Pieces, kg or litres.", examples=["2", "0.450"]),
 ]
 Key = Annotated[
@@ -110,7 +115,7 @@ class ProductBase(StoreModel):
     gtin: Gtin | None = None
     name: str = Field(min_length=1, max_length=128, examples=["Молоко 3,2% 0,9 л"])
     measure: Measure = Field("piece", description="What the till counts: pieces, kg (weighed) or litres.")
-    net_content: Decimal | None = Field(
+    net_content: StrictQuantity | None = Field(
         None, gt=0, le=MAX_QUANTITY, decimal_places=3, description="kg or litres in one piece, for the unit price."
     )
     unit_price_basis: UnitPriceBasis | None = Field(
@@ -118,7 +123,7 @@ class ProductBase(StoreModel):
     )
     category: Text = ""
     aisle: Annotated[str, StringConstraints(max_length=32)] = ""
-    tax_group: int = Field(1, ge=1, le=4, description="The fiscal register's tax group.")
+    tax_group: Count = Field(1, ge=1, le=4, description="The fiscal register's tax group.")
 
 
 class ProductIn(ProductBase):
@@ -215,7 +220,7 @@ class StockMoveCreate(StoreModel):
     kind: Literal["receipt", "write_off", "count"] = Field(
         description="receipt: goods in; write_off: goods out (damaged, expired); count: the level found at inventory."
     )
-    quantity: Decimal = Field(
+    quantity: StrictQuantity = Field(
         ge=0, le=MAX_QUANTITY, decimal_places=3, description="Received or written off (> 0), or counted (>= 0)."
     )
     reason: Text = ""
@@ -234,7 +239,7 @@ class StockElsewhereIn(StoreModel):
     store_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     store_name: Text = ""
     sku: Sku
-    available: Decimal = Field(ge=0, le=MAX_QUANTITY, decimal_places=3)
+    available: StrictQuantity = Field(ge=0, le=MAX_QUANTITY, decimal_places=3)
     as_of: Moment
 
 
@@ -283,7 +288,7 @@ class LoyaltySnapshotIn(StoreModel):
 
     card: Card
     holder: Text = ""
-    balance: int = Field(ge=0, le=MAX_MONEY)
+    balance: Count = Field(ge=0, le=MAX_MONEY)
     store_seq: Seq = Field(description="The highest of this store's event seqs the balance includes.")
     as_of: Moment
 
@@ -311,7 +316,7 @@ class PickupIn(StoreModel):
     )
     deadline: Moment
     lines: list[PickupLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
-    cancelled: bool = Field(False, description="The shopper cancelled online.")
+    cancelled: Flag = Field(False, description="The shopper cancelled online.")
 
 
 class PickupPublic(StoreModel):

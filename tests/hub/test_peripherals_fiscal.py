@@ -109,6 +109,35 @@ def closed_receipts(register: ShtrikhRegister) -> list:
     return [receipt for receipt in register.receipts() if not receipt.annulled]
 
 
+async def test_money_and_quantities_are_plain_numbers_or_nothing_prints(shop: Shop):
+    """``true`` is not one kopeck, and the Arabic-Indic "٣" is not 3 pieces."""
+    sim, till = shop.sim, shop.till
+    assert (await till.request(DEVICE, "open_shift")).ok  # so that a cash-in could run
+    in_drawer = sim.register.cash_in_drawer
+    refused = await till.request(DEVICE, "cash_in", {"amount": True})
+    assert refused.error is not None and refused.error.code == ErrorCode.INVALID_REQUEST, refused
+    assert refused.error.message.startswith("amount:"), refused.error.message
+    assert sim.register.cash_in_drawer == in_drawer
+
+    # Paid enough for three, so only the quantity itself can stop it.
+    arabic = RECEIPT | {
+        "lines": [RECEIPT["lines"][0] | {"quantity": "٣"}, RECEIPT["lines"][1]],
+        "payments": [{"type": "cash", "amount": 60000}],
+    }
+    refused = await till.request(DEVICE, "fiscalize", arabic, idempotency_key="sale-arabic")
+    assert refused.error is not None and refused.error.code == ErrorCode.INVALID_REQUEST, refused
+    assert refused.error.message.startswith("lines.0.quantity:"), refused.error.message
+    assert closed_receipts(sim.register) == []
+
+    sold = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-plain")
+    assert sold.ok, sold
+    assert [line.quantity for line in closed_receipts(sim.register)[0].lines] == [2000, 412]
+    in_drawer = sim.register.cash_in_drawer
+    moved = await till.request(DEVICE, "cash_in", {"amount": 1000})
+    assert moved.ok and moved.result is not None and moved.result["amount"] == 1000, moved
+    assert sim.register.cash_in_drawer == in_drawer + 1000
+
+
 async def test_a_till_fiscalizes_a_receipt_and_hears_it_closed(shop: Shop, connect: Connect):
     sim, hub, till = shop.sim, shop.hub, shop.till
     heard: list[Event] = []
