@@ -1,4 +1,7 @@
-"""``storehub``: run the hub, try it in demo mode, check a config, benchmark it."""
+"""storehub: run the hub, try it in demo mode, check a config, benchmark it.
+
+The first line is also `storehub --help`'s description, so it stays plain text.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ log = logging.getLogger("storehub")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storehub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="storehub", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the hub from a config file")
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
 
     sync = commands.add_parser(
-        "sync", help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`"
+        "sync",
+        help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`",
     )
     sync.add_argument("what", choices=("state", "pause", "resume"), help="what to do")
     sync.add_argument("--api", help="the hub's REST address (default: the demo's, from --dir)")
@@ -52,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STOREHUB_TOKEN"),
         help="a technician's ID:SECRET (default: env STOREHUB_TOKEN, else the demo's tech-1)",
     )
-    sync.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)")
+    sync.add_argument(
+        "--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)"
+    )
     _json_option(sync)
 
     from cloud_link.reference.cli import add_cloud_parser
@@ -200,6 +206,28 @@ def setup_logging(level: str) -> None:
     # the link logs what matters itself.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    quiet_escpos_chatter()
+
+
+#: What python-escpos says on the root logger (``logging.info``, not a logger of its
+#: own) at every connection to a network printer: twice a receipt, and the idle checks.
+ESCPOS_CHATTER = frozenset({"Network printer enabled", "Closing Network connection to printer %s"})
+
+
+def _demote_escpos_chatter(record: logging.LogRecord) -> bool:
+    """python-escpos's per-connection lines count as DEBUG; every other record passes as it is."""
+    if record.name != "root" or record.msg not in ESCPOS_CHATTER or record.levelno != logging.INFO:
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def quiet_escpos_chatter() -> None:
+    """On the root logger itself, because python-escpos logs there: its handlers
+    (and pytest's) never see the chatter above DEBUG.  Idempotent."""
+    root = logging.getLogger()
+    if _demote_escpos_chatter not in root.filters:
+        root.addFilter(_demote_escpos_chatter)
 
 
 def _serve(config: StoreHubConfig, main: Callable[[], Coroutine[Any, Any, None]] | None = None) -> int:
@@ -308,7 +336,8 @@ def sync_summary(state: dict) -> str:
     age = state["oldest_undelivered_age_s"]
     reachable = {True: "yes", False: "no", None: "not tried yet"}[state["cloud_reachable"]]
     lines = [
-        f"store {state['store_id']}, mode {state['mode']}" + (", PAUSED (nothing goes to the cloud)" if state["paused"] else ""),
+        f"store {state['store_id']}, mode {state['mode']}"
+        + (", PAUSED (nothing goes to the cloud)" if state["paused"] else ""),
         f"level: {state['level']}",
         *(f"  {p['level']}: {p['message']}" for p in state["problems"]),
         f"events: {state['last_seq']} written, {state['delivered_seq']} delivered, {state['backlog']} waiting"
