@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
+    demo.add_argument(
+        "--port-base",
+        type=_port_base,
+        metavar="N",
+        help="listen on ports N to N+5 instead of the defaults (1884, 9002, 8080, 8090, 19100, 21007), "
+        "so two demos run side by side; the demo writes them to DIR/ports.json",
+    )
 
     sim = commands.add_parser(
         "sim",
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from cloud_link.reference.cli import add_cloud_parser
 
     add_cloud_parser(commands)
+    _cloud_follows_the_demo(commands.choices["cloud"])
 
     devices_cmd = commands.add_parser("devices", help="look at the box's hardware")
     device_commands = devices_cmd.add_subparsers(dest="devices", required=True, metavar="WHAT")
@@ -161,6 +169,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _port_base(text: str) -> int:
+    from hub.demo import PORT_SPAN
+
+    base = int(text)
+    if not 1024 <= base <= 65536 - PORT_SPAN:
+        raise argparse.ArgumentTypeError(f"a port base is 1024 to {65536 - PORT_SPAN}")
+    return base
+
+
+def _cloud_follows_the_demo(cloud: argparse.ArgumentParser) -> None:
+    """`storehub cloud` comes from cloud_link, which knows nothing of the demo: give each of
+    its commands that talks to a cloud the demo's ``--dir``, as `sim` and `sync` have."""
+    for action in cloud._actions:  # argparse keeps a parser's subcommands there, and only there
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if any(option.dest == "url" for option in command._actions):
+                    command.add_argument(
+                        "--dir",
+                        type=Path,
+                        default=Path(".storehub-demo"),
+                        help="the demo whose cloud this is, when --url and --admin-token-file are not given "
+                        "(default .storehub-demo; its ports.json says the port)",
+                    )
+
+
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})"
@@ -248,20 +281,35 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import prepare_demo
+    from hub.demo import PORT_SPAN, DemoPorts, ports_taken_message, prepare_demo, stop_leftovers
 
-    config_path, credentials = prepare_demo(args.dir)
+    ports = DemoPorts() if args.port_base is None else DemoPorts.from_base(args.port_base)
+    if not args.print_config:
+        # Before anything starts or is rewritten: a port in use fails now, by name,
+        # not halfway through the start-up with a bind error.
+        stop_leftovers(args.dir.resolve())
+        taken = ports.taken()
+        if taken:
+            print(f"storehub demo: {ports_taken_message(taken)}", file=sys.stderr)
+            return 1
+    config_path, credentials = prepare_demo(args.dir, ports)
     config = _load_or_explain(config_path)
     if config is None:
         return 2
     print(credentials.banner(config), flush=True)
+    if args.port_base is not None:
+        print(
+            f"Ports {args.port_base}-{args.port_base + PORT_SPAN - 1}, written to {args.dir / 'ports.json'}: "
+            f"give `storehub sim`, `storehub sync` and `storehub cloud …` --dir {args.dir}",
+            flush=True,
+        )
     if args.print_config:
         return 0
     from hub.demo import run_demo, seed_demo_store
 
     print(seed_demo_store(config), flush=True)
 
-    return _serve(config, lambda: run_demo(config, args.dir))
+    return _serve(config, lambda: run_demo(config, args.dir, ports))
 
 
 def _sim(args: argparse.Namespace) -> int:
@@ -298,8 +346,14 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _cloud(args: argparse.Namespace) -> int:
-    from cloud_link.reference.cli import run_cloud_command
+    from cloud_link.reference.cli import DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_URL, run_cloud_command
+    from hub.demo import DemoPorts
 
+    if getattr(args, "dir", None) is not None:
+        if args.url == DEFAULT_URL:
+            args.url = f"http://127.0.0.1:{DemoPorts.read(args.dir).cloud}"
+        if args.admin_token_file == DEFAULT_ADMIN_TOKEN_FILE:
+            args.admin_token_file = args.dir / "cloud" / "admin-token"
     return run_cloud_command(args)
 
 
