@@ -281,12 +281,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import PORT_SPAN, DemoPorts, ports_taken_message, prepare_demo, stop_leftovers
+    from hub.demo import (
+        PORT_SPAN,
+        DemoPorts,
+        DemoRunning,
+        hold_demo_folder,
+        ports_taken_message,
+        prepare_demo,
+        stop_leftovers,
+    )
 
     ports = DemoPorts() if args.port_base is None else DemoPorts.from_base(args.port_base)
     if not args.print_config:
         # Before anything starts or is rewritten: a port in use fails now, by name,
         # not halfway through the start-up with a bind error.
+        try:
+            _held = hold_demo_folder(args.dir.resolve())  # the lock lasts as long as this call
+        except DemoRunning as exc:
+            print(f"storehub demo: {exc}", file=sys.stderr)
+            return 1
         stop_leftovers(args.dir.resolve())
         taken = ports.taken()
         if taken:

@@ -15,12 +15,14 @@ this demo's are.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import socket
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import IO
 
 from bus.passwords import hash_secret, new_secret
 from cloud_link.reference.config import token_digest
@@ -261,7 +263,9 @@ async def run_demo(config: StoreHubConfig, directory: Path, ports: DemoPorts) ->
 
     peripherals = DemoPeripherals(directory.resolve(), ports)
     folder = directory.resolve() / "cloud"
-    cloud = CloudServer(folder / "cloud.toml", f"http://127.0.0.1:{ports.cloud}", folder / "cloud.log")
+    cloud = CloudServer(
+        folder / "cloud.toml", f"http://127.0.0.1:{ports.cloud}", folder / "cloud.log", pid_file=folder / CLOUD_PID_FILE
+    )
     await cloud.start()
     try:
         await peripherals.start()
@@ -333,13 +337,48 @@ def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:
     return (f"http://127.0.0.1:{DemoPorts.read(directory).rest}", f"{client}:{secret}") if secret else None
 
 
+#: Held (flock) by the running demo of a folder; the kernel lets go when the demo dies,
+#: however it dies, so whoever gets it knows what runs from that folder is left over.
+LOCK_FILE = "demo.lock"
+
+#: The reference cloud's pid, beside its config, for the next demo to check.
+CLOUD_PID_FILE = "cloud.pid"
+
+
+class DemoRunning(Exception):
+    pass
+
+
+def hold_demo_folder(directory: Path) -> IO[str]:
+    """Claim ``directory`` for this demo until the process ends (keep the returned file
+    open); raises ``DemoRunning`` when a live demo holds it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = open(directory / LOCK_FILE, "a+")  # not inherited: children never hold it
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise DemoRunning(f"a demo (pid {holder}) is already running in {directory}; stop it, or give --dir") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
 def stop_leftovers(directory: Path) -> None:
     """What a demo in ``directory`` that was killed (SIGKILL, a closed terminal) left
-    running there, stopped before its ports are checked: its broker, which outlives the
-    hub on purpose to deliver the hub's Last Will."""
+    running, stopped before the ports are checked (call it holding the folder): its
+    broker, which outlives the hub on purpose to deliver the hub's Last Will, and a
+    reference cloud the kernel did not stop with it."""
     from bus.broker import stop_stale_broker
+    from cloud_link.reference.process import stop_leftover
 
     stop_stale_broker(directory / "state" / "broker")
+    cloud = directory / "cloud"
+    stop_leftover(cloud / CLOUD_PID_FILE, ("cloud_link.reference.cli", str(cloud / "cloud.toml")))
 
 
 def prepare_demo(directory: Path, ports: DemoPorts | None = None) -> tuple[Path, DemoCredentials]:

@@ -164,6 +164,10 @@ def test_two_demos_run_side_by_side_and_the_clients_follow_their_ports(tmp_path:
         assert state.returncode == 0 and "store demo-store" in state.stdout, state.stderr
         cloud = storehub("cloud", "status", "--dir", str(demo.directory))
         assert cloud.returncode == 0 and "demo-store" in cloud.stdout, cloud.stderr
+    # A third demo in the first one's folder would take over its broker and cloud: refused.
+    again = storehub("demo", "--dir", str(first.directory), "--port-base", str(free_port_base()))
+    assert again.returncode == 1 and f"is already running in {first.directory}" in again.stderr, again.stderr
+    assert len(first.clouds()) == 1 and httpx.get(f"http://127.0.0.1:{first.ports.rest}/healthz").status_code == 200
     assert (first.stop(), second.stop()) == (0, 0)
     assert until_gone(first) == [] and until_gone(second) == []
 
@@ -189,3 +193,47 @@ def test_the_default_ports_stay_the_readmes(tmp_path: Path):
     assert DemoPorts() == DemoPorts(mqtt=1884, websockets=9002, rest=8080, cloud=8090, printer=19100, terminal=21007)
     assert DemoPorts.read(tmp_path) == DemoPorts(), "a folder without ports.json is a demo on the defaults"
     assert DemoPorts.from_base(20_000) == DemoPorts(20_000, 20_001, 20_002, 20_003, 20_004, 20_005)
+
+
+def test_a_killed_demo_is_replaced_by_a_fresh_one_and_leaves_nothing_running(tmp_path: Path, demos):
+    demo = demos(tmp_path / "store")
+    demo.start()
+    demo.wait_ready()
+    [first_cloud] = demo.clouds()
+    demo.kill()  # SIGKILL: no shutdown of its own runs
+
+    demo.start()
+    demo.wait_ready()
+    [cloud] = demo.clouds()
+    assert cloud.pid != first_cloud.pid and not alive(first_cloud), "the killed demo's cloud is still the one serving"
+    assert storehub("cloud", "status", "--dir", str(demo.directory)).returncode == 0
+    assert demo.stop() == 0
+    assert until_gone(demo) == [], "the demo left these running"
+
+
+def test_a_leftover_cloud_named_in_its_pid_file_is_replaced(tmp_path: Path, demos):
+    """One the kernel could not stop with its demo (started by an older StoreHub, say)."""
+    demo = demos(tmp_path / "store")
+    assert (
+        storehub("demo", "--dir", str(demo.directory), "--port-base", str(demo.base), "--print-config").returncode == 0
+    )
+    cloud = demo.directory / "cloud"
+    with open(tmp_path / "leftover.log", "ab") as log:
+        leftover = subprocess.Popen(
+            [sys.executable, "-m", "cloud_link.reference.cli", "cloud", "serve", "--config", str(cloud / "cloud.toml")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        (cloud / "cloud.pid").write_text(f"{leftover.pid}\n")
+        demo.start()
+        demo.wait_ready()
+        assert leftover.wait(10) is not None, "the leftover cloud was not stopped"
+        [fresh] = demo.clouds()
+        assert fresh.pid != leftover.pid
+        assert (cloud / "cloud.pid").read_text().strip() == str(fresh.pid)
+        assert demo.stop() == 0
+        assert not (cloud / "cloud.pid").exists()
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
