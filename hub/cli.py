@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("device", help="a simulated device id, or `list`")
     sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
+    _sim_serve_options(sim)
 
     sync = commands.add_parser(
         "sync",
@@ -325,9 +326,35 @@ def _demo(args: argparse.Namespace) -> int:
     return _serve(config, lambda: run_demo(config, args.dir, ports))
 
 
+def _sim_serve_options(sim: argparse.ArgumentParser) -> None:
+    serve = sim.add_argument_group(
+        "storehub sim serve KIND [--pty PATH | --port N]",
+        "run one simulator (fiscal_register, receipt_printer, payment_terminal, customer_display, scanner) "
+        "in the foreground for another driver, until Ctrl-C",
+    )
+    serve.add_argument("--pty", type=Path, metavar="PATH", help="make the simulator's pty reachable at this link")
+    serve.add_argument("--port", type=int, metavar="N", help="listen on 127.0.0.1:N (default: a free port)")
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from devices.sim.serve import ServeError, serve
+
+    if args.action is None or args.args:
+        print("storehub sim serve KIND [--pty PATH | --port N]", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args.action, pty=args.pty, port=args.port))
+    except ServeError as exc:
+        print(f"storehub sim serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _sim(args: argparse.Namespace) -> int:
     from devices.sim.control import send_command
 
+    if args.device == "serve":
+        return _sim_serve(args)
     if args.device == "list":
         command: dict = {"do": "list"}
     elif args.action is None:
