@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -29,49 +30,43 @@ def test_the_help_is_plain_text(command: list[str], capsys: pytest.CaptureFixtur
     assert "``" not in shown, shown  # the descriptions come from docstrings written for Sphinx
 
 
-@pytest.fixture
-def hub_logging(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+@contextlib.contextmanager
+def hub_logging(level: str, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """The hub's logging set up as `storehub run` does, with pytest still listening; undone after."""
     root = logging.getLogger()
-    handlers, level, filters = list(root.handlers), root.level, list(root.filters)
-    setup_logging("info")
+    handlers, root_level, filters = list(root.handlers), root.level, list(root.filters)
+    setup_logging(level)
     root.addHandler(caplog.handler)  # basicConfig(force=True) took it away
     try:
-        yield caplog
+        yield
     finally:
         root.handlers[:], root.filters[:] = handlers, filters
-        root.setLevel(level)
+        root.setLevel(root_level)
 
 
-async def test_network_receipts_leave_no_escpos_chatter_in_the_log(hub_logging: pytest.LogCaptureFixture):
+async def test_network_receipts_leave_no_escpos_chatter_in_the_log(caplog: pytest.LogCaptureFixture):
     printer = EscposPrinterSimulator()
     await printer.start()
     device, _, supervisor = await start_printer(
         DeviceSpec(id="printer-1", kind="receipt_printer", driver="network", port=printer.address, model="TM-T88V")
     )
-    try:
-        await until(lambda: device.status == "idle", timeout=3)
-        for _ in range(2):
-            assert (await run(device, "print", {"blocks": RECEIPT}))["printed"]
-        assert len(printer.receipts) == 2
-        logging.info("a line another library logs on the root logger")
-    finally:
-        await supervisor.stop()
-        await printer.stop()
-    shown = [record.getMessage() for record in hub_logging.records if record.levelno >= logging.INFO]
+    with hub_logging("info", caplog):
+        try:
+            await until(lambda: device.status == "idle", timeout=3)
+            for _ in range(2):
+                assert (await run(device, "print", {"blocks": RECEIPT}))["printed"]
+            assert len(printer.receipts) == 2
+            logging.info("a line another library logs on the root logger")
+        finally:
+            await supervisor.stop()
+            await printer.stop()
+    shown = [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO]
     assert not [line for line in shown if "Network printer enabled" in line or "Closing Network connection" in line]
     assert "a line another library logs on the root logger" in shown
 
 
-async def test_at_debug_the_escpos_lines_are_still_there(caplog: pytest.LogCaptureFixture):
-    root = logging.getLogger()
-    handlers, level, filters = list(root.handlers), root.level, list(root.filters)
-    setup_logging("debug")
-    root.addHandler(caplog.handler)
-    try:
+def test_at_debug_the_escpos_lines_are_still_there(caplog: pytest.LogCaptureFixture):
+    with hub_logging("debug", caplog):
         logging.info("Network printer enabled")
-    finally:
-        root.handlers[:], root.filters[:] = handlers, filters
-        root.setLevel(level)
     [record] = [r for r in caplog.records if r.getMessage() == "Network printer enabled"]
     assert record.levelno == logging.DEBUG
