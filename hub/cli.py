@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 def _port_base(text: str) -> int:
     from hub.demo import PORT_SPAN
 
-    base = int(text)
+    base = int(text) if text.isdigit() else 0
     if not 1024 <= base <= 65536 - PORT_SPAN:
         raise argparse.ArgumentTypeError(f"a port base is 1024 to {65536 - PORT_SPAN}")
     return base
@@ -327,10 +327,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sim_serve_options(sim: argparse.ArgumentParser) -> None:
+    from devices.sim.serve import KINDS
+
     serve = sim.add_argument_group(
         "storehub sim serve KIND [--pty PATH | --port N]",
-        "run one simulator (fiscal_register, receipt_printer, payment_terminal, customer_display, scanner) "
-        "in the foreground for another driver, until Ctrl-C",
+        f"run one simulator ({', '.join(KINDS)}) in the foreground for another driver, until Ctrl-C",
     )
     serve.add_argument("--pty", type=Path, metavar="PATH", help="make the simulator's pty reachable at this link")
     serve.add_argument("--port", type=int, metavar="N", help="listen on 127.0.0.1:N (default: a free port)")
