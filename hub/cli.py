@@ -293,14 +293,15 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
     ports = DemoPorts() if args.port_base is None else DemoPorts.from_base(args.port_base)
+    try:
+        # Also for --print-config: a running demo's config and ports.json stay as it wrote them.
+        _held = hold_demo_folder(args.dir.resolve())  # the lock lasts as long as this call
+    except DemoRunning as exc:
+        print(f"storehub demo: {exc}", file=sys.stderr)
+        return 1
     if not args.print_config:
         # Before anything starts or is rewritten: a port in use fails now, by name,
         # not halfway through the start-up with a bind error.
-        try:
-            _held = hold_demo_folder(args.dir.resolve())  # the lock lasts as long as this call
-        except DemoRunning as exc:
-            print(f"storehub demo: {exc}", file=sys.stderr)
-            return 1
         stop_leftovers(args.dir.resolve())
         taken = ports.taken()
         if taken:
