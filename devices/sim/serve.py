@@ -64,14 +64,16 @@ async def start(kind: str, *, pty: Path | None, port: int | None, host: str = "1
     if kind in ON_TCP and pty is not None:
         raise ServeError(f"{kind} is a network device: give --port N, not --pty")
     cleanup: list[Callable[[], None]] = []
-    if (kind in ON_A_PTY or (kind == "receipt_printer" and pty is not None)) and pty is None:
+    if kind in ON_A_PTY and pty is None:
         folder = Path(tempfile.mkdtemp(prefix="storehub-sim-"))
         cleanup.append(lambda: shutil.rmtree(folder, ignore_errors=True))
         pty = folder / kind
-    if pty is not None:
-        served = _on_a_pty(kind, pty.absolute())
-    else:
-        served = await _on_tcp(kind, host, port or 0)
+    try:
+        served = _on_a_pty(kind, pty.absolute()) if pty is not None else await _on_tcp(kind, host, port or 0)
+    except BaseException:
+        for undo in cleanup:
+            undo()
+        raise
     served.cleanup = cleanup
     return served
 
