@@ -374,11 +374,10 @@ def stop_leftovers(directory: Path) -> None:
     broker, which outlives the hub on purpose to deliver the hub's Last Will, and a
     reference cloud the kernel did not stop with it."""
     from bus.broker import stop_stale_broker
-    from cloud_link.reference.process import stop_leftover
+    from cloud_link.reference.process import stop_leftover_cloud
 
     stop_stale_broker(directory / "state" / "broker")
-    cloud = directory / "cloud"
-    stop_leftover(cloud / CLOUD_PID_FILE, ("cloud_link.reference.cli", str(cloud / "cloud.toml")))
+    stop_leftover_cloud(directory / "cloud" / CLOUD_PID_FILE, directory / "cloud" / "cloud.toml")
 
 
 def prepare_demo(directory: Path, ports: DemoPorts | None = None) -> tuple[Path, DemoCredentials]:

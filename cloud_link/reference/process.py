@@ -53,7 +53,7 @@ class CloudServer:
 
     async def start(self) -> None:
         if self.pid_file is not None:
-            await asyncio.to_thread(stop_leftover, self.pid_file, ("cloud_link.reference.cli", str(self.config)))
+            await asyncio.to_thread(stop_leftover_cloud, self.pid_file, self.config)
         with open(self.log, "ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *self.command,
@@ -113,16 +113,17 @@ def _pid_in(pid_file: Path) -> int | None:
         return None
 
 
-def stop_leftover(pid_file: Path, marks: tuple[str, ...], timeout: float = LEFTOVER_STOP_TIMEOUT_S) -> bool:
-    """Stop the process ``pid_file`` names if its command line has every one of ``marks``
-    (else the pid is another program's by now); as the hub does with a broker a crashed
-    hub left.  Returns True if there was one."""
+def stop_leftover_cloud(pid_file: Path, config: Path, timeout: float = LEFTOVER_STOP_TIMEOUT_S) -> bool:
+    """Stop the process ``pid_file`` names if its command line says it serves ``config``
+    (else the pid is another program's by now), as the hub does with the broker a
+    crashed hub left.  Returns True if there was one."""
     pid = _pid_in(pid_file)
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if pid else []
     except OSError:
         cmdline = []
-    if not all(any(mark.encode() in part for part in cmdline) for mark in marks) or not _alive(pid):
+    ours = b"cloud_link.reference.cli" in cmdline and str(config).encode() in cmdline
+    if not ours or not _alive(pid):
         pid_file.unlink(missing_ok=True)
         return False
     log.warning("stopping the reference cloud (pid %s) that a killed demo or bench left running", pid)
