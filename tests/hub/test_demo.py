@@ -96,10 +96,16 @@ class Demo:
             f"the demo did not answer /healthz within {DEMO_START_TIMEOUT_S:g} s:\n{self.log.read_text()}"
         )
 
-    def stop(self) -> int:
-        """Ctrl-C's SIGTERM sibling; returns the exit code."""
+    def terminate(self) -> None:
+        """Ctrl-C's sibling, once (a second one during the shutdown would cut it short)."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait; returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.terminate()
         return self.process.wait(DEMO_STOP_TIMEOUT_S)
 
     def kill(self) -> None:
@@ -170,9 +176,9 @@ def test_two_demos_run_side_by_side_and_the_clients_follow_their_ports(tmp_path:
     again = storehub("demo", "--dir", str(first.directory), "--port-base", str(free_port_base()))
     assert again.returncode == 1 and f"is already running in {first.directory}" in again.stderr, again.stderr
     assert len(first.clouds()) == 1 and httpx.get(f"http://127.0.0.1:{first.ports.rest}/healthz").status_code == 200
-    for demo in (first, second):
-        demo.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-    assert (first.stop(), second.stop()) == (0, 0)
+    first.terminate()  # both at once, then wait for both
+    second.terminate()
+    assert (first.process.wait(DEMO_STOP_TIMEOUT_S), second.process.wait(DEMO_STOP_TIMEOUT_S)) == (0, 0)  # type: ignore[union-attr]
     assert until_gone(first) == [] and until_gone(second) == []
 
 
