@@ -10,6 +10,9 @@ offline with a ``DeviceError`` saying so.
 
 from __future__ import annotations
 
+import errno
+import os
+
 import serial
 
 from bus.payloads import DeviceError, ErrorCode
@@ -39,4 +42,16 @@ def open_serial(
             url, baudrate=baudrate, timeout=timeout, write_timeout=write_timeout, exclusive=True
         )
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise DeviceGone(f"cannot open {url}: {exc}") from exc
+        raise DeviceGone(f"cannot open {url}: {why_not(exc)}") from exc
+
+
+def why_not(exc: BaseException) -> str:
+    """The reason once: pyserial wraps the OSError's text (errno, path) in its own, which
+    repeats both ("[Errno 2] could not open port X: [Errno 2] No such file or directory: 'X'")."""
+    number = getattr(exc, "errno", None)
+    if not isinstance(number, int) or number <= 0:
+        return str(exc)
+    reason = f"[Errno {number}] {os.strerror(number)}"
+    if number in (errno.EAGAIN, errno.EWOULDBLOCK) and "lock" in str(exc):
+        return f"another program holds it ({reason})"  # pyserial's exclusive lock
+    return reason

@@ -1,4 +1,7 @@
-"""``storehub``: run the hub, try it in demo mode, check a config, benchmark it."""
+"""storehub: run the hub, try it in demo mode, check a config, benchmark it.
+
+The first line is also `storehub --help`'s description, so it stays plain text.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ log = logging.getLogger("storehub")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="storehub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="storehub", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the hub from a config file")
@@ -30,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="where the demo keeps its state")
     demo.add_argument("--print-config", action="store_true", help="write the demo config and credentials, then exit")
+    demo.add_argument(
+        "--port-base",
+        type=_port_base,
+        metavar="N",
+        help="listen on ports N to N+5 instead of the defaults (1884, 9002, 8080, 8090, 19100, 21007), "
+        "so two demos run side by side; the demo writes them to DIR/ports.json",
+    )
     demo.add_argument(
         "--secret",
         metavar="CLIENT",
@@ -46,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("device", help="a simulated device id, or `list`")
     sim.add_argument("action", nargs="?", help="what to do (`storehub sim list` shows what each device can)")
     sim.add_argument("args", nargs="*", metavar="KEY=VALUE", help="arguments; values are read as JSON when they parse")
+    _sim_serve_options(sim)
 
     sync = commands.add_parser(
-        "sync", help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`"
+        "sync",
+        help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`",
     )
     sync.add_argument("what", choices=("state", "pause", "resume"), help="what to do")
     sync.add_argument("--api", help="the hub's REST address (default: the demo's, from --dir)")
@@ -57,12 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STOREHUB_TOKEN"),
         help="a technician's ID:SECRET (default: env STOREHUB_TOKEN, else the demo's tech-1)",
     )
-    sync.add_argument("--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)")
+    sync.add_argument(
+        "--dir", type=Path, default=Path(".storehub-demo"), help="the demo's folder (default .storehub-demo)"
+    )
     _json_option(sync)
 
     from cloud_link.reference.cli import add_cloud_parser
 
     add_cloud_parser(commands)
+    _cloud_follows_the_demo(commands.choices["cloud"])
 
     devices_cmd = commands.add_parser("devices", help="look at the box's hardware")
     device_commands = devices_cmd.add_subparsers(dest="devices", required=True, metavar="WHAT")
@@ -160,6 +175,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _port_base(text: str) -> int:
+    from hub.demo import PORT_SPAN
+
+    base = int(text) if text.isdigit() else 0
+    if not 1024 <= base <= 65536 - PORT_SPAN:
+        raise argparse.ArgumentTypeError(f"a port base is 1024 to {65536 - PORT_SPAN}")
+    return base
+
+
+def _cloud_follows_the_demo(cloud: argparse.ArgumentParser) -> None:
+    """`storehub cloud` comes from cloud_link, which knows nothing of the demo: give each of
+    its commands that talks to a cloud the demo's ``--dir``, as `sim` and `sync` have."""
+    for action in cloud._actions:  # argparse keeps a parser's subcommands there, and only there
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if any(option.dest == "url" for option in command._actions):
+                    command.add_argument(
+                        "--dir",
+                        type=Path,
+                        default=Path(".storehub-demo"),
+                        help="the demo whose cloud this is, when --url and --admin-token-file are not given "
+                        "(default .storehub-demo; its ports.json says the port)",
+                    )
+
+
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG_PATH, help=f"config file (default {DEFAULT_CONFIG_PATH})"
@@ -205,6 +245,28 @@ def setup_logging(level: str) -> None:
     # the link logs what matters itself.
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    quiet_escpos_chatter()
+
+
+#: What python-escpos says on the root logger (``logging.info``, not a logger of its
+#: own) at every connection to a network printer: twice a receipt, and the idle checks.
+ESCPOS_CHATTER = frozenset({"Network printer enabled", "Closing Network connection to printer %s"})
+
+
+def _demote_escpos_chatter(record: logging.LogRecord) -> bool:
+    """python-escpos's per-connection lines count as DEBUG; every other record passes as it is."""
+    if record.name != "root" or record.msg not in ESCPOS_CHATTER or record.levelno != logging.INFO:
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def quiet_escpos_chatter() -> None:
+    """On the root logger itself, because python-escpos logs there: its handlers
+    (and pytest's) never see the chatter above DEBUG.  Idempotent."""
+    root = logging.getLogger()
+    if _demote_escpos_chatter not in root.filters:
+        root.addFilter(_demote_escpos_chatter)
 
 
 def _serve(config: StoreHubConfig, main: Callable[[], Coroutine[Any, Any, None]] | None = None) -> int:
@@ -225,7 +287,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import demo_secret, prepare_demo
+    from hub.demo import (
+        PORT_SPAN,
+        DemoPorts,
+        DemoRunning,
+        demo_secret,
+        hold_demo_folder,
+        ports_taken_message,
+        prepare_demo,
+        stop_leftovers,
+    )
 
     if args.secret:
         secret = demo_secret(args.dir, args.secret)
@@ -234,23 +305,71 @@ def _demo(args: argparse.Namespace) -> int:
             return 2
         print(secret)
         return 0
-    config_path, credentials = prepare_demo(args.dir)
+    ports = DemoPorts() if args.port_base is None else DemoPorts.from_base(args.port_base)
+    try:
+        # Also for --print-config: a running demo's config and ports.json stay as it wrote them.
+        _held = hold_demo_folder(args.dir.resolve())  # the lock lasts as long as this call
+    except DemoRunning as exc:
+        print(f"storehub demo: {exc}", file=sys.stderr)
+        return 1
+    if not args.print_config:
+        # Before anything starts or is rewritten: a port in use fails now, by name,
+        # not halfway through the start-up with a bind error.
+        stop_leftovers(args.dir.resolve())
+        taken = ports.taken()
+        if taken:
+            print(f"storehub demo: {ports_taken_message(taken)}", file=sys.stderr)
+            return 1
+    config_path, credentials = prepare_demo(args.dir, ports)
     config = _load_or_explain(config_path)
     if config is None:
         return 2
     print(credentials.banner(config), flush=True)
+    if args.port_base is not None:
+        print(
+            f"Ports {args.port_base}-{args.port_base + PORT_SPAN - 1}, written to {args.dir / 'ports.json'}: "
+            f"give `storehub sim`, `storehub sync` and `storehub cloud …` --dir {args.dir}",
+            flush=True,
+        )
     if args.print_config:
         return 0
     from hub.demo import run_demo, seed_demo_store
 
     print(seed_demo_store(config), flush=True)
 
-    return _serve(config, lambda: run_demo(config, args.dir))
+    return _serve(config, lambda: run_demo(config, args.dir, ports))
+
+
+def _sim_serve_options(sim: argparse.ArgumentParser) -> None:
+    from devices.sim.serve import KINDS
+
+    serve = sim.add_argument_group(
+        "storehub sim serve KIND [--pty PATH | --port N]",
+        f"run one simulator ({', '.join(KINDS)}) in the foreground for another driver, until Ctrl-C",
+    )
+    serve.add_argument("--pty", type=Path, metavar="PATH", help="make the simulator's pty reachable at this link")
+    serve.add_argument("--port", type=int, metavar="N", help="listen on 127.0.0.1:N (default: a free port)")
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from devices.sim.serve import ServeError, serve
+
+    if args.action is None or args.args:
+        print("storehub sim serve KIND [--pty PATH | --port N]", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args.action, pty=args.pty, port=args.port))
+    except ServeError as exc:
+        print(f"storehub sim serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _sim(args: argparse.Namespace) -> int:
     from devices.sim.control import send_command
 
+    if args.device == "serve":
+        return _sim_serve(args)
     if args.device == "list":
         command: dict = {"do": "list"}
     elif args.action is None:
@@ -282,8 +401,14 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _cloud(args: argparse.Namespace) -> int:
-    from cloud_link.reference.cli import run_cloud_command
+    from cloud_link.reference.cli import DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_URL, run_cloud_command
+    from hub.demo import DemoPorts
 
+    if getattr(args, "dir", None) is not None:
+        if args.url == DEFAULT_URL:
+            args.url = f"http://127.0.0.1:{DemoPorts.read(args.dir).cloud}"
+        if args.admin_token_file == DEFAULT_ADMIN_TOKEN_FILE:
+            args.admin_token_file = args.dir / "cloud" / "admin-token"
     return run_cloud_command(args)
 
 
@@ -320,7 +445,8 @@ def sync_summary(state: dict) -> str:
     age = state["oldest_undelivered_age_s"]
     reachable = {True: "yes", False: "no", None: "not tried yet"}[state["cloud_reachable"]]
     lines = [
-        f"store {state['store_id']}, mode {state['mode']}" + (", PAUSED (nothing goes to the cloud)" if state["paused"] else ""),
+        f"store {state['store_id']}, mode {state['mode']}"
+        + (", PAUSED (nothing goes to the cloud)" if state["paused"] else ""),
         f"level: {state['level']}",
         *(f"  {p['level']}: {p['message']}" for p in state["problems"]),
         f"events: {state['last_seq']} written, {state['delivered_seq']} delivered, {state['backlog']} waiting"

@@ -7,31 +7,98 @@ kinds appear as the product grows) and keeps the clients' secrets in
 The simulators run in the demo's own process: serial ones on ptys linked under
 ``<dir>/dev/``, network ones on loopback ports; ``storehub sim`` drives them through
 ``<dir>/sim.sock``.  The ports stay clear of a system Mosquitto that Debian may have
-started on 1883.
+started on 1883; ``--port-base N`` moves them all (``DemoPorts``), so two demos run
+side by side, and ``<dir>/ports.json`` tells `storehub sim`, `sync` and `cloud` where
+this demo's are.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import IO
 
 from bus.passwords import hash_secret, new_secret
 from cloud_link.reference.config import token_digest
 from hub.config import StoreHubConfig
 
 DEMO_STORE = "demo-store"
-DEMO_MQTT_PORT = 1884
-DEMO_WEBSOCKETS_PORT = 9002
-DEMO_API_PORT = 8080
-#: The simulated network receipt printer (a real one listens on 9100).
-DEMO_PRINTER_PORT = 19100
-#: The simulated card terminal (a real one listens on 20007).
-DEMO_TERMINAL_PORT = 21007
-#: The reference cloud the demo store replicates to.
-DEMO_CLOUD_PORT = 8090
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    """Every loopback port the demo listens on.  The defaults are the README's; with
+    ``--port-base N`` each is N plus its field's place in this list (0 to 5)."""
+
+    mqtt: int = 1884
+    websockets: int = 9002
+    rest: int = 8080
+    #: The reference cloud the demo store replicates to.
+    cloud: int = 8090
+    #: The simulated network receipt printer (a real one listens on 9100).
+    printer: int = 19100
+    #: The simulated card terminal (a real one listens on 20007).
+    terminal: int = 21007
+
+    @classmethod
+    def from_base(cls, base: int) -> DemoPorts:
+        return cls(*(base + offset for offset in range(len(fields(cls)))))
+
+    @classmethod
+    def read(cls, directory: Path) -> DemoPorts:
+        """The ports of the demo in ``directory`` (the defaults when it never wrote them)."""
+        try:
+            return cls(**json.loads((directory / PORTS_FILE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return cls()
+
+    def write(self, directory: Path) -> None:
+        (directory / PORTS_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    def taken(self) -> list[tuple[str, int]]:
+        """The ports some other program listens on, as (what, number)."""
+        return [(PORT_NAMES[name], number) for name, number in asdict(self).items() if _taken(number)]
+
+
+#: What ``storehub demo`` writes beside its config: the ports it listens on, by name.
+PORTS_FILE = "ports.json"
+
+#: ``--port-base N`` uses N to N + PORT_SPAN - 1.
+PORT_SPAN = len(fields(DemoPorts))
+
+#: How a person calls each port in a message.
+PORT_NAMES = {
+    "mqtt": "the MQTT port",
+    "websockets": "the MQTT over WebSockets port",
+    "rest": "the REST port",
+    "cloud": "the reference cloud's port",
+    "printer": "the simulated receipt printer's port",
+    "terminal": "the simulated card terminal's port",
+}
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers themselves bind: a port held only by closing connections is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+def ports_taken_message(taken: list[tuple[str, int]]) -> str:
+    """``the REST port 8080 is taken (by another demo?); …``, one line a port."""
+    lines = [f"{what} {number} is taken (by another demo?)" for what, number in taken]
+    return "\n".join(lines) + f"; choose --port-base N (the demo then uses N to N+{PORT_SPAN - 1})"
+
 
 DEMO_CLIENTS = (
     ("till-1", "till", "Till 1 at the checkout"),
@@ -55,7 +122,7 @@ options = { sharing = "exclusive", allow_crash = true }
 """
 
 
-def demo_peripherals_toml(directory: Path) -> str:
+def demo_peripherals_toml(directory: Path, ports: DemoPorts) -> str:
     """The checkout's peripherals: what they are and where the hub finds their simulators."""
     dev = directory / "dev"
     return f"""
@@ -76,7 +143,7 @@ options = {{ code_page = "cp866" }}
 id = "printer-1"
 kind = "receipt_printer"
 driver = "network"
-port = "127.0.0.1:{DEMO_PRINTER_PORT}"
+port = "127.0.0.1:{ports.printer}"
 model = "TM-T88V"
 options = {{ drawer_pin = 2 }}
 
@@ -84,7 +151,7 @@ options = {{ drawer_pin = 2 }}
 id = "drawer-1"
 kind = "cash_drawer"
 driver = "network"
-port = "127.0.0.1:{DEMO_PRINTER_PORT}"
+port = "127.0.0.1:{ports.printer}"
 options = {{ drawer_pin = 2 }}
 
 [[devices]]
@@ -95,14 +162,14 @@ port = "{dev / "fiscal-1"}"
 [[devices]]
 id = "terminal-1"
 kind = "payment_terminal"
-options = {{ host = "127.0.0.1", port = {DEMO_TERMINAL_PORT}, currency = "EUR" }}
+options = {{ host = "127.0.0.1", port = {ports.terminal}, currency = "EUR" }}
 """
 
 
 class DemoPeripherals:
     """The demo's simulated peripherals, started before the hub and stopped after it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, ports: DemoPorts) -> None:
         from devices.sim.control import SimulatorDesk
         from devices.sim.customer_display import LineDisplaySimulator
         from devices.sim.escpos_printer import EscposPrinterSimulator
@@ -114,11 +181,11 @@ class DemoPeripherals:
         self.desk = SimulatorDesk(directory / "sim.sock")
         self.scanner = SerialScannerSimulator(dev / "scanner-1", terminator="CR")
         self.display = LineDisplaySimulator(dev / "display-1", state_file=sim / "display-1.txt")
-        self.printer = EscposPrinterSimulator(port=DEMO_PRINTER_PORT, receipts_dir=sim / "printer-1")
+        self.printer = EscposPrinterSimulator(port=ports.printer, receipts_dir=sim / "printer-1")
         # Its memory (numbering, shift, the fiscal storage's documents) outlives the demo,
         # as a real register's outlives the hub: a restarted demo goes on numbering.
         self.register = SerialFiscalRegister(dev / "fiscal-1", state_dir=sim / "fiscal-1")
-        self.terminal = ZvtTerminalSimulator(port=DEMO_TERMINAL_PORT)
+        self.terminal = ZvtTerminalSimulator(port=ports.terminal)
 
     async def start(self) -> None:
         self.scanner.start()
@@ -193,13 +260,15 @@ def seed_demo_store(config: StoreHubConfig, now: float | None = None) -> str:
         engine.dispose()
 
 
-async def run_demo(config: StoreHubConfig, directory: Path) -> None:
+async def run_demo(config: StoreHubConfig, directory: Path, ports: DemoPorts) -> None:
     from cloud_link.reference.process import CloudServer
     from hub.app import run_hub
 
-    peripherals = DemoPeripherals(directory.resolve())
+    peripherals = DemoPeripherals(directory.resolve(), ports)
     folder = directory.resolve() / "cloud"
-    cloud = CloudServer(folder / "cloud.toml", f"http://127.0.0.1:{DEMO_CLOUD_PORT}", folder / "cloud.log")
+    cloud = CloudServer(
+        folder / "cloud.toml", f"http://127.0.0.1:{ports.cloud}", folder / "cloud.log", pid_file=folder / CLOUD_PID_FILE
+    )
     await cloud.start()
     try:
         await peripherals.start()
@@ -239,7 +308,7 @@ class DemoCredentials:
         )
 
 
-def prepare_demo_cloud(directory: Path) -> str:
+def prepare_demo_cloud(directory: Path, ports: DemoPorts) -> str:
     """The reference cloud's config, and its two tokens in files of their own (mode 0600):
     ``admin-token`` for `storehub cloud` commands, ``store-token`` for the demo hub.
     Returns the store's token."""
@@ -254,7 +323,7 @@ def prepare_demo_cloud(directory: Path) -> str:
     (directory / "cloud.toml").write_text(
         "# The demo's reference cloud. Rewritten by `storehub demo` at every start.\n"
         'database = "cloud.db"\n'
-        f"port = {DEMO_CLOUD_PORT}\n"
+        f"port = {ports.cloud}\n"
         f'admin_token_sha256 = "{token_digest(tokens["admin-token"])}"\n'
         "\n[[stores]]\n"
         f'id = "{DEMO_STORE}"\n'
@@ -275,12 +344,57 @@ def demo_secret(directory: Path, client: str) -> str | None:
 def demo_api_access(directory: Path, *, client: str) -> tuple[str, str] | None:
     """The demo hub's REST address and ``client``'s bearer token, when there is a demo in ``directory``."""
     secret = demo_secret(directory, client)
-    return (f"http://127.0.0.1:{DEMO_API_PORT}", f"{client}:{secret}") if secret else None
+    return (f"http://127.0.0.1:{DemoPorts.read(directory).rest}", f"{client}:{secret}") if secret else None
 
 
-def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
+#: Held (flock) by the running demo of a folder; the kernel lets go when the demo dies,
+#: however it dies, so whoever gets it knows what runs from that folder is left over.
+LOCK_FILE = "demo.lock"
+
+#: The reference cloud's pid, beside its config, for the next demo to check.
+CLOUD_PID_FILE = "cloud.pid"
+
+
+class DemoRunning(Exception):
+    pass
+
+
+def hold_demo_folder(directory: Path) -> IO[str]:
+    """Claim ``directory`` for this demo until the process ends (keep the returned file
+    open); raises ``DemoRunning`` when a live demo holds it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = open(directory / LOCK_FILE, "a+")  # not inherited: children never hold it
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise DemoRunning(f"a demo (pid {holder}) is already running in {directory}; stop it, or give --dir") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def stop_leftovers(directory: Path) -> None:
+    """What a demo in ``directory`` that was killed (SIGKILL, a closed terminal) left
+    running, stopped before the ports are checked (call it holding the folder): its
+    broker, which outlives the hub on purpose to deliver the hub's Last Will, and a
+    reference cloud the kernel did not stop with it."""
+    from bus.broker import stop_stale_broker
+    from cloud_link.reference.process import stop_leftover_cloud
+
+    stop_stale_broker(directory / "state" / "broker")
+    stop_leftover_cloud(directory / "cloud" / CLOUD_PID_FILE, directory / "cloud" / "cloud.toml")
+
+
+def prepare_demo(directory: Path, ports: DemoPorts | None = None) -> tuple[Path, DemoCredentials]:
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
+    ports = ports or DemoPorts()
+    ports.write(directory)
     credentials_path = directory / "credentials.json"
     secrets: dict[str, str] = {}
     if credentials_path.exists():
@@ -294,7 +408,7 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\ndescription = "{text}"\nsecret_hash = "{hash_secret(secrets[cid])}"\n'
         for cid, role, text in DEMO_CLIENTS
     )
-    store_token = prepare_demo_cloud(directory / "cloud")
+    store_token = prepare_demo_cloud(directory / "cloud", ports)
     config_path = directory / "storehub.toml"
     config_path.write_text(
         "# The demo store. Rewritten by `storehub demo` at every start; edit a copy instead.\n"
@@ -302,19 +416,19 @@ def prepare_demo(directory: Path) -> tuple[Path, DemoCredentials]:
         f'state_dir = "{directory / "state"}"\n'
         "\n[bus]\n"
         'mode = "managed"\n'
-        f"port = {DEMO_MQTT_PORT}\n"
-        f"websockets_port = {DEMO_WEBSOCKETS_PORT}\n"
+        f"port = {ports.mqtt}\n"
+        f"websockets_port = {ports.websockets}\n"
         "\n[api]\n"
-        f"port = {DEMO_API_PORT}\n"
+        f"port = {ports.rest}\n"
         "\n[cloud]\n"
         "# Pushed to the reference cloud; the pull feed stays open too, for curl.\n"
         'mode = "both"\n'
-        f'url = "http://127.0.0.1:{DEMO_CLOUD_PORT}"\n'
+        f'url = "http://127.0.0.1:{ports.cloud}"\n'
         f'token = "{store_token}"\n'
         "# The demo's thresholds are low, so an outage drill shows warnings within minutes.\n"
         "thresholds = { backlog_warning = 50, backlog_alarm = 500, age_warning_s = 60, age_alarm_s = 600 }\n"
         + clients
         + DEMO_ECHO_DEVICES
-        + demo_peripherals_toml(directory)
+        + demo_peripherals_toml(directory, ports)
     )
     return config_path, DemoCredentials(secrets)

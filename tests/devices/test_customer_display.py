@@ -134,6 +134,16 @@ async def test_an_unplugged_display_goes_offline_and_shows_the_last_lines_when_i
     assert await sees(sim, ("Кефир", "ИТОГО 159.80"))
 
 
+async def test_an_unplugged_display_says_why_once(display):
+    device, sim, port = display
+    sim.stop()
+    await until(lambda: device.error is not None and device.error["message"].startswith("cannot open"), timeout=3.0)
+    # pyserial's own text says "[Errno 2]" and the path twice over; the technician reads it once.
+    assert device.error["message"] == f"cannot open {sim.link}: [Errno 2] No such file or directory"
+    reasons = [e.data.get("reason", "") for e in port.events if e.type == "offline"]
+    assert reasons and all(reason.count("Errno") <= 1 for reason in reasons), reasons
+
+
 async def test_a_display_missing_at_start_comes_online_when_plugged_in(tmp_path: Path):
     sim = LineDisplaySimulator(tmp_path / "display")
     port = RecordingPort()
