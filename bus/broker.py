@@ -8,14 +8,16 @@ read the whole store; the hub's own user may do anything in the store's tree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from bus.topics import ROOT, VERSION
 
@@ -167,31 +169,31 @@ def stop_stale_broker(workdir: Path, timeout: float = 5.0) -> bool:
     deliver the hub's Last Will.  The next start replaces it.  Returns True if one was
     found.
     """
-    pid_file = workdir / "mosquitto.pid"
+    return stop_leftover(
+        workdir / "mosquitto.pid", mentions=("mosquitto", str(workdir)), what="the broker", timeout=timeout
+    )
+
+
+def stop_leftover(pid_file: Path, *, mentions: tuple[str, ...], what: str, timeout: float = 5.0) -> bool:
+    """Stop the process ``pid_file`` names, a leftover of a run that was killed, if its
+    command line mentions each of ``mentions`` (else the pid is another program's by
+    now): SIGTERM, then SIGKILL after ``timeout``.  Returns True if there was one."""
     try:
-        pid = int(pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
+        process = psutil.Process(int(pid_file.read_text().strip()))
+        ours = process.status() != psutil.STATUS_ZOMBIE and all(
+            any(word in part for part in process.cmdline()) for word in mentions
+        )
+    except (OSError, ValueError, psutil.Error):
         return False
-    if b"mosquitto" not in cmdline or str(workdir).encode() not in cmdline:
-        return False  # the pid was reused by an unrelated program
-    log.warning("stopping the broker (pid %s) a previous hub left running", pid)
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    if not ours:
+        return False
+    log.warning("stopping %s (pid %s) that a killed run left running", what, process.pid)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.terminate()
+        _, alive = psutil.wait_procs([process], timeout=timeout)
+        for process in alive:
+            process.kill()
     return True
-
-
-def _alive(pid: int) -> bool:
-    """Running, and not a zombie waiting for a parent (or a container's init) to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
 
 
 class ManagedBroker:

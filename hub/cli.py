@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cloud_link.reference.cli import add_cloud_parser
 
-    add_cloud_parser(commands)
-    _cloud_follows_the_demo(commands.choices["cloud"])
+    add_cloud_parser(commands, admin_options=_demo_dir_option)
 
     devices_cmd = commands.add_parser("devices", help="look at the box's hardware")
     device_commands = devices_cmd.add_subparsers(dest="devices", required=True, metavar="WHAT")
@@ -184,20 +183,16 @@ def _port_base(text: str) -> int:
     return base
 
 
-def _cloud_follows_the_demo(cloud: argparse.ArgumentParser) -> None:
-    """`storehub cloud` comes from cloud_link, which knows nothing of the demo: give each of
-    its commands that talks to a cloud the demo's ``--dir``, as `sim` and `sync` have."""
-    for action in cloud._actions:  # argparse keeps a parser's subcommands there, and only there
-        if isinstance(action, argparse._SubParsersAction):
-            for command in action.choices.values():
-                if any(option.dest == "url" for option in command._actions):
-                    command.add_argument(
-                        "--dir",
-                        type=Path,
-                        default=Path(".storehub-demo"),
-                        help="the demo whose cloud this is, when --url and --admin-token-file are not given "
-                        "(default .storehub-demo; its ports.json says the port)",
-                    )
+def _demo_dir_option(command: argparse.ArgumentParser) -> None:
+    """`storehub cloud` comes from cloud_link, which knows nothing of the demo: each of its
+    commands that talks to a cloud gets the demo's ``--dir``, as `sim` and `sync` have."""
+    command.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(".storehub-demo"),
+        help="the demo whose cloud this is, when --url and --admin-token-file are not given "
+        "(default .storehub-demo; its ports.json says the port)",
+    )
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,19 @@ PICKUP_CODE = re.compile(r"^[A-Za-z0-9]{4,16}$")
 QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,3})?$")
 
 
-def add_cloud_parser(commands: argparse._SubParsersAction) -> None:
+def add_cloud_parser(
+    commands: argparse._SubParsersAction,
+    *,
+    admin_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """``storehub cloud …``; ``admin_options`` adds options of the caller's own to every
+    command that talks to a running cloud (the hub's CLI adds the demo's ``--dir``)."""
+
+    def _admin_options(parser: argparse.ArgumentParser) -> None:
+        _cloud_options(parser)
+        if admin_options is not None:
+            admin_options(parser)
+
     cloud = commands.add_parser(
         "cloud",
         help="the reference cloud: serve it, make tokens, see what stores sent, publish prices and pickups, faults",
@@ -90,7 +102,7 @@ def add_cloud_parser(commands: argparse._SubParsersAction) -> None:
     fault.add_argument("--clear", action="store_true", help="clear every fault first")
 
 
-def _admin_options(parser: argparse.ArgumentParser) -> None:
+def _cloud_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the cloud (default {DEFAULT_URL})")
     parser.add_argument("--admin-token", help=f"the admin token (default: ${ADMIN_TOKEN_ENV}, else the token file)")
     parser.add_argument(

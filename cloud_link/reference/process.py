@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from bus.broker import stop_leftover
+
 log = logging.getLogger(__name__)
 
 #: `storehub cloud serve` gets this long to answer /healthz before the caller gives up.
@@ -114,33 +116,14 @@ def _pid_in(pid_file: Path) -> int | None:
 
 
 def stop_leftover_cloud(pid_file: Path, config: Path, timeout: float = LEFTOVER_STOP_TIMEOUT_S) -> bool:
-    """Stop the process ``pid_file`` names if its command line says it serves ``config``
+    """Stop the cloud ``pid_file`` names if its command line says it serves ``config``
     (else the pid is another program's by now), as the hub does with the broker a
     crashed hub left.  Returns True if there was one."""
-    pid = _pid_in(pid_file)
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if pid else []
-    except OSError:
-        cmdline = []
-    ours = b"cloud_link.reference.cli" in cmdline and str(config).encode() in cmdline
-    if not ours or not _alive(pid):
-        pid_file.unlink(missing_ok=True)
-        return False
-    log.warning("stopping the reference cloud (pid %s) that a killed demo or bench left running", pid)
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    stopped = stop_leftover(
+        pid_file,
+        mentions=("cloud_link.reference.cli", str(config)),
+        what="the reference cloud",
+        timeout=timeout,
+    )
     pid_file.unlink(missing_ok=True)
-    return True
-
-
-def _alive(pid: int | None) -> bool:
-    """Running, and not a zombie that nobody reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in {"Z", "X"}
+    return stopped
