@@ -57,6 +57,11 @@ INBOUND_PAGE_ITEMS = 1000
 #: Delivered events pruned per transaction, so pruning never holds the writer long.
 PRUNE_CHUNK = 5000
 
+#: The same when the database is full: each chunk's WAL (SQLite zeroes what it deletes)
+#: must fit in the room the store keeps for upkeep, and the store checkpoints between
+#: chunks, so small chunks are what a full disk can take.
+URGENT_PRUNE_CHUNK = 200
+
 
 class CloudLink:
     def __init__(
@@ -248,11 +253,12 @@ class CloudLink:
         """Delete delivered events past retention (all delivered ones when ``urgent``)."""
         self._last_prune = self._clock()
         cutoff = self._clock() if urgent else self._clock() - self.config.retention_hours * 3600
+        limit = URGENT_PRUNE_CHUNK if urgent else PRUNE_CHUNK
         pruned = 0
         while True:
-            chunk = await self.outbox.prune_delivered(occurred_before=cutoff, limit=PRUNE_CHUNK)
+            chunk = await self.outbox.prune_delivered(occurred_before=cutoff, limit=limit)
             pruned += chunk
-            if chunk < PRUNE_CHUNK:
+            if chunk < limit:
                 break
         if pruned:
             (log.warning if urgent else log.info)(

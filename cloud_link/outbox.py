@@ -31,11 +31,11 @@ class OutboxStats:
     delivered_seq: int
     #: ``occurred_at`` of the first undelivered event (epoch seconds), None when none.
     oldest_undelivered_at: float | None
-    #: What the database's pages in use hold (what its size cap counts; free pages not).
+    #: What the database takes on the disk: its pages in use (free pages not), WAL and shm.
     bytes_used: int
-    #: What the database may grow to: its configured cap, else what the disk allows.
+    #: What it may take: that, and what it may still grow by within its cap and on the disk.
     bytes_allowed: int
-    #: The last write failed because the database could not grow.
+    #: Too full for a sale: a write was refused, or the room left is the upkeep reserve's.
     storage_full: bool
     inbound_cursor: int
 
