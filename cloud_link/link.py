@@ -13,9 +13,10 @@ Three loops on the hub's event loop, each failing and recovering on its own:
 - **inbound**: long-polls the cloud for prices, products, pickup orders, loyalty
   balances and other stores' stock after the store's cursor; the store applies a page
   and its cursor in one transaction.
-- **watch**: every few seconds reads the outbox's numbers, publishes ``sync/state``
-  (retained), logs when a threshold is crossed, and prunes delivered events older than
-  the retention period.  When the database cannot grow, delivered events go at once,
+- **watch**: at every commit of the store (at most every 250 ms) and every few
+  seconds reads the outbox's numbers, publishes ``sync/state`` (retained) when it
+  says something new — a count that moved, a problem, a level — logs when a
+  threshold is crossed, and prunes delivered events older than the retention period.  When the database cannot grow, delivered events go at once,
   whatever their age: undelivered events are never pruned.
 
 The pull feed (the hub's ``/api/v1/sync/events`` and ``ack``) moves the same
@@ -54,6 +55,11 @@ INBOUND_MIN_INTERVAL_S = 2.0
 #: Inbound items per page: a page is applied in one transaction on the store's writer.
 INBOUND_PAGE_ITEMS = 1000
 
+#: The watch looks again at the store's next commit, but no sooner than this after its
+#: last look: a new backlog is on ``sync/state`` at once, and a burst of commits costs
+#: at most four publications a second, not one per commit.
+COMMIT_LOOK_MIN_INTERVAL_S = 0.25
+
 #: Delivered events pruned per transaction, so pruning never holds the writer long.
 PRUNE_CHUNK = 5000
 
@@ -90,6 +96,8 @@ class CloudLink:
         self._latest: SyncState | None = None
         self._published: SyncState | None = None
         self._last_prune = 0.0
+        #: The delivered seq at the last urgent prune: until it moves there is nothing new to prune.
+        self._pruned_upto = -1
         self._client = (
             CloudClient(
                 base_url=config.url,
@@ -214,7 +222,7 @@ class CloudLink:
         )
         self._log_change(state)
         self._latest = state
-        if publish or not state.same_news(self._published) or self._due(state):
+        if publish or not state.same_news(self._published) or self._moved(state) or self._due(state):
             self._published = state
             try:
                 self._publish_state(state)
@@ -222,8 +230,19 @@ class CloudLink:
                 log.exception("publishing sync/state failed")
         return state
 
+    def _moved(self, state: SyncState) -> bool:
+        """A new event or a new delivery: REST and the bus must not tell two stories."""
+        published = self._published
+        return published is None or (state.last_seq, state.delivered_seq) != (
+            published.last_seq,
+            published.delivered_seq,
+        )
+
     def _due(self, state: SyncState) -> bool:
-        return self._published is None or state.ts - self._published.ts >= self.config.state_interval_s
+        # With a look's slack: the watch's clock and the document's are not the same one,
+        # and a refresh a hair early must not wait a whole interval more.
+        due = self.config.state_interval_s - COMMIT_LOOK_MIN_INTERVAL_S
+        return self._published is None or state.ts - self._published.ts >= due
 
     def _log_change(self, state: SyncState) -> None:
         before = {(p.what, p.level) for p in self._latest.problems} if self._latest else set()
@@ -240,12 +259,20 @@ class CloudLink:
             log.info("sync: all clear (%d events waiting)", state.backlog)
 
     async def _watch(self) -> None:
+        looked = time.monotonic()
         while True:
-            await asyncio.sleep(self.config.state_interval_s)
+            await self.outbox.wait_for_commit(max(0.0, looked + self.config.state_interval_s - time.monotonic()))
+            await asyncio.sleep(max(0.0, looked + COMMIT_LOOK_MIN_INTERVAL_S - time.monotonic()))
+            looked = time.monotonic()
             try:
                 state = await self.refresh()
-                if state.storage_full or self._clock() - self._last_prune >= self.config.prune_interval_s:
+                # Full: every newly delivered event goes at once (a prune with nothing new
+                # to delete would only commit, wake this loop and prune again).
+                urgent = state.storage_full and state.delivered_seq != self._pruned_upto
+                if urgent or self._clock() - self._last_prune >= self.config.prune_interval_s:
                     await self.prune(urgent=state.storage_full)
+                    if state.storage_full:
+                        self._pruned_upto = state.delivered_seq
             except Exception:
                 log.exception("sync watch failed; next look in %.0f s", self.config.state_interval_s)
 

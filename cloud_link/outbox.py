@@ -63,6 +63,11 @@ class StoreOutbox(Protocol):
         """Returns when new events may have committed, or after ``timeout`` seconds."""
         ...
 
+    async def wait_for_commit(self, timeout: float) -> None:
+        """Returns at the store's next commit (an event written, a delivery marked), or
+        after ``timeout`` seconds."""
+        ...
+
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:
         """Apply what the cloud sent, and remember ``cursor`` in the same transaction.
         Returns a report (``applied``, ``pending``, ``ignored``)."""

@@ -89,6 +89,9 @@ class HubOutbox:
         if self._domain.writer.commits == self._commits_seen:
             await self._domain.wait_for_commit(timeout)
 
+    async def wait_for_commit(self, timeout: float) -> None:
+        await self._domain.wait_for_commit(timeout)
+
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:
         batch, refused = inbound_batch(page)
         now = self._domain.clock()
