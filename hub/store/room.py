@@ -32,6 +32,11 @@ SALE_RESERVE_BYTES = 256 * 1024
 #: checkpoints the WAL after it, so one chunk's WAL at a time is what must fit.
 UPKEEP_RESERVE_BYTES = 256 * 1024
 
+#: Below this much free disk the writer gives the WAL back (checkpoint and truncate)
+#: after every delivery mark and prune: a prune's WAL would otherwise take about as
+#: much disk as the prune freed in the file, and sales would wait for the next refusal.
+TIGHT_DISK_BYTES = 1024 * 1024
+
 #: The disk space below which the writer checkpoints the WAL before it writes: a write
 #: into free pages inside the file still needs disk for its WAL frames until then.
 WAL_HEADROOM_BYTES = 256 * 1024

@@ -32,7 +32,7 @@ from sqlmodel import Session
 
 from hub.db import checkpoint
 from hub.store.errors import is_storage_full, storage_full
-from hub.store.room import WAL_HEADROOM_BYTES, DatabaseRoom, Room
+from hub.store.room import TIGHT_DISK_BYTES, WAL_HEADROOM_BYTES, DatabaseRoom, Room
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,8 @@ class StoreWriter:
             return
         try:
             room = self._room.measure()
-            if room.wal and not self._room.enough_for_a_sale(room) and checkpoint(self._engine):
+            tight = room.disk_free < TIGHT_DISK_BYTES or not self._room.enough_for_a_sale(room)
+            if room.wal and tight and checkpoint(self._engine):
                 room = self._room.measure()
             # No ordinary write may come to clear the flag (tills are told the store is
             # full): the room the upkeep made does.
