@@ -37,6 +37,10 @@ UPKEEP_RESERVE_BYTES = 256 * 1024
 #: much disk as the prune freed in the file, and sales would wait for the next refusal.
 TIGHT_DISK_BYTES = 1024 * 1024
 
+#: Room beyond any batch's needs (512 writes take a megabyte or two): with this much
+#: surely left the writer does not query the database's pages before a batch.
+PLENTY_BYTES = 32 * 1024 * 1024
+
 #: The disk space below which the writer checkpoints the WAL before it writes: a write
 #: into free pages inside the file still needs disk for its WAL frames until then.
 WAL_HEADROOM_BYTES = 256 * 1024
@@ -87,6 +91,17 @@ class DatabaseRoom:
         if self._max_bytes is not None:
             left = min(left, self._max_bytes - in_use)
         return Room(used=in_use + wal + shm, left=max(0, left), wal=wal, disk_free=disk_free)
+
+    def surely_plenty(self) -> bool:
+        """Without a query (file sizes and statvfs only): room to spare for any batch.
+        Pages in use are at most the file and its WAL; the pages still only in the WAL
+        at most the WAL."""
+        database, wal = (_size(self._path.with_name(self._path.name + tail)) for tail in ("", "-wal"))
+        disk = os.statvfs(self._path.parent)
+        left = disk.f_bavail * disk.f_frsize - wal
+        if self._max_bytes is not None:
+            left = min(left, self._max_bytes - database - wal)
+        return left >= PLENTY_BYTES
 
     def enough_for_writes(self, room: Room | None = None) -> bool:
         """Room for an ordinary write beyond what the delivery mark and pruning keep."""

@@ -158,7 +158,7 @@ class StoreWriter:
         ``checkpointed``, that the WAL has disk to grow into (``_NoRoom``)."""
         outcomes: list[tuple[bool, Any]] = []
         with Session(self._engine, expire_on_commit=False) as session:
-            if check_room and self._room is not None:
+            if check_room and self._room is not None and not self._room.surely_plenty():
                 # Measured inside the transaction: its write lock is taken, nothing grows meanwhile.
                 room = self._room.measure(session.connection())
                 cramped = room.wal > 0 and room.disk_free < WAL_HEADROOM_BYTES
