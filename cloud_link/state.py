@@ -194,7 +194,10 @@ class SyncMetrics(Collector):
                 "Age of the oldest event not yet in the cloud (0 when none).",
                 state.oldest_undelivered_age_s or 0,
             ),
-            "storehub_sync_database_bytes": ("What the store database's pages in use hold.", state.bytes_used),
+            "storehub_sync_database_bytes": (
+                "What the store database takes: pages in use, WAL, shm.",
+                state.bytes_used,
+            ),
             "storehub_sync_database_allowed_bytes": ("What the database may grow to.", state.bytes_allowed),
             "storehub_sync_storage_full": ("1 while the database cannot grow.", int(state.storage_full)),
             "storehub_sync_cloud_reachable": ("1 while the cloud answers.", int(bool(state.cloud_reachable))),

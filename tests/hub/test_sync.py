@@ -586,8 +586,8 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
         assert refused.error is not None and refused.error.code == "storage_full", refused
         assert refused.error.retryable
         assert len(closed_receipts(sim.register)) == printed, "a receipt printed that the store cannot record"
-        # Stock writes that still fit in half-empty pages go through; the first that needs
-        # a new page is refused.
+        # Stock writes go through until only the room kept for deliveries and pruning is
+        # left (or the cap refuses a new page); then they are refused.
         for _ in range(2000):
             if (move := receive_kefir(hub)).status_code != 200:
                 break
