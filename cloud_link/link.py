@@ -16,8 +16,9 @@ Three loops on the hub's event loop, each failing and recovering on its own:
 - **watch**: at every commit of the store (at most every 250 ms) and every few
   seconds reads the outbox's numbers, publishes ``sync/state`` (retained) when it
   says something new — a count that moved, a problem, a level — logs when a
-  threshold is crossed, and prunes delivered events older than the retention period.  When the database cannot grow, delivered events go at once,
-  whatever their age: undelivered events are never pruned.
+  threshold is crossed, and prunes delivered events older than the retention period.
+  When the database cannot grow, delivered events go at once, whatever their age:
+  undelivered events are never pruned.
 
 The pull feed (the hub's ``/api/v1/sync/events`` and ``ack``) moves the same
 delivered marker; ``allows_pull`` is what the hub's API asks before serving it.
@@ -259,11 +260,14 @@ class CloudLink:
             log.info("sync: all clear (%d events waiting)", state.backlog)
 
     async def _watch(self) -> None:
-        looked = time.monotonic()
+        looked, seen = time.monotonic(), self.outbox.commits()
         while True:
-            await self.outbox.wait_for_commit(max(0.0, looked + self.config.state_interval_s - time.monotonic()))
+            await self.outbox.wait_for_commit(
+                max(0.0, looked + self.config.state_interval_s - time.monotonic()), since=seen
+            )
             await asyncio.sleep(max(0.0, looked + COMMIT_LOOK_MIN_INTERVAL_S - time.monotonic()))
-            looked = time.monotonic()
+            # Counted before the look: a commit while it reads is news for the next one.
+            looked, seen = time.monotonic(), self.outbox.commits()
             try:
                 state = await self.refresh()
                 # Full: every newly delivered event goes at once (a prune with nothing new

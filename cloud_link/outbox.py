@@ -63,9 +63,13 @@ class StoreOutbox(Protocol):
         """Returns when new events may have committed, or after ``timeout`` seconds."""
         ...
 
-    async def wait_for_commit(self, timeout: float) -> None:
-        """Returns at the store's next commit (an event written, a delivery marked), or
-        after ``timeout`` seconds."""
+    def commits(self) -> int:
+        """How many transactions the store has committed so far (for ``wait_for_commit``)."""
+        ...
+
+    async def wait_for_commit(self, timeout: float, *, since: int) -> None:
+        """Returns once the store has committed more than ``since`` transactions (an event
+        written, a delivery marked) — at once if it already has — or after ``timeout``."""
         ...
 
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:

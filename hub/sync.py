@@ -89,8 +89,14 @@ class HubOutbox:
         if self._domain.writer.commits == self._commits_seen:
             await self._domain.wait_for_commit(timeout)
 
-    async def wait_for_commit(self, timeout: float) -> None:
-        await self._domain.wait_for_commit(timeout)
+    def commits(self) -> int:
+        return self._domain.writer.commits
+
+    async def wait_for_commit(self, timeout: float, *, since: int) -> None:
+        # No wake-up is lost between the check and the wait: the writer's notice runs on
+        # this loop, after the wait has begun.
+        if self._domain.writer.commits == since:
+            await self._domain.wait_for_commit(timeout)
 
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:
         batch, refused = inbound_batch(page)
