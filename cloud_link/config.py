@@ -74,7 +74,11 @@ class CloudConfig(BaseModel):
     retention_hours: float = Field(
         168, ge=0, description="Delivered events stay this long (for audits and re-reads), then go; undelivered stay."
     )
-    state_interval_s: float = Field(5, gt=0, description="How often sync/state and the metrics are refreshed.")
+    state_interval_s: float = Field(
+        5,
+        gt=0,
+        description="How often sync/state and the metrics are refreshed at least (a store commit refreshes them at once).",
+    )
     prune_interval_s: float = Field(600, gt=0, description="How often delivered events past retention are pruned.")
     thresholds: Thresholds = Field(default_factory=Thresholds, description="Warning and alarm levels.")
 

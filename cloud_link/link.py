@@ -13,10 +13,12 @@ Three loops on the hub's event loop, each failing and recovering on its own:
 - **inbound**: long-polls the cloud for prices, products, pickup orders, loyalty
   balances and other stores' stock after the store's cursor; the store applies a page
   and its cursor in one transaction.
-- **watch**: every few seconds reads the outbox's numbers, publishes ``sync/state``
-  (retained), logs when a threshold is crossed, and prunes delivered events older than
-  the retention period.  When the database cannot grow, delivered events go at once,
-  whatever their age: undelivered events are never pruned.
+- **watch**: at every commit of the store (at most every 250 ms) and every few
+  seconds reads the outbox's numbers, publishes ``sync/state`` (retained) when it
+  says something new — a count that moved, a problem, a level — logs when a
+  threshold is crossed, and prunes delivered events older than the retention period.
+  When the database cannot grow, delivered events go at once, whatever their age:
+  undelivered events are never pruned.
 
 The pull feed (the hub's ``/api/v1/sync/events`` and ``ack``) moves the same
 delivered marker; ``allows_pull`` is what the hub's API asks before serving it.
@@ -54,8 +56,18 @@ INBOUND_MIN_INTERVAL_S = 2.0
 #: Inbound items per page: a page is applied in one transaction on the store's writer.
 INBOUND_PAGE_ITEMS = 1000
 
+#: The watch looks again at the store's next commit, but no sooner than this after its
+#: last look: a new backlog is on ``sync/state`` at once, and a burst of commits costs
+#: at most four publications a second, not one per commit.
+COMMIT_LOOK_MIN_INTERVAL_S = 0.25
+
 #: Delivered events pruned per transaction, so pruning never holds the writer long.
 PRUNE_CHUNK = 5000
+
+#: The same when the database is full: each chunk's WAL (SQLite zeroes what it deletes)
+#: must fit in the room the store keeps for upkeep, and the store checkpoints between
+#: chunks, so small chunks are what a full disk can take.
+URGENT_PRUNE_CHUNK = 200
 
 
 class CloudLink:
@@ -85,6 +97,8 @@ class CloudLink:
         self._latest: SyncState | None = None
         self._published: SyncState | None = None
         self._last_prune = 0.0
+        #: The delivered seq at the last urgent prune: until it moves there is nothing new to prune.
+        self._pruned_upto = -1
         self._client = (
             CloudClient(
                 base_url=config.url,
@@ -209,7 +223,7 @@ class CloudLink:
         )
         self._log_change(state)
         self._latest = state
-        if publish or not state.same_news(self._published) or self._due(state):
+        if publish or not state.same_news(self._published) or self._moved(state) or self._due(state):
             self._published = state
             try:
                 self._publish_state(state)
@@ -217,8 +231,19 @@ class CloudLink:
                 log.exception("publishing sync/state failed")
         return state
 
+    def _moved(self, state: SyncState) -> bool:
+        """A new event or a new delivery: REST and the bus must not tell two stories."""
+        published = self._published
+        return published is None or (state.last_seq, state.delivered_seq) != (
+            published.last_seq,
+            published.delivered_seq,
+        )
+
     def _due(self, state: SyncState) -> bool:
-        return self._published is None or state.ts - self._published.ts >= self.config.state_interval_s
+        # With a look's slack: the watch's clock and the document's are not the same one,
+        # and a refresh a hair early must not wait a whole interval more.
+        due = self.config.state_interval_s - COMMIT_LOOK_MIN_INTERVAL_S
+        return self._published is None or state.ts - self._published.ts >= due
 
     def _log_change(self, state: SyncState) -> None:
         before = {(p.what, p.level) for p in self._latest.problems} if self._latest else set()
@@ -235,12 +260,23 @@ class CloudLink:
             log.info("sync: all clear (%d events waiting)", state.backlog)
 
     async def _watch(self) -> None:
+        looked, seen = time.monotonic(), self.outbox.commits()
         while True:
-            await asyncio.sleep(self.config.state_interval_s)
+            await self.outbox.wait_for_commit(
+                max(0.0, looked + self.config.state_interval_s - time.monotonic()), since=seen
+            )
+            await asyncio.sleep(max(0.0, looked + COMMIT_LOOK_MIN_INTERVAL_S - time.monotonic()))
+            # Counted before the look: a commit while it reads is news for the next one.
+            looked, seen = time.monotonic(), self.outbox.commits()
             try:
                 state = await self.refresh()
-                if state.storage_full or self._clock() - self._last_prune >= self.config.prune_interval_s:
+                # Full: every newly delivered event goes at once (a prune with nothing new
+                # to delete would only commit, wake this loop and prune again).
+                urgent = state.storage_full and state.delivered_seq != self._pruned_upto
+                if urgent or self._clock() - self._last_prune >= self.config.prune_interval_s:
                     await self.prune(urgent=state.storage_full)
+                    if state.storage_full:
+                        self._pruned_upto = state.delivered_seq
             except Exception:
                 log.exception("sync watch failed; next look in %.0f s", self.config.state_interval_s)
 
@@ -248,11 +284,12 @@ class CloudLink:
         """Delete delivered events past retention (all delivered ones when ``urgent``)."""
         self._last_prune = self._clock()
         cutoff = self._clock() if urgent else self._clock() - self.config.retention_hours * 3600
+        limit = URGENT_PRUNE_CHUNK if urgent else PRUNE_CHUNK
         pruned = 0
         while True:
-            chunk = await self.outbox.prune_delivered(occurred_before=cutoff, limit=PRUNE_CHUNK)
+            chunk = await self.outbox.prune_delivered(occurred_before=cutoff, limit=limit)
             pruned += chunk
-            if chunk < PRUNE_CHUNK:
+            if chunk < limit:
                 break
         if pruned:
             (log.warning if urgent else log.info)(

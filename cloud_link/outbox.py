@@ -31,11 +31,11 @@ class OutboxStats:
     delivered_seq: int
     #: ``occurred_at`` of the first undelivered event (epoch seconds), None when none.
     oldest_undelivered_at: float | None
-    #: What the database's pages in use hold (what its size cap counts; free pages not).
+    #: What the database takes on the disk: its pages in use (free pages not), WAL and shm.
     bytes_used: int
-    #: What the database may grow to: its configured cap, else what the disk allows.
+    #: What it may take: that, and what it may still grow by within its cap and on the disk.
     bytes_allowed: int
-    #: The last write failed because the database could not grow.
+    #: Too full for a sale: a write was refused, or the room left is the upkeep reserve's.
     storage_full: bool
     inbound_cursor: int
 
@@ -61,6 +61,15 @@ class StoreOutbox(Protocol):
 
     async def wait_for_events(self, timeout: float) -> None:
         """Returns when new events may have committed, or after ``timeout`` seconds."""
+        ...
+
+    def commits(self) -> int:
+        """How many transactions the store has committed so far (for ``wait_for_commit``)."""
+        ...
+
+    async def wait_for_commit(self, timeout: float, *, since: int) -> None:
+        """Returns once the store has committed more than ``since`` transactions (an event
+        written, a delivery marked) — at once if it already has — or after ``timeout``."""
         ...
 
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:

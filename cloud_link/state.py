@@ -83,9 +83,11 @@ class SyncState(BaseModel):
     delivered_seq: int = Field(description="Every event up to this one is in the cloud.")
     backlog: int = Field(description="Events not yet in the cloud.")
     oldest_undelivered_age_s: float | None = Field(description="How long the oldest of them has waited.")
-    bytes_used: int = Field(description="What the database's pages in use hold (what its size cap counts).")
-    bytes_allowed: int = Field(description="What the database may grow to (its cap, else the disk).")
-    storage_full: bool = Field(description="The database could not grow at the last write.")
+    bytes_used: int = Field(description="What the database takes on the disk: its pages in use, WAL and shm.")
+    bytes_allowed: int = Field(description="What it may take: that, and what it may still grow by (cap, disk).")
+    storage_full: bool = Field(
+        description="Too full for a sale: a write was refused, or only the upkeep reserve is left."
+    )
     inbound_cursor: int
     pushed_events: int
     failures: int
@@ -192,7 +194,10 @@ class SyncMetrics(Collector):
                 "Age of the oldest event not yet in the cloud (0 when none).",
                 state.oldest_undelivered_age_s or 0,
             ),
-            "storehub_sync_database_bytes": ("What the store database's pages in use hold.", state.bytes_used),
+            "storehub_sync_database_bytes": (
+                "What the store database takes: pages in use, WAL, shm.",
+                state.bytes_used,
+            ),
             "storehub_sync_database_allowed_bytes": ("What the database may grow to.", state.bytes_allowed),
             "storehub_sync_storage_full": ("1 while the database cannot grow.", int(state.storage_full)),
             "storehub_sync_cloud_reachable": ("1 while the cloud answers.", int(bool(state.cloud_reachable))),

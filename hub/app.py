@@ -197,6 +197,7 @@ class Hub:
             writer_engine=self.engine,
             reader_engine=self.reader_engine,
             accrual_percent=self.config.loyalty.accrual_percent,
+            room=self.room,
         )
         await self.store.start()
 

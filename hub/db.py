@@ -12,12 +12,16 @@ lookup reads a consistent snapshot beside the writer instead of queueing for its
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
+
+log = logging.getLogger(__name__)
 
 #: How long a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_MS = 5_000
@@ -66,3 +70,22 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Write the WAL's pages into the database file and truncate the WAL to nothing.
+
+    SQLite's own checkpoints (every 1000 pages) leave the WAL at its largest, and on a
+    small disk never come at all: the WAL then holds the disk.  Truncating gives that
+    space back, and the free pages a prune made become reusable in the file.  False
+    when a reader kept it from finishing (it tries again next time) or it failed."""
+    raw = engine.raw_connection()
+    try:
+        # The DBAPI connection is in autocommit (no BEGIN): a checkpoint needs no transaction open.
+        busy, _frames, _copied = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    except sqlite3.Error as exc:
+        log.warning("checkpointing the WAL failed: %s", exc)
+        return False
+    finally:
+        raw.close()

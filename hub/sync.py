@@ -14,7 +14,7 @@ from sqlmodel import Session
 from cloud_link.outbox import EventBatch, OutboxStats
 from hub.store import outbox
 from hub.store.domain import StoreDomain, apply_inbound
-from hub.store.room import SALE_RESERVE_BYTES, DatabaseRoom
+from hub.store.room import DatabaseRoom
 from hub.store.schemas import (
     Ignored,
     InboundBatch,
@@ -69,8 +69,8 @@ class HubOutbox:
                 oldest_undelivered_at=outbox.oldest_undelivered(session=session, acked_seq=position.acked_seq),
                 bytes_used=room.used,
                 bytes_allowed=room.allowed,
-                # Either a write failed for want of space, or a sale would now be refused.
-                storage_full=self._domain.writer.storage_full or room.left < SALE_RESERVE_BYTES,
+                # Either a write was refused for want of space, or a sale would now be.
+                storage_full=self._domain.writer.storage_full or not self._room.enough_for_a_sale(room),
                 inbound_cursor=position.inbound_cursor,
             )
 
@@ -82,10 +82,20 @@ class HubOutbox:
         def work(session: Session) -> int:
             return outbox.acknowledge(session=session, upto_seq=upto_seq, now=now)[0]
 
-        return await self._domain.writer.run(work)
+        # Upkeep: a full database must still record what the cloud holds, or it can never prune.
+        return await self._domain.writer.run(work, upkeep=True)
 
     async def wait_for_events(self, timeout: float) -> None:
         if self._domain.writer.commits == self._commits_seen:
+            await self._domain.wait_for_commit(timeout)
+
+    def commits(self) -> int:
+        return self._domain.writer.commits
+
+    async def wait_for_commit(self, timeout: float, *, since: int) -> None:
+        # No wake-up is lost between the check and the wait: the writer's notice runs on
+        # this loop, after the wait has begun.
+        if self._domain.writer.commits == since:
             await self._domain.wait_for_commit(timeout)
 
     async def apply_inbound(self, page: dict[str, Any], cursor: int) -> dict[str, Any]:
@@ -102,7 +112,8 @@ class HubOutbox:
 
     async def prune_delivered(self, *, occurred_before: float, limit: int) -> int:
         return await self._domain.writer.run(
-            lambda session: outbox.prune_delivered(session=session, occurred_before=occurred_before, limit=limit)
+            lambda session: outbox.prune_delivered(session=session, occurred_before=occurred_before, limit=limit),
+            upkeep=True,
         )
 
 

@@ -25,6 +25,7 @@ from bus.payloads import ErrorCode
 from hub.store import catalogue, loyalty, orders, outbox, parked, pickups, sales, stock
 from hub.store.errors import StoreError
 from hub.store.requests import once
+from hub.store.room import DatabaseRoom
 from hub.store.schemas import (
     AccrualCreate,
     Ignored,
@@ -70,12 +71,13 @@ class StoreDomain:
         reader_engine: Engine,
         accrual_percent: Decimal,
         clock: Callable[[], float] = time.time,
+        room: DatabaseRoom | None = None,
     ) -> None:
         self.store_id = store_id
         self.accrual_percent = accrual_percent
         self.clock = clock
         self._reader = reader_engine
-        self.writer = StoreWriter(writer_engine, on_commit=self._committed)
+        self.writer = StoreWriter(writer_engine, on_commit=self._committed, room=room)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._new_events = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -320,7 +322,8 @@ class StoreDomain:
             acked, moved = outbox.acknowledge(session=s, upto_seq=upto_seq, now=self.clock())
             return SyncAckResult(acked_seq=acked, moved=moved)
 
-        return await self.writer.run(work)
+        # Upkeep, as the pusher's mark: a pulling cloud's word is recorded even on a full disk.
+        return await self.writer.run(work, upkeep=True)
 
 
 def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> InboundReport:

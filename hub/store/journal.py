@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from devices.journal import JournalEntry, JournalState
+from hub.db import checkpoint as checkpoint_wal
 from hub.store.errors import is_storage_full, storage_full
 from hub.store.models import DeviceJournalRow
 from hub.store.room import DatabaseRoom
@@ -118,7 +119,7 @@ class StoreDeviceJournal:
     def begin(
         self, device_id: str, key: str, *, client: str, action: str, request: dict[str, Any]
     ) -> tuple[JournalEntry, bool]:
-        if self._room is not None and not self._room.enough_for_a_sale():
+        if self._room is not None and not self._room_for_a_sale():
             existing = self.get(device_id, key)
             if existing is None or existing.state is JournalState.VOID:
                 log.critical("%s: a new %s refused: the database has no room to record it", device_id, action)
@@ -127,6 +128,14 @@ class StoreDeviceJournal:
             return begin_journal_entry(
                 session=session, device_id=device_id, key=key, client=client, action=action, request=request
             )
+
+    def _room_for_a_sale(self) -> bool:
+        assert self._room is not None
+        room = self._room.measure()
+        if self._room.enough_for_a_sale(room):
+            return True
+        # The WAL may hold the difference (a prune's, say): checkpointed, it is room again.
+        return bool(room.wal) and checkpoint_wal(self._engine) and self._room.enough_for_a_sale()
 
     def checkpoint(self, device_id: str, key: str, **progress: Any) -> None:
         self._update(device_id, key, progress=progress)

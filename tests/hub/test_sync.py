@@ -11,11 +11,13 @@ hub notices them as it notices any commit it did not make (within its re-check).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -385,6 +387,83 @@ async def test_a_store_that_pushes_keeps_its_pull_feed_shut(tmp_path: Path, clou
         await asyncio.to_thread(hub.cleanup)
 
 
+# -- sync/state as it happens ------------------------------------------------------------------
+
+#: A new backlog reaches the retained sync/state this fast (the link looks at most every
+#: 250 ms while events are written; the rest is the bus).
+NEW_BACKLOG_ON_THE_BUS_S = 1.0
+
+
+async def test_a_new_backlog_is_on_sync_state_at_once_not_at_the_next_refresh(tmp_path: Path, connect: Connect):
+    """Issue 14, point 14: REST said 1 waiting while the retained sync/state said 0 for up
+    to 10 s.  The periodic refresh is set to a minute here, so only the commit can tell."""
+    offline = CloudProcess(tmp_path / "cloud")  # configured, never started: the WAN is down
+    hub = await asyncio.to_thread(hub_with_cloud, tmp_path / "hub", offline, state_interval_s=60)
+    try:
+        tech = await connect(hub, "tech-1")
+        retained: list[dict[str, Any]] = []
+        tech.watch("sync/state", lambda topic, document: retained.append(document))
+        booked = httpx.post(
+            hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud")
+        )
+        assert booked.status_code == 200, booked.text
+        assert httpx.post(hub.api_url + "/api/v1/sync/pause", headers=hub.headers("tech-1")).status_code == 200
+        await until(lambda: retained and retained[-1]["paused"], 5, "the pause on sync/state")
+        before = sync_state(hub)["backlog"]
+        assert retained[-1]["backlog"] == before
+
+        assert receive_kefir(hub).status_code == 200
+        assert sync_state(hub)["backlog"] == before + 1
+        await until(
+            lambda: retained[-1]["backlog"] == before + 1, NEW_BACKLOG_ON_THE_BUS_S, "the new backlog on sync/state"
+        )
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+
+
+async def test_a_burst_of_sales_is_published_a_few_times_a_second_not_once_per_sale(tmp_path: Path):
+    """The bound on the news: loyalty accruals as fast as the store's writer takes them,
+    for a second, on a real store database; sync/state follows at most every 250 ms."""
+    from cloud_link.config import CloudConfig
+    from cloud_link.link import COMMIT_LOOK_MIN_INTERVAL_S, CloudLink
+    from hub.store.domain import StoreDomain
+    from hub.store.room import DatabaseRoom
+    from hub.store.schemas import AccrualCreate
+    from hub.sync import HubOutbox
+    from tests.hub.store.support import ACCRUAL_PERCENT, CARD
+
+    database = tmp_path / "store.db"
+    writer_engine = create_store_engine(database)
+    migrate(writer_engine)
+    reader_engine = create_store_engine(database, readonly=True)
+    room = DatabaseRoom(reader_engine, database, None)
+    domain = StoreDomain(
+        store_id=STORE, writer_engine=writer_engine, reader_engine=reader_engine, accrual_percent=ACCRUAL_PERCENT
+    )
+    published: list[tuple[float, int]] = []
+    link = CloudLink(
+        outbox=HubOutbox(domain, room),
+        config=CloudConfig(mode="pull", state_interval_s=60),
+        publish_state=lambda state: published.append((time.monotonic(), state.last_seq)),
+    )
+    await domain.start()
+    await link.start()
+    try:
+        started, sales = time.monotonic(), 0
+        while time.monotonic() - started < 1.0:
+            await domain.accrue(CARD, AccrualCreate(points=1), "till-1")
+            sales += 1
+        await until(lambda: published[-1][1] == sales, 1.0, "the last sale on sync/state")
+        during = [moment for moment, _ in published if moment >= started]
+        assert sales > 20 and len(during) <= 1.0 / COMMIT_LOOK_MIN_INTERVAL_S + 2, (sales, len(during))
+        assert all(b - a >= COMMIT_LOOK_MIN_INTERVAL_S * 0.9 for a, b in zip(during, during[1:], strict=False))
+    finally:
+        await link.stop()
+        await domain.stop()
+        reader_engine.dispose()
+        writer_engine.dispose()
+
+
 # -- the demo's switch --------------------------------------------------------------------
 
 
@@ -507,8 +586,8 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
         assert refused.error is not None and refused.error.code == "storage_full", refused
         assert refused.error.retryable
         assert len(closed_receipts(sim.register)) == printed, "a receipt printed that the store cannot record"
-        # Stock writes that still fit in half-empty pages go through; the first that needs
-        # a new page is refused.
+        # Stock writes go through until only the room kept for deliveries and pruning is
+        # left (or the cap refuses a new page); then they are refused.
         for _ in range(2000):
             if (move := receive_kefir(hub)).status_code != 200:
                 break
@@ -547,3 +626,136 @@ def fill(database: Path, cap: int) -> tuple[int, int]:
         last = append_sales(database, 500, first=1_000_000 + appended)
         appended += 500
     return last, appended
+
+
+# -- a disk that is really full ---------------------------------------------------------------
+
+#: The small filesystem the hub's data folder lives on: its database, WAL, shm and the
+#: broker's files fill it in seconds.
+SMALL_DISK = "3m"
+
+#: Once the WAN is back, sales must resume within this (docs/sync.md promises they do).
+RECOVERY_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """The hub's data folder on a 3 MiB tmpfs: a real ENOSPC, not a size cap."""
+    folder = tmp_path / "hub" / "state"
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+#: Where the sales from this process stop and the hub's own writes take over.
+FILL_AHEAD_BYTES = 400 * 1024
+
+
+def checkpoint_wal(database: Path) -> None:
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def free_bytes(folder: Path) -> int:
+    disk = os.statvfs(folder)
+    return disk.f_bavail * disk.f_frsize
+
+
+async def fill_the_disk(hub: HubProcess) -> httpx.Response:
+    """The day's sales until the disk is nearly full, then kefir deliveries through the
+    hub, a few at a time, until it refuses one; returns the refusal.  (The sales come
+    from this process, as in the tests above, with the checkpoints the hub would have
+    made: booking thousands through the hub would take a minute.  The last of the disk
+    goes through the hub's own writer and room check.)"""
+    state = hub.directory / "state"
+    first = 1
+    while free_bytes(state) > FILL_AHEAD_BYTES:
+        await asyncio.to_thread(append_sales, state / "storehub.db", 200, per_transaction=200, first=first)
+        await asyncio.to_thread(checkpoint_wal, state / "storehub.db")
+        first += 200
+    async with httpx.AsyncClient(headers=hub.headers("manager-1"), timeout=10) as client:
+        for _ in range(2000):
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        hub.api_url + "/api/v1/stock/moves", json={"sku": "KEF-930", "kind": "receipt", "quantity": "1"}
+                    )
+                    for _ in range(8)
+                )
+            )
+            refused = [answer for answer in answers if answer.status_code != 200]
+            if refused:
+                return refused[0]
+    raise AssertionError("16,000 stock moves and the 3 MiB disk is still not full")
+
+
+async def test_a_really_full_disk_recovers_once_the_wan_is_back(
+    tmp_path: Path, cloud: CloudProcess, connect: Connect, small_disk: Path
+):
+    """A real ENOSPC (issue 14, point 4): the WAL must be counted, and the hub must keep
+    the room to record what the cloud confirmed and to prune it, or it never recovers."""
+    from devices.sim.fiscal_register import SerialFiscalRegister
+    from tests.conftest import TEST_DEVICES, until_device_online
+    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, devices_toml
+
+    sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
+    sim.start()
+    cloud.start()
+    hub = HubProcess(
+        tmp_path / "hub", devices=TEST_DEVICES + devices_toml(sim), sections=cloud.hub_section(batch_events=500)
+    )
+    try:
+        hub.write_config()
+        await asyncio.to_thread(hub.start)
+        tech = await connect(hub, "tech-1")
+        retained: list[dict[str, Any]] = []
+        tech.watch("sync/state", lambda topic, document: retained.append(document))
+        till = await connect(hub, "till-1")
+        await until_device_online(till, hub, DEVICE, 15)
+        booked = httpx.post(
+            hub.api_url + "/api/v1/sync/inbound", json={"products": [KEFIR]}, headers=hub.headers("cloud")
+        )
+        assert booked.status_code == 200, booked.text
+
+        # The WAN goes down and the shop goes on until the disk is full.
+        assert httpx.post(hub.api_url + "/api/v1/sync/pause", headers=hub.headers("tech-1")).status_code == 200
+        refusal = await fill_the_disk(hub)
+        assert refusal.status_code == 507 and refusal.json()["error"]["code"] == "storage_full", refusal.text
+        printed = len(closed_receipts(sim.register))
+        refused = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-full", timeout=10)
+        assert refused.error is not None and refused.error.code == "storage_full", refused
+        assert len(closed_receipts(sim.register)) == printed, "a receipt printed that the store cannot record"
+        await until(lambda: retained and retained[-1]["storage_full"], 5, "storage_full on sync/state")
+        committed = sync_state(hub)["last_seq"]
+        assert sync_state(hub)["delivered_seq"] == 0 and committed > 100
+
+        # The WAN is back: delivered catches up, the alarm clears and the shop sells again.
+        assert httpx.post(hub.api_url + "/api/v1/sync/resume", headers=hub.headers("tech-1")).status_code == 200
+        deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+        try:
+            await until(lambda: sync_state(hub)["delivered_seq"] >= committed, deadline - time.monotonic(), "delivered")
+            await until(lambda: not retained[-1]["storage_full"], deadline - time.monotonic(), "storage_full cleared")
+        except AssertionError as exc:
+            files = {path.name: path.stat().st_size for path in small_disk.iterdir()}
+            raise AssertionError(f"{exc}\n{sync_state(hub)}\n{files}\nhub:\n{hub.log()}") from None
+        move = receive_kefir(hub)
+        assert move.status_code == 200, move.text
+        sold = await till.request(DEVICE, "fiscalize", RECEIPT, idempotency_key="sale-after", timeout=10)
+        assert sold.ok, sold
+        assert len(closed_receipts(sim.register)) == printed + 1
+        last = sync_state(hub)["last_seq"]
+        assert last > committed + 1
+        await until_delivered(hub, cloud, last, timeout=RECOVERY_TIMEOUT_S)
+        assert_exactly_once_in_order(cloud, last)
+        assert cloud.store()["duplicates"] == 0
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        sim.stop()

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
+from bus.payloads import ErrorCode
 from hub.store import outbox
 from hub.store.domain import StoreDomain
+from hub.store.errors import StoreError
 from hub.store.models import OutboxEvent
 from hub.store.outbox import NewEvent
+from hub.store.room import UPKEEP_RESERVE_BYTES, DatabaseRoom
 from hub.store.schemas import AccrualCreate
 from hub.store.writer import StoreWriter, WriterStopped
 from tests.hub.store.support import CARD, Gate, outbox_rows
@@ -138,3 +143,47 @@ async def test_a_caller_that_gives_up_does_not_stop_the_writer(domain: StoreDoma
         pytest.fail("the writer thread died after one caller was cancelled: no write is served any more")
     assert later["points"] == 1
     assert [row.type for row in outbox_rows(domain)][-1] == "loyalty.accrued"
+
+
+def test_a_full_database_refuses_ordinary_writes_but_records_deliveries_and_prunes(
+    engines: tuple[Engine, Engine], tmp_path: Path
+):
+    """The last of the room is the upkeep's: without it a full store could never record
+    what the cloud confirmed, so never prune, so never take a sale again."""
+    writer_engine, reader_engine = engines
+    path = tmp_path / "store.db"
+    plain = StoreWriter(writer_engine)
+    plain.start()
+    try:
+        assert [plain.run_sync(append(n)) for n in range(3)] == [1, 2, 3]
+    finally:
+        plain.stop()
+    # A cap that leaves less than the upkeep reserve (the cap counts pages in use, as SQLite's does).
+    with reader_engine.connect() as connection:
+        pages, free, size = (
+            connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    in_use = (pages - free) * size
+    room = DatabaseRoom(reader_engine, path, in_use + UPKEEP_RESERVE_BYTES // 2)
+    assert not room.enough_for_writes() and not room.enough_for_a_sale()
+    writer = StoreWriter(writer_engine, room=room)
+    writer.start()
+    try:
+        with pytest.raises(StoreError) as refused:
+            writer.run_sync(append(4))
+        assert refused.value.code == ErrorCode.STORAGE_FULL and writer.storage_full
+
+        def deliver(session: Session) -> int:
+            return outbox.acknowledge(session=session, upto_seq=3, now=0.0)[0]
+
+        def prune(session: Session) -> int:
+            return outbox.prune_delivered(session=session, occurred_before=time.time() + 60, limit=200)
+
+        assert writer.submit(deliver, upkeep=True).result(5) == 3
+        assert writer.submit(prune, upkeep=True).result(5) == 3
+        with Session(reader_engine) as session:
+            assert session.execute(select(OutboxEvent)).all() == []
+            assert outbox.outbox_position(session=session).last_seq == 3, "the refused write took a seq"
+    finally:
+        writer.stop()
