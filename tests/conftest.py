@@ -27,6 +27,7 @@ from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
 from bus.payloads import ErrorCode, Response
 from cloud_link.reference.config import token_digest
+from tests.demo_support import demos  # noqa: F401 (a fixture: demo stores as processes)
 
 if TYPE_CHECKING:
     from devices.shtrikh import Frame
