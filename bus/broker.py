@@ -180,9 +180,7 @@ def stop_leftover(pid_file: Path, *, mentions: tuple[str, ...], what: str, timeo
     now): SIGTERM, then SIGKILL after ``timeout``.  Returns True if there was one."""
     try:
         process = psutil.Process(int(pid_file.read_text().strip()))
-        ours = process.status() != psutil.STATUS_ZOMBIE and all(
-            any(word in part for part in process.cmdline()) for word in mentions
-        )
+        ours = _running(process) and all(any(word in part for part in process.cmdline()) for word in mentions)
     except (OSError, ValueError, psutil.Error):
         return False
     if not ours:
@@ -190,10 +188,21 @@ def stop_leftover(pid_file: Path, *, mentions: tuple[str, ...], what: str, timeo
     log.warning("stopping %s (pid %s) that a killed run left running", what, process.pid)
     with contextlib.suppress(psutil.NoSuchProcess):
         process.terminate()
-        _, alive = psutil.wait_procs([process], timeout=timeout)
-        for process in alive:
+        deadline = time.monotonic() + timeout
+        while _running(process) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _running(process):
             process.kill()
     return True
+
+
+def _running(process: psutil.Process) -> bool:
+    """Running, and not a zombie: a leftover's parent is gone, and where nobody reaps
+    orphans (a container's init) it stays a zombie that no waiting ends."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class ManagedBroker:

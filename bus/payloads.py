@@ -234,6 +234,25 @@ class Event(Payload):
     ts: float = Field(default_factory=now)
 
 
+#: A \\u escape of half a surrogate pair not followed (or preceded) by its other half.
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def describe_json_problem(parser_says: str, payload: bytes) -> str:
+    """Why ``payload`` is not JSON the hub can take, in a till's words, from what the
+    parser (pydantic-core's, on MQTT and REST alike) said: "nested too deeply (…)" or
+    "not valid JSON: …", naming a lone surrogate when there is one."""
+    detail = parser_says.removeprefix("Invalid JSON: ")
+    if "recursion limit" in detail:
+        return f"nested too deeply ({detail})"
+    if _LONE_SURROGATE.search(payload.decode("utf-8", "replace")):
+        return f"not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff), which has no UTF-8 form ({detail})"
+    return f"not valid JSON: {detail}"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field and why, for an ``invalid_request`` message."""
     parts = []

@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response as StarletteResponse
 
-from bus.payloads import DeviceError, ErrorCode, Response
+from bus.payloads import DeviceError, ErrorCode, Response, describe_json_problem
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def install_refusals(app: FastAPI) -> None:
 
 def _field(error: Any) -> dict[str, str]:
     if error["type"] == "json_invalid":  # the whole body, at a byte offset that means little to a till
-        return {"field": "body", "reason": f"not valid JSON: {error.get('ctx', {}).get('error', error['msg'])}"}
+        return {"field": "body", "reason": error.get("ctx", {}).get("error", error["msg"])}
     return {"field": ".".join(str(p) for p in error["loc"]), "reason": error["msg"]}
 
 
@@ -150,11 +150,13 @@ class JsonBody(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
+            body = await self.body()
             try:
-                self._json = pydantic_core.from_json(await self.body())
+                self._json = pydantic_core.from_json(body)
             except ValueError as exc:
-                # FastAPI turns a JSONDecodeError into a validation error: invalid_request.
-                raise json.JSONDecodeError(str(exc), "", 0) from exc
+                # FastAPI turns a JSONDecodeError into a validation error: invalid_request,
+                # with the same reason a till on MQTT would get.
+                raise json.JSONDecodeError(describe_json_problem(str(exc), body), "", 0) from exc
         return self._json
 
 

@@ -27,6 +27,7 @@ from bus.payloads import (
     ErrorCode,
     Request,
     Response,
+    describe_json_problem,
     describe_validation_error,
 )
 from bus.topics import HUB_TARGET, RequestTopic, TopicTree
@@ -142,7 +143,7 @@ class RequestRouter:
         except ValidationError as exc:
             if any(e["type"] == "json_invalid" for e in exc.errors()):
                 self._reject("not_json", "request is not JSON")
-                return None, _json_problem(exc.errors()[0]["msg"], payload)
+                return None, "payload is " + describe_json_problem(exc.errors()[0]["msg"], payload)
             self._reject("invalid_fields", describe_validation_error(exc))
             return None, describe_validation_error(exc)
 
@@ -244,23 +245,6 @@ async def _answer_of(actor: DeviceActor, job: Job) -> Response:
         return Response.success(job.request_id, await actor.handle(job))
     except DeviceError as exc:
         return exc.to_response(job.request_id)
-
-
-#: A \\u escape of half a surrogate pair not followed (or preceded) by its other half.
-_LONE_SURROGATE = re.compile(
-    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
-    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-)
-
-
-def _json_problem(parser_says: str, payload: bytes) -> str:
-    """What to tell a till whose payload is not JSON the hub can take, in its words."""
-    detail = parser_says.removeprefix("Invalid JSON: ")
-    if "recursion limit" in detail:
-        return f"payload is nested too deeply ({detail})"
-    if _LONE_SURROGATE.search(payload.decode("utf-8", "replace")):
-        return f"payload is not valid JSON: a string holds a lone surrogate (\\ud800-\\udfff), which has no UTF-8 form ({detail})"
-    return f"payload is not valid JSON: {detail}"
 
 
 #: Inside a JSON value, the characters that matter when skipping it: quotes and brackets.

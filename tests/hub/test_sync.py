@@ -259,10 +259,11 @@ async def test_a_price_change_and_a_pickup_published_on_the_cloud_reach_the_stor
         cloud.publish(products=[KEFIR], prices=[{"sku": "KEF-930", "version": 1, "amount": 7490}])
         await until(lambda: (p := product(hub, "KEF-930")) and p["price"]["amount"] == 7490, 15, "the kefir priced")
 
-        # The category manager changes the price in the cloud, with the CLI.
+        # The category manager changes the price in the cloud, with the CLI (--admin-token=…:
+        # a random token may start with "-", which argparse would take for an option).
         changed = subprocess.run(
             [sys.executable, "-m", "hub.cli", "cloud", "publish-price", "--url", cloud.url,
-             "--admin-token", cloud.admin_token, "--store", STORE, "--sku", "KEF-930", "--amount", "7990"],
+             f"--admin-token={cloud.admin_token}", "--store", STORE, "--sku", "KEF-930", "--amount", "7990"],
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert changed.returncode == 0, changed.stderr
