@@ -22,8 +22,12 @@ bench: setup
 	$(BIN)/storehub bench api
 	$(BIN)/storehub bench sync
 
+# ruff (with the complexity bound, pyproject names the exceptions) and its formatter;
+# DESIGN.md's import rules are a test (tests/test_architecture.py), also `lint-imports`.
 lint: setup
 	$(BIN)/ruff check hub devices bus tui cloud_link tests
+	$(BIN)/ruff format --check hub devices bus tui cloud_link tests
+	$(BIN)/lint-imports
 
 setup: broker $(STAMP)
 
