@@ -340,12 +340,11 @@ class PaymentTerminal(DeviceActor):
                 silence=options.query_silence_s,
             )
             if registered.refusal is not None or registered.abort is not None:
-                code = registered.failure_code
-                reason, words = zvt.describe_result(code)
-                raise DeviceError(
-                    ErrorCode.DEVICE_ERROR,
-                    f"{self.id}: the terminal refused registration ({words}); check the password and currency",
-                    {"reason": reason, "result_code": code},
+                raise _terminal_error(
+                    registered.failure_code,
+                    lambda words: (
+                        f"{self.id}: the terminal refused registration ({words}); check the password and currency"
+                    ),
                 )
             if registered.completion is not None:
                 self.capabilities["terminal_id"] = registered.completion.terminal_id
@@ -524,15 +523,15 @@ class PaymentTerminal(DeviceActor):
         if dialogue.refusal is not None:
             # 84 xx: the terminal did not take the command; nothing happened.
             code = dialogue.refusal.code
-            reason, words = zvt.describe_result(code)
-            if key is not None:
-                await self._journal("void", key, f"the terminal refused the command: {words}")
-            raise DeviceError(
-                ErrorCode.DEVICE_ERROR,
-                f"{self.id} refused the {operation}: {words}; nothing was charged, try again",
-                {"reason": reason, "result_code": code},
+            error = _terminal_error(
+                code,
+                lambda words: f"{self.id} refused the {operation}: {words}; nothing was charged, try again",
                 retryable=True,
             )
+            if key is not None:
+                _reason, words = zvt.describe_result(code)
+                await self._journal("void", key, f"the terminal refused the command: {words}")
+            raise error
         status = dialogue.status
         if dialogue.abort is None and status is not None and status.approved:
             result = _transaction_result(operation, request, status)
@@ -653,13 +652,7 @@ class PaymentTerminal(DeviceActor):
                 zvt.end_of_day(self.options.password), silence=self.options.end_of_day_silence_s
             )
         if dialogue.refusal is not None or dialogue.abort is not None:
-            code = dialogue.failure_code
-            reason, words = zvt.describe_result(code)
-            raise DeviceError(
-                ErrorCode.DEVICE_ERROR,
-                f"{self.id}: end of day failed: {words}",
-                {"reason": reason, "result_code": code},
-            )
+            raise _terminal_error(dialogue.failure_code, lambda words: f"{self.id}: end of day failed: {words}")
         status = dialogue.status
         return {
             "done": True,
@@ -730,16 +723,18 @@ def _terminal_time(status: StatusInformation) -> str | None:
 
 
 def _refusal(device: str, operation: Operation, code: int, *, aborted_by_till: bool) -> DeviceError:
-    reason, words = zvt.describe_result(code)
-    if reason == "aborted" and aborted_by_till:
+    error = _terminal_error(code, lambda words: f"{device}: {operation} {words}", retryable=False)
+    if aborted_by_till and (error.details or {}).get("reason") == "aborted":
         return DeviceError(
             ErrorCode.CANCELLED,
             f"the {operation} was aborted by the till; nothing was charged",
             {"reason": "aborted_by_till", "result_code": code},
         )
-    return DeviceError(
-        ErrorCode.DEVICE_ERROR,
-        f"{device}: {operation} {words}",
-        {"reason": reason, "result_code": code},
-        retryable=False,
-    )
+    return error
+
+
+def _terminal_error(code: int, say: Callable[[str], str], *, retryable: bool | None = None) -> DeviceError:
+    """What the terminal refused or aborted, with result ``code``, as a ``device_error``:
+    ``say`` puts the code's words (``zvt.describe_result``) into the sentence for the till."""
+    reason, words = zvt.describe_result(code)
+    return DeviceError(ErrorCode.DEVICE_ERROR, say(words), {"reason": reason, "result_code": code}, retryable=retryable)

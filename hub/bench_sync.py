@@ -38,7 +38,7 @@ from sqlmodel import Session
 from bus.passwords import new_secret
 from cloud_link.client import CloudClient
 from cloud_link.outbox import EventBatch
-from cloud_link.reference.config import token_digest
+from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from cloud_link.reference.process import CloudServer
 from hub.bench import (
     BENCH_STORE,
@@ -129,10 +129,13 @@ async def fresh_cloud(folder: Path, stores: dict[str, str]):
     folder.mkdir(parents=True)
     port = free_loopback_ports(1)[0]
     admin = new_secret()
-    lines = ['database = "cloud.db"', f"port = {port}", f'admin_token_sha256 = "{token_digest(admin)}"']
-    for store, token in stores.items():
-        lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{token_digest(token)}"']
-    (folder / "cloud.toml").write_text("\n".join(lines) + "\n")
+    write_cloud_config(
+        folder / "cloud.toml",
+        database="cloud.db",
+        port=port,
+        admin_token_sha256=token_digest(admin),
+        stores=[StoreConfig(id=store, token_sha256=token_digest(token)) for store, token in stores.items()],
+    )
     url = f"http://127.0.0.1:{port}"
     server = CloudServer(folder / "cloud.toml", url, folder / "cloud.log")
     say(f"cloud: starting the reference cloud on {url}…")

@@ -1,9 +1,8 @@
 """The hub's SQLite database: one engine factory, migrations applied at start-up.
 
-Every connection runs in WAL mode with a busy timeout and foreign keys on, and every
-transaction begins with ``BEGIN IMMEDIATE`` so a writer takes the write lock up front
-instead of failing half-way with "database is locked".  ``synchronous=FULL`` because
-the outbox and the fiscal journal must survive a power cut the instant they commit.
+Connections are set up by ``cloud_link.sqlite`` (WAL, a busy timeout, ``BEGIN
+IMMEDIATE`` for writers), with foreign keys on and ``synchronous=FULL``: the outbox and
+the fiscal journal must survive a power cut the instant they commit.
 
 Readers (product lookups, the pull feed) use an engine of their own made with
 ``readonly=True``: deferred transactions on ``query_only`` connections, so a till's
@@ -18,8 +17,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event
-from sqlmodel import create_engine
+from sqlalchemy import Engine
+
+from cloud_link.sqlite import sqlite_engine
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +30,16 @@ BUSY_TIMEOUT_MS = 5_000
 def create_store_engine(path: Path, *, readonly: bool = False, max_bytes: int | None = None) -> Engine:
     """``max_bytes`` caps the database's size: past it writes fail as on a full disk
     (``storage_full``), and the box keeps the room it needs for the rest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Let SQLAlchemy's "begin" event below issue BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")
-        if readonly:
-            cursor.execute("PRAGMA query_only=ON")
-        if max_bytes is not None:
-            # SQLite counts the cap in pages.
-            page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
-            cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
-        cursor.close()
+    return sqlite_engine(
+        path,
+        readonly=readonly,
+        synchronous="FULL",
+        busy_timeout_ms=BUSY_TIMEOUT_MS,
+        foreign_keys=True,
+        max_bytes=max_bytes,
         # SQLite's own lower() folds ASCII only; product search needs Cyrillic too.
-        dbapi_connection.create_function("py_lower", 1, _lower, deterministic=True)
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-    return engine
+        functions={"py_lower": _lower},
+    )
 
 
 def _lower(value: str | None) -> str | None:

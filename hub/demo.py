@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from bus.passwords import hash_secret, new_secret
-from cloud_link.reference.config import token_digest
+from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from hub.config import StoreHubConfig
 
 DEMO_STORE = "demo-store"
@@ -320,15 +320,13 @@ def prepare_demo_cloud(directory: Path, ports: DemoPorts) -> str:
             path.write_text(new_secret() + "\n")
         os.chmod(path, 0o600)
         tokens[name] = path.read_text().strip()
-    (directory / "cloud.toml").write_text(
-        "# The demo's reference cloud. Rewritten by `storehub demo` at every start.\n"
-        'database = "cloud.db"\n'
-        f"port = {ports.cloud}\n"
-        f'admin_token_sha256 = "{token_digest(tokens["admin-token"])}"\n'
-        "\n[[stores]]\n"
-        f'id = "{DEMO_STORE}"\n'
-        'name = "Demo store"\n'
-        f'token_sha256 = "{token_digest(tokens["store-token"])}"\n'
+    write_cloud_config(
+        directory / "cloud.toml",
+        comment="The demo's reference cloud. Rewritten by `storehub demo` at every start.",
+        database="cloud.db",
+        port=ports.cloud,
+        admin_token_sha256=token_digest(tokens["admin-token"]),
+        stores=[StoreConfig(id=DEMO_STORE, name="Demo store", token_sha256=token_digest(tokens["store-token"]))],
     )
     return tokens["store-token"]
 

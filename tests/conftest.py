@@ -26,7 +26,7 @@ from bus.client import DEFAULT_REQUEST_TIMEOUT_S, RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
 from bus.payloads import ErrorCode, Response
-from cloud_link.reference.config import token_digest
+from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from tests.demo_support import demos  # noqa: F401 (a fixture: demo stores as processes)
 
 if TYPE_CHECKING:
@@ -356,20 +356,21 @@ class CloudProcess:
         return self.directory / "cloud.toml"
 
     def write_config(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lines = [
-            'database = "cloud.db"',
-            f"port = {self.port}",
-            f'admin_token_sha256 = "{token_digest(self.admin_token)}"',
-        ]
-        if self.tls:
-            lines += [f'certfile = "{self.tls[0]}"', f'keyfile = "{self.tls[1]}"']
+        stores = []
         for store, token in self.store_tokens.items():
-            lines += ["", "[[stores]]", f'id = "{store}"', f'token_sha256 = "{token_digest(token)}"']
-            if store in self.pulls:
-                pull_url, pull_token = self.pulls[store]
-                lines += [f'pull_url = "{pull_url}"', f'pull_token = "{pull_token}"']
-        self.config_path.write_text("\n".join(lines) + "\n")
+            pull_url, pull_token = self.pulls.get(store, (None, None))
+            stores.append(
+                StoreConfig(id=store, token_sha256=token_digest(token), pull_url=pull_url, pull_token=pull_token)
+            )
+        write_cloud_config(
+            self.config_path,
+            database="cloud.db",
+            port=self.port,
+            admin_token_sha256=token_digest(self.admin_token),
+            certfile=self.tls[0] if self.tls else None,
+            keyfile=self.tls[1] if self.tls else None,
+            stores=stores,
+        )
 
     def hub_section(self, store: str = STORE, *, mode: str = "push", **settings: Any) -> str:
         """The `[cloud]` section of a hub that talks to this cloud, with test-sized timings."""

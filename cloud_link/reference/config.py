@@ -1,5 +1,9 @@
 """The reference cloud's configuration: one TOML file, validated with every bad field named.
 
+``write_cloud_config`` is the one writer of such a file (the demo, the sync bench and the
+tests use it): it builds the model first, so what it writes is what ``load_cloud_config``
+accepts.
+
 Tokens are configured by their SHA-256 hex digest only (``storehub cloud token`` makes a
 token and its digest).  Relative paths are relative to the config file's folder, so a
 demo folder can be moved as a whole.
@@ -10,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
+import tomli_w
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 #: Store ids as the hub spells them (``bus.topics.ID_PATTERN``, copied: the cloud imports nothing of the hub).
@@ -119,3 +125,32 @@ def _describe(error: Any) -> str:
     """``stores.1.token_sha256: String should match pattern …``"""
     where = ".".join(str(part) for part in error["loc"]) or "file"
     return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def write_cloud_config(
+    path: Path,
+    *,
+    port: int,
+    admin_token_sha256: str,
+    database: Path | str = Path("cloud.db"),
+    stores: Iterable[StoreConfig] = (),
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    comment: str | None = None,
+) -> Path:
+    """Write a cloud's config to ``path`` (its folder made if missing), with ``comment``
+    as its first lines.  Only what is given is written; a bad value raises before anything is."""
+    config = CloudConfig(
+        database=database,
+        port=port,
+        admin_token_sha256=admin_token_sha256,
+        stores=list(stores),
+        certfile=certfile,
+        keyfile=keyfile,
+    )
+    text = tomli_w.dumps(config.model_dump(mode="json", exclude_unset=True, exclude_none=True))
+    if comment:
+        text = "".join(f"# {line}\n" for line in comment.splitlines()) + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

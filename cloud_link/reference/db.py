@@ -2,9 +2,10 @@
 
 The cloud is the system of record for what the stores sent, so every connection runs in
 WAL mode with ``synchronous=FULL``: a batch the cloud has answered survives a power cut.
-Writers begin with ``BEGIN IMMEDIATE`` (the write lock up front, never "database is
-locked" half-way); readers use their own engine with deferred transactions on
-``query_only`` connections, so a store asking for its position never queues behind a batch.
+Connections are set up by ``cloud_link.sqlite``, as the hub's are: writers begin with
+``BEGIN IMMEDIATE`` (the write lock up front, never "database is locked" half-way);
+readers use their own engine with deferred transactions on ``query_only`` connections,
+so a store asking for its position never queues behind a batch.
 
 A batch is one transaction whatever its size: one range query for the seqs already held,
 one ``executemany`` of the new events, one indexed walk up from the old contiguous seq.
@@ -30,8 +31,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     select,
     update,
@@ -49,6 +48,7 @@ from cloud_link.reference.schemas import (
     Published,
     StoreSummary,
 )
+from cloud_link.sqlite import sqlite_engine
 
 log = logging.getLogger("storehub.cloud")
 
@@ -130,32 +130,13 @@ class CloudDatabase:
 
 
 def open_database(path: Path) -> CloudDatabase:
-    path.parent.mkdir(parents=True, exist_ok=True)
     writer = _engine(path, readonly=False)
     metadata.create_all(writer)
     return CloudDatabase(writer=writer, reader=_engine(path, readonly=True))
 
 
 def _engine(path: Path, *, readonly: bool) -> Engine:
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Let the "begin" listener below issue BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=FULL")
-        if readonly:
-            cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-    return engine
+    return sqlite_engine(path, readonly=readonly, synchronous="FULL", busy_timeout_ms=BUSY_TIMEOUT_MS)
 
 
 def rfc3339(moment: dt.datetime) -> str:

@@ -19,7 +19,7 @@ import uuid6
 import uvicorn
 from fastapi import FastAPI
 
-from cloud_link.reference.config import CloudConfig, load_cloud_config, token_digest
+from cloud_link.reference.config import CloudConfig, StoreConfig, load_cloud_config, token_digest, write_cloud_config
 from cloud_link.reference.server import run_cloud
 
 STORE = "demo-store"
@@ -42,16 +42,21 @@ def free_port() -> int:
 
 def write_config(folder: Path, *, port: int, pulls: dict[str, tuple[str, str]] | None = None) -> Path:
     """A cloud for STORE and OTHER; ``pulls`` maps a store to the (url, token) of its feed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    text = f'database = "data/cloud.db"\nport = {port}\nadmin_token_sha256 = "{sha256(ADMIN_TOKEN)}"\n'
+    stores = []
     for store_id, token in TOKENS.items():
-        text += f'\n[[stores]]\nid = "{store_id}"\ntoken_sha256 = "{sha256(token)}"\nname = "Store {store_id}"\n'
-        if pulls and store_id in pulls:
-            url, pull_token = pulls[store_id]
-            text += f'pull_url = "{url}"\npull_token = "{pull_token}"\n'
-    path = folder / "cloud.toml"
-    path.write_text(text)
-    return path
+        url, pull_token = (pulls or {}).get(store_id, (None, None))
+        stores.append(
+            StoreConfig(
+                id=store_id, token_sha256=sha256(token), name=f"Store {store_id}", pull_url=url, pull_token=pull_token
+            )
+        )
+    return write_cloud_config(
+        folder / "cloud.toml",
+        database="data/cloud.db",
+        port=port,
+        admin_token_sha256=sha256(ADMIN_TOKEN),
+        stores=stores,
+    )
 
 
 def event(seq: int, *, store_id: str = STORE, event_id: str | None = None, **data: Any) -> dict[str, Any]:
