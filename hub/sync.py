@@ -6,7 +6,7 @@ inbound pages and pruning.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
@@ -15,25 +15,15 @@ from cloud_link.outbox import EventBatch, OutboxStats
 from hub.store import outbox
 from hub.store.domain import StoreDomain, apply_inbound
 from hub.store.room import DatabaseRoom
-from hub.store.schemas import (
-    Ignored,
-    InboundBatch,
-    LoyaltySnapshotIn,
-    PickupIn,
-    PriceIn,
-    ProductIn,
-    StockElsewhereIn,
-)
+from hub.store.schemas import Ignored, InboundBatch
 
 log = logging.getLogger(__name__)
 
-#: Each inbound kind and the shape its items must have.
-INBOUND_KINDS: dict[str, TypeAdapter[Any]] = {
-    "products": TypeAdapter(ProductIn),
-    "prices": TypeAdapter(PriceIn),
-    "pickups": TypeAdapter(PickupIn),
-    "loyalty": TypeAdapter(LoyaltySnapshotIn),
-    "stock_elsewhere": TypeAdapter(StockElsewhereIn),
+#: Each inbound kind (``cloud_link.contract.INBOUND_KINDS``) and the store's model its
+#: items are read into, as ``InboundBatch`` says: one item at a time, so one bad item is
+#: reported alone.
+ITEM_SHAPES: dict[str, TypeAdapter[Any]] = {
+    kind: TypeAdapter(get_args(field.annotation)[0]) for kind, field in InboundBatch.model_fields.items()
 }
 
 
@@ -123,7 +113,7 @@ def inbound_batch(page: dict[str, Any]) -> tuple[InboundBatch, list[Ignored]]:
     kept: dict[str, list[Any]] = {}
     refused: list[Ignored] = []
     for kind, items in page.items():
-        adapter = INBOUND_KINDS.get(kind)
+        adapter = ITEM_SHAPES.get(kind)
         if adapter is None:
             if items:
                 log.warning("the cloud sent %d inbound items of unknown kind %r; ignored", len(items), kind)
