@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from cloud_link.contract import BatchReceipt, InboundPage, Position
-from cloud_link.outbox import EventBatch
+from cloud_link.outbox import EncodedBatch
 
 #: gzip level for pushed batches: event JSON shrinks about 8x at level 1 already, and
 #: the box's CPU is shared with the checkout; higher levels buy a few percent for 3x the time.
@@ -73,7 +73,7 @@ class CloudClient:
         """Where the cloud is: the highest seq up to which it holds every event."""
         return await self._call(Position, "GET", "/position")
 
-    async def push(self, batch: EventBatch) -> BatchReceipt:
+    async def push(self, batch: EncodedBatch) -> BatchReceipt:
         body = orjson.dumps(
             {
                 "store_id": self.store_id,

@@ -11,7 +11,7 @@ from typing import Any, get_args
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
-from cloud_link.outbox import EventBatch, OutboxStats
+from cloud_link.outbox import EncodedBatch, OutboxStats
 from hub.store import outbox
 from hub.store.domain import StoreDomain, apply_inbound
 from hub.store.room import DatabaseRoom
@@ -35,17 +35,19 @@ class HubOutbox:
         #: The writer's commit count when the pusher last read: a commit since then means news.
         self._commits_seen = -1
 
-    def read_batch(self, *, after: int, limit: int) -> EventBatch | None:
+    def read_batch(self, *, after: int, limit: int) -> EncodedBatch | None:
         self._commits_seen = self._domain.writer.commits
 
-        def read(session: Session) -> EventBatch | None:
+        def read(session: Session) -> EncodedBatch | None:
             seqs, encoded = outbox.encoded_events_after(
                 session=session, after=after, limit=limit, store_id=self.store_id
             )
             if not seqs:
                 return None
             head = outbox.outbox_position(session=session).last_seq
-            return EventBatch(first_seq=seqs[0], last_seq=seqs[-1], count=len(seqs), events_json=encoded, head_seq=head)
+            return EncodedBatch(
+                first_seq=seqs[0], last_seq=seqs[-1], count=len(seqs), events_json=encoded, head_seq=head
+            )
 
         return self._domain.read(read)
 
