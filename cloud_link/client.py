@@ -1,5 +1,5 @@
-"""The store's calls to its cloud (docs/cloud.md has the contract), over one
-keep-alive HTTPS connection with the store's bearer token.
+"""The store's calls to its cloud (docs/cloud.md has the contract, ``cloud_link.contract``
+its models), over one keep-alive HTTPS connection with the store's bearer token.
 
 Every answer is read into a typed model; anything else — a refused connection, a
 timeout, a 5xx, a body that is not what the contract says — is ``CloudTrouble``, which
@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from cloud_link.outbox import EventBatch
+from cloud_link.contract import BatchReceipt, InboundPage, Position
+from cloud_link.outbox import EncodedBatch
 
 #: gzip level for pushed batches: event JSON shrinks about 8x at level 1 already, and
 #: the box's CPU is shared with the checkout; higher levels buy a few percent for 3x the time.
@@ -32,7 +33,7 @@ LONG_POLL_GRACE_S = 10.0
 ERROR_BODY_CHARS = 300
 
 
-A = TypeVar("A", bound="Answer")
+A = TypeVar("A", bound=BaseModel)
 
 
 class CloudTrouble(Exception):
@@ -42,39 +43,6 @@ class CloudTrouble(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-class Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class CloudPosition(Answer):
-    contiguous_seq: int = Field(ge=0)
-    high_water_seq: int = Field(0, ge=0)
-    gaps: list[tuple[int, int]] = Field(default_factory=list)
-
-
-class BatchAnswer(Answer):
-    contiguous_seq: int = Field(ge=0)
-    high_water_seq: int = Field(0, ge=0)
-    accepted: int = Field(0, ge=0)
-    duplicates: int = Field(0, ge=0)
-    conflicts: int = Field(0, ge=0)
-
-
-class InboundPage(Answer):
-    model_config = ConfigDict(extra="allow")
-
-    cursor: int = Field(ge=0)
-    products: list[Any] = Field(default_factory=list)
-    prices: list[Any] = Field(default_factory=list)
-    pickups: list[Any] = Field(default_factory=list)
-    loyalty: list[Any] = Field(default_factory=list)
-    stock_elsewhere: list[Any] = Field(default_factory=list)
-
-    @property
-    def items(self) -> int:
-        return sum(len(x) for x in (self.products, self.prices, self.pickups, self.loyalty, self.stock_elsewhere))
 
 
 class CloudClient:
@@ -101,11 +69,11 @@ class CloudClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def position(self) -> CloudPosition:
+    async def position(self) -> Position:
         """Where the cloud is: the highest seq up to which it holds every event."""
-        return await self._call(CloudPosition, "GET", "/position")
+        return await self._call(Position, "GET", "/position")
 
-    async def push(self, batch: EventBatch) -> BatchAnswer:
+    async def push(self, batch: EncodedBatch) -> BatchReceipt:
         body = orjson.dumps(
             {
                 "store_id": self.store_id,
@@ -117,7 +85,7 @@ class CloudClient:
             }
         )
         return await self._call(
-            BatchAnswer,
+            BatchReceipt,
             "POST",
             "/events",
             content=gzip.compress(body, compresslevel=GZIP_LEVEL),

@@ -38,7 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from cloud_link.client import CloudClient, CloudTrouble
 from cloud_link.config import CloudConfig
-from cloud_link.outbox import EventBatch, StoreOutbox
+from cloud_link.outbox import EncodedBatch, StoreOutbox
 from cloud_link.state import LinkStatus, SyncMetrics, SyncState, assess, worst
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class CloudLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._calls: list[asyncio.Task[None]] = []
         #: The push loop's next batch, read while the current one travels: (after, read).
-        self._ahead: tuple[int, asyncio.Future[EventBatch | None]] | None = None
+        self._ahead: tuple[int, asyncio.Future[EncodedBatch | None]] | None = None
         #: The delivered mark being written, while the next batch travels.
         self._marking: asyncio.Task[int] | None = None
         self._latest: SyncState | None = None
@@ -398,7 +398,7 @@ class CloudLink:
             await marking
         self._marking = asyncio.create_task(self.outbox.mark_delivered(contiguous_seq), name="sync-mark")
 
-    async def _batch_after(self, after: int) -> EventBatch | None:
+    async def _batch_after(self, after: int) -> EncodedBatch | None:
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == after:
             return await ahead[1]

@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
-class EventBatch:
+class EncodedBatch:
     """Consecutive events, already encoded: ``events_json`` is a JSON array of event
-    documents (DESIGN.md's shape), seqs ``first_seq..last_seq`` without a hole."""
+    documents (``cloud_link.contract.Event``), seqs ``first_seq..last_seq`` without a
+    hole.  The pusher sends it as the contract's ``EventBatch`` without decoding it."""
 
     first_seq: int
     last_seq: int
@@ -47,7 +48,7 @@ class OutboxStats:
 class StoreOutbox(Protocol):
     store_id: str
 
-    def read_batch(self, *, after: int, limit: int) -> EventBatch | None:
+    def read_batch(self, *, after: int, limit: int) -> EncodedBatch | None:
         """Blocking: up to ``limit`` events after seq ``after``; None when there are none."""
         ...
 

@@ -37,7 +37,7 @@ from sqlmodel import Session
 
 from bus.passwords import new_secret
 from cloud_link.client import CloudClient
-from cloud_link.outbox import EventBatch
+from cloud_link.outbox import EncodedBatch
 from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from cloud_link.reference.process import CloudServer
 from hub.bench import (
@@ -167,7 +167,7 @@ async def measure_direct(folder: Path, database: Path, batch: int) -> dict[str, 
                 if not seqs:
                     break
                 sent_at = time.monotonic()
-                answer = await client.push(EventBatch(seqs[0], seqs[-1], len(seqs), encoded, head))
+                answer = await client.push(EncodedBatch(seqs[0], seqs[-1], len(seqs), encoded, head))
                 round_trips.append(time.monotonic() - sent_at)
                 sent += answer.contiguous_seq - after
                 after = answer.contiguous_seq

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import StringConstraints
 
 from bus.payloads import ErrorCode
+from cloud_link.contract import MAX_SERIAL, Feed
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
 from hub.api_refusals import JsonRoute, refusal_responses
@@ -21,7 +22,6 @@ from hub.permissions import check_store_access
 from hub.store.domain import MAX_FEED_WAIT_S, StoreDomain
 from hub.store.errors import StoreError
 from hub.store.schemas import (
-    MAX_SERIAL,
     AccrualCreate,
     Card,
     Gtin,
@@ -44,7 +44,6 @@ from hub.store.schemas import (
     StockMovePublic,
     SyncAck,
     SyncAckResult,
-    SyncEvents,
 )
 
 #: Most events one feed page carries: a few hundred kilobytes at most.
@@ -194,7 +193,7 @@ def store_router(domain: StoreDomain, link: CloudLink, caller: Callable[..., Cli
         wait_s: Annotated[
             float, Query(ge=0, le=MAX_FEED_WAIT_S, description="Long-poll: wait this long for news.")
         ] = 0,
-    ) -> SyncEvents:
+    ) -> Feed:
         return await domain.events(after=after, limit=limit, wait_s=wait_s)
 
     @router.post("/sync/ack", tags=["sync"], summary="Everything up to upto_seq is safely in the cloud.")

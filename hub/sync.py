@@ -6,34 +6,24 @@ inbound pages and pruning.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
-from cloud_link.outbox import EventBatch, OutboxStats
+from cloud_link.outbox import EncodedBatch, OutboxStats
 from hub.store import outbox
 from hub.store.domain import StoreDomain, apply_inbound
 from hub.store.room import DatabaseRoom
-from hub.store.schemas import (
-    Ignored,
-    InboundBatch,
-    LoyaltySnapshotIn,
-    PickupIn,
-    PriceIn,
-    ProductIn,
-    StockElsewhereIn,
-)
+from hub.store.schemas import Ignored, InboundBatch
 
 log = logging.getLogger(__name__)
 
-#: Each inbound kind and the shape its items must have.
-INBOUND_KINDS: dict[str, TypeAdapter[Any]] = {
-    "products": TypeAdapter(ProductIn),
-    "prices": TypeAdapter(PriceIn),
-    "pickups": TypeAdapter(PickupIn),
-    "loyalty": TypeAdapter(LoyaltySnapshotIn),
-    "stock_elsewhere": TypeAdapter(StockElsewhereIn),
+#: Each inbound kind (``cloud_link.contract.INBOUND_KINDS``) and the store's model its
+#: items are read into, as ``InboundBatch`` says: one item at a time, so one bad item is
+#: reported alone.
+ITEM_SHAPES: dict[str, TypeAdapter[Any]] = {
+    kind: TypeAdapter(get_args(field.annotation)[0]) for kind, field in InboundBatch.model_fields.items()
 }
 
 
@@ -45,17 +35,19 @@ class HubOutbox:
         #: The writer's commit count when the pusher last read: a commit since then means news.
         self._commits_seen = -1
 
-    def read_batch(self, *, after: int, limit: int) -> EventBatch | None:
+    def read_batch(self, *, after: int, limit: int) -> EncodedBatch | None:
         self._commits_seen = self._domain.writer.commits
 
-        def read(session: Session) -> EventBatch | None:
+        def read(session: Session) -> EncodedBatch | None:
             seqs, encoded = outbox.encoded_events_after(
                 session=session, after=after, limit=limit, store_id=self.store_id
             )
             if not seqs:
                 return None
             head = outbox.outbox_position(session=session).last_seq
-            return EventBatch(first_seq=seqs[0], last_seq=seqs[-1], count=len(seqs), events_json=encoded, head_seq=head)
+            return EncodedBatch(
+                first_seq=seqs[0], last_seq=seqs[-1], count=len(seqs), events_json=encoded, head_seq=head
+            )
 
         return self._domain.read(read)
 
@@ -123,7 +115,7 @@ def inbound_batch(page: dict[str, Any]) -> tuple[InboundBatch, list[Ignored]]:
     kept: dict[str, list[Any]] = {}
     refused: list[Ignored] = []
     for kind, items in page.items():
-        adapter = INBOUND_KINDS.get(kind)
+        adapter = ITEM_SHAPES.get(kind)
         if adapter is None:
             if items:
                 log.warning("the cloud sent %d inbound items of unknown kind %r; ignored", len(items), kind)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud_link.contract import INBOUND_KINDS, MAX_SERIAL, BatchReceipt, InboundPage, Position, PublishedItems
 from cloud_link.reference import db
 from cloud_link.reference.bell import InboundBell
 from cloud_link.reference.body import read_body
@@ -37,19 +38,13 @@ from cloud_link.reference.puller import StorePuller
 from cloud_link.reference.schemas import (
     DEFAULT_EVENTS_PAGE,
     DEFAULT_INBOUND_PAGE,
-    INBOUND_KINDS,
     MAX_BODY_BYTES,
     MAX_EVENTS_PAGE,
     MAX_INBOUND_PAGE,
     MAX_INBOUND_WAIT_S,
-    MAX_SERIAL,
-    BatchReceipt,
     ErrorBody,
     FaultChange,
     FaultSettings,
-    InboundItems,
-    InboundPage,
-    Position,
     Published,
     StoreList,
     StoreSummary,
@@ -256,7 +251,7 @@ def create_cloud_app(
     async def publish(store: KnownStore, request: Request) -> Published:
         body = await read_body(request, limit=MAX_BODY_BYTES)
         try:
-            items = InboundItems.model_validate(parse_json(body))
+            items = PublishedItems.model_validate(parse_json(body))
         except ValidationError as exc:
             raise invalid(exc) from None
         published = await run_in_threadpool(

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from cloud_link.contract import PublishedItems
 from cloud_link.reference.admin import CloudAdmin, CloudRefused, CloudUnreachable
 from cloud_link.reference.config import CloudConfigError, load_cloud_config, token_digest
 from cloud_link.reference.page import text_table
-from cloud_link.reference.schemas import FaultChange, InboundItems
+from cloud_link.reference.schemas import FaultChange
 
 DEFAULT_URL = "http://127.0.0.1:8090"
 ADMIN_TOKEN_ENV = "STOREHUB_CLOUD_ADMIN_TOKEN"
@@ -231,7 +232,7 @@ def _publish_pickup(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     try:
-        items = InboundItems.model_validate_json(args.file.read_bytes())
+        items = PublishedItems.model_validate_json(args.file.read_bytes())
     except OSError as exc:
         raise _Problem(f"cannot read {args.file}: {exc.strerror}") from None
     except ValidationError as exc:

@@ -21,10 +21,7 @@ from typing import Annotated, Any
 import tomli_w
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-#: Store ids as the hub spells them (``bus.topics.ID_PATTERN``, copied: the cloud imports nothing of the hub).
-STORE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-
-StoreId = Annotated[str, StringConstraints(pattern=STORE_ID_PATTERN)]
+from cloud_link.contract import StoreId
 
 
 def token_digest(token: str) -> str:

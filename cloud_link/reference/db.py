@@ -37,17 +37,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert
 
+from cloud_link.contract import INBOUND_KINDS, MAX_GAPS_SHOWN, MAX_SERIAL, BatchReceipt, Gap, Position
 from cloud_link.reference.intake import ReceivedEvent
-from cloud_link.reference.schemas import (
-    INBOUND_KINDS,
-    MAX_GAPS_SHOWN,
-    MAX_SERIAL,
-    BatchReceipt,
-    Gap,
-    Position,
-    Published,
-    StoreSummary,
-)
+from cloud_link.reference.schemas import Published, StoreSummary
 from cloud_link.sqlite import sqlite_engine
 
 log = logging.getLogger("storehub.cloud")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import orjson
 from pydantic import ValidationError
 
+from cloud_link.contract import MAX_BATCH_EVENTS, Event, EventBatch, Feed
 from cloud_link.reference.errors import InvalidRequest, PayloadTooLarge, invalid
-from cloud_link.reference.schemas import MAX_BATCH_EVENTS, Event, EventBatch, Feed
 
 
 @dataclass(frozen=True, slots=True)

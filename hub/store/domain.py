@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bus.payloads import ErrorCode
+from cloud_link.contract import Event, Feed
 from hub.store import catalogue, loyalty, orders, outbox, parked, pickups, sales, stock
 from hub.store.errors import StoreError
 from hub.store.requests import once
@@ -46,8 +47,6 @@ from hub.store.schemas import (
     RedemptionCreate,
     StockMoveCreate,
     SyncAckResult,
-    SyncEvent,
-    SyncEvents,
 )
 from hub.store.writer import StoreWriter
 
@@ -289,7 +288,7 @@ class StoreDomain:
     async def inbound(self, batch: InboundBatch) -> InboundReport:
         return await self.writer.run(lambda s: apply_inbound(session=s, batch=batch, now=self.clock()))
 
-    async def events(self, *, after: int, limit: int, wait_s: float) -> SyncEvents:
+    async def events(self, *, after: int, limit: int, wait_s: float) -> Feed:
         deadline = time.monotonic() + min(wait_s, MAX_FEED_WAIT_S)
         while True:
             waiter = self._new_events
@@ -300,11 +299,11 @@ class StoreDomain:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), remaining)
 
-    def _page(self, session: Session, after: int, limit: int) -> SyncEvents:
+    def _page(self, session: Session, after: int, limit: int) -> Feed:
         _, encoded = outbox.encoded_events_after(session=session, after=after, limit=limit, store_id=self.store_id)
         position = outbox.outbox_position(session=session)
-        return SyncEvents(
-            events=[SyncEvent.model_validate(event) for event in orjson.loads(encoded)],
+        return Feed(
+            events=[Event.model_validate(event) for event in orjson.loads(encoded)],
             last_seq=position.last_seq,
             acked_seq=position.acked_seq,
         )

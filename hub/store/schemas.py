@@ -2,7 +2,10 @@
 
 Shapes follow the FastAPI template's split: ``…Base`` the shared fields, ``…Create``
 what a till or kiosk sends, ``…In`` what the cloud sends, ``…Public`` what callers get
-back.  Every body forbids unknown fields.  Money is in minor units (kopecks, cents);
+back.  What the store and its cloud say to each other is ``cloud_link.contract``: the
+events, the feed, how an inbound body is cut into kinds; the ``…In`` models are the
+store's reading of each inbound item, with its own rules (check digits, plausible
+moments, strict money), and fill the contract's ``InboundItems`` as ``InboundBatch``.  Every body forbids unknown fields.  Money is in minor units (kopecks, cents);
 quantities are decimals with up to three places (pieces, kg or litres), as the fiscal
 register counts them.  Money, counts, quantities and flags are the bus's strict types
 (``bus.payloads``): ``true`` is no amount and ``"٣"`` no quantity, through either door.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from stdnum import ean
@@ -20,18 +23,13 @@ from stdnum import ean
 from bus.payloads import Count, Flag
 from bus.payloads import Money as StrictMoney
 from bus.payloads import Quantity as StrictQuantity
+from cloud_link.contract import MAX_SERIAL, InboundItems
 
-#: At most this many items of each kind in one inbound batch: a whole price book
-#: arrives in a few calls, and no single call holds the writer for long.
-MAX_INBOUND_ITEMS = 5_000
 MAX_ORDER_LINES = 100
 MAX_MONEY = 10**10  # minor units: a hundred million in major units
 MAX_QUANTITY = Decimal("999999.999")
 
 QUANTITY_SCALE = 1000
-
-#: Versions and seqs are SQLite integers (64-bit); this leaves room to count on.
-MAX_SERIAL = 2**62
 
 #: Moments from the cloud must lie in this range (as UTC years): a price "effective"
 #: in year 1 or 9999 is a mistake, and would not survive the trip through UTC.
@@ -398,14 +396,8 @@ class KioskOrderPublic(StoreModel):
 # -- sync (the cloud) ---------------------------------------------------------------
 
 
-class InboundBatch(StoreModel):
+class InboundBatch(InboundItems[ProductIn, PriceIn, PickupIn, LoyaltySnapshotIn, StockElsewhereIn]):
     """Whatever the cloud has for this store; each item applied once, by id and version."""
-
-    products: list[ProductIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
-    prices: list[PriceIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
-    pickups: list[PickupIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
-    loyalty: list[LoyaltySnapshotIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
-    stock_elsewhere: list[StockElsewhereIn] = Field(default_factory=list, max_length=MAX_INBOUND_ITEMS)
 
 
 class Ignored(StoreModel):
@@ -424,25 +416,6 @@ class InboundReport(StoreModel):
         description="Prices and pickups waiting for a product the store does not know yet (all of them, not only this batch's).",
     )
     ignored: list[Ignored]
-
-
-class SyncEvent(StoreModel):
-    event_id: str
-    store_id: str
-    seq: int
-    type: str
-    occurred_at: str
-    source: dict[str, str | None]
-    schema_: int = Field(alias="schema")
-    data: dict[str, Any]
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
-
-
-class SyncEvents(StoreModel):
-    events: list[SyncEvent]
-    last_seq: int = Field(description="The newest event's seq in the outbox.")
-    acked_seq: int = Field(description="How far the cloud has acknowledged.")
 
 
 class SyncAck(StoreModel):

@@ -13,7 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from cloud_link.reference.schemas import MAX_BATCH_EVENTS, MAX_BODY_BYTES
+from cloud_link.contract import MAX_BATCH_EVENTS
+from cloud_link.reference.schemas import MAX_BODY_BYTES
 from tests.cloud_link.support import (
     ADMIN_TOKEN,
     OTHER,
