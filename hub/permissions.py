@@ -105,4 +105,6 @@ def check_store_access(role: str | None, part: str) -> None:
     allowed = STORE_ROLES[part]
     if role not in allowed:
         who = f"a {role}" if role else "an unknown client"
-        raise DeviceError(ErrorCode.FORBIDDEN, f"{who} may not use {part.replace('_', ' ')}; for {', '.join(sorted(allowed))}")
+        raise DeviceError(
+            ErrorCode.FORBIDDEN, f"{who} may not use {part.replace('_', ' ')}; for {', '.join(sorted(allowed))}"
+        )

@@ -50,7 +50,7 @@ async def run_cloud(config: CloudConfig, *, stop: asyncio.Event | None = None) -
                     access_log=False,
                     lifespan="off",
                     timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-                )
+                ),
             )
             scheme = "https" if config.certfile else "http"
             log.info("reference cloud on %s://%s:%d, ledger %s", scheme, config.host, config.port, config.database)

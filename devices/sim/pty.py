@@ -53,7 +53,9 @@ class PtyDevice:
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(os.ttyname(slave))
         tmp.replace(self.link)
-        self._reader = threading.Thread(target=self._read_loop, args=(master,), daemon=True, name=f"pty-{self.link.name}")
+        self._reader = threading.Thread(
+            target=self._read_loop, args=(master,), daemon=True, name=f"pty-{self.link.name}"
+        )
         self._reader.start()
 
     def stop(self) -> None:

@@ -22,8 +22,7 @@ def not_found(what: str, value: str, *, field: str) -> StoreError:
 
 
 STORAGE_FULL_MESSAGE = (
-    "the store's database cannot grow (disk full, or its size cap): nothing was written; "
-    "a technician must make room"
+    "the store's database cannot grow (disk full, or its size cap): nothing was written; a technician must make room"
 )
 
 

@@ -52,16 +52,16 @@ def test_a_till_cannot_publish_under_another_tills_topics(shared_hub: HubProcess
         client.loop_stop()
 
 
-async def test_a_till_cannot_read_another_tills_topics_but_a_technician_can(
-    shared_hub: HubProcess, connect: Connect
-):
+async def test_a_till_cannot_read_another_tills_topics_but_a_technician_can(shared_hub: HubProcess, connect: Connect):
     snoop = await connect(shared_hub, "till-1")
     owner = await connect(shared_hub, "till-2")
     tech = await connect(shared_hub, "tech-1")
     snooped: list[str] = []
     seen_by_tech: list[str] = []
     snoop.bus.subscribe(f"{TOPICS.prefix}/client/till-2/#", lambda m: snooped.append(m.topic))
-    snoop.bus.subscribe(f"{TOPICS.prefix}/client/#", lambda m: snooped.append(m.topic) if "/till-2/" in m.topic else None)
+    snoop.bus.subscribe(
+        f"{TOPICS.prefix}/client/#", lambda m: snooped.append(m.topic) if "/till-2/" in m.topic else None
+    )
     tech.bus.subscribe(f"{TOPICS.prefix}/client/till-2/#", lambda m: seen_by_tech.append(m.topic))
     await asyncio.sleep(0.2)  # let the subscriptions settle
 

@@ -10,9 +10,7 @@ from cloud_link.outbox import OutboxStats
 from cloud_link.state import LinkStatus, SyncState, assess, worst
 
 NOW = 1_800_000_000.0
-CONFIG = CloudConfig(
-    thresholds=Thresholds(backlog_warning=100, backlog_alarm=1000, age_warning_s=60, age_alarm_s=600)
-)
+CONFIG = CloudConfig(thresholds=Thresholds(backlog_warning=100, backlog_alarm=1000, age_warning_s=60, age_alarm_s=600))
 
 
 def stats(*, backlog: int = 0, age_s: float | None = None, used: int = 10, allowed: int = 1000, full: bool = False):

@@ -16,6 +16,7 @@ async def test_commands_reach_the_right_device_and_mistakes_are_explained(tmp_pa
     desk.register("scanner-1", "scanner", {"scan": lambda args: scanned.append(args["code"]) or {"sent": args["code"]}})
     await desk.start()
     try:
+
         def ask(command):
             return asyncio.to_thread(send_command, desk.socket_path, command)
 
