@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +35,9 @@ from bus.payloads import (
 from devices.claims import ClaimArgs, ClaimBook, RenewArgs
 from devices.journal import DeviceJournal
 from devices.queue import JobQueue, Priority, QueueFull
+
+if TYPE_CHECKING:
+    from devices.fiscal_register import ClosedReceipt
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +86,9 @@ class DevicePort(Protocol):
     def journal(self) -> DeviceJournal:
         """Where money devices write requests and outcomes that must survive a crash."""
 
-    def store_event(self, event: Event) -> None:
-        """A business fact for the store domain, delivered in the hub's process (never over
-        the bus): a fiscal register's closed receipt becomes a sale."""
+    def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
+        """A fiscal register closed a receipt: for the store domain, which books it as a
+        sale, handed over in the hub's process as the typed receipt (never over the bus)."""
 
 
 @dataclass(slots=True)

@@ -212,6 +212,68 @@ class FiscalizeArgs(BaseModel):
         return sum(line.total for line in self.lines)
 
 
+class ClosedLine(BaseModel):
+    """A line of a closed receipt: what the till asked for, with the line's total."""
+
+    # Read back from journals of every version: what a newer one adds is left out.
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    quantity: Decimal
+    price: int
+    total: int
+    tax_group: int | None = None
+    department: int | None = None
+    sku: str | None = None
+    gtin: str | None = None
+
+
+class ClosedPayment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: PaymentType
+    amount: int
+
+
+class ClosedReceipt(BaseModel):
+    """A fiscal document the register closed: the answer to ``fiscalize`` and ``refund``,
+    what the journal keeps, the ``receipt_closed`` event, and what the store books as a
+    sale (handed to it as this model, through ``DevicePort.receipt_closed``)."""
+
+    model_config = ConfigDict(extra="ignore")
+    operation: Literal["sale", "refund"]
+    #: The fiscal storage that numbered and signed it: with the number, the document's
+    #: name (a replaced storage numbers from 1 again).  "" for receipts the journal kept
+    #: before the storage was recorded: they match the sales booked then.
+    fn_serial: str = ""
+    document_number: int
+    fiscal_sign: int | None = None
+    issued_at: str | None = None
+    total: int
+    change: int = 0
+    lines: list[ClosedLine] = Field(min_length=1)
+    payments: list[ClosedPayment]
+    loyalty_card: str | None = None
+    customer_contact: str | None = None
+    #: Who asked, under which key, and when it closed (Unix time): on the event, not in
+    #: the answer.
+    client: str = ""
+    idempotency_key: str | None = None
+    closed_at: float | None = None
+
+    @property
+    def paid_with_points(self) -> int:
+        return sum(p.amount for p in self.payments if p.type == "loyalty")
+
+    def reference(self, device_id: str) -> str:
+        """How stock moves and loyalty name the document: ``fiscal-1/9960440300000001#3``
+        (``fiscal-1#3`` for a receipt from before the storage was recorded)."""
+        storage = f"/{self.fn_serial}" if self.fn_serial else ""
+        return f"{device_id}{storage}#{self.document_number}"
+
+    def answer(self) -> dict[str, Any]:
+        """The result a till gets, and the journal keeps."""
+        return self.model_dump(mode="json", exclude={"client", "idempotency_key", "closed_at"})
+
+
 class CashArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Money = Field(gt=0, le=shtrikh.MAX_MONEY, description="Minor units put into (or taken from) the drawer.")
@@ -411,7 +473,8 @@ class FiscalRegister(DeviceActor):
         journal = self.port.journal
         self.counters["reconciled"] += 1
         if outcome == "closed":
-            result = detail
+            receipt: ClosedReceipt = detail
+            result = receipt.answer()
             await self.blocking(journal.finish, self.id, entry.key, result)
             log.warning(
                 "%s: receipt for key %s had closed (document %s); recorded",
@@ -419,7 +482,7 @@ class FiscalRegister(DeviceActor):
                 entry.key,
                 result["document_number"],
             )
-            self._receipt_closed(entry.client, entry.key, result)
+            self._receipt_closed(entry.client, entry.key, receipt)
             said = {"printed": True, "document_number": result["document_number"], "fn_serial": result["fn_serial"]}
         elif outcome == "unknown":
             error = _storage_replaced(entry.key, detail)
@@ -441,7 +504,7 @@ class FiscalRegister(DeviceActor):
             )
         # What was just written, without reading it back.
         if outcome == "closed":
-            return dataclasses.replace(entry, state=JournalState.DONE, result=detail)
+            return dataclasses.replace(entry, state=JournalState.DONE, result=result)
         if outcome == "unknown":
             return dataclasses.replace(entry, state=JournalState.FAILED, error=error_record(error))
         return dataclasses.replace(entry, state=JournalState.VOID)
@@ -570,10 +633,11 @@ class FiscalRegister(DeviceActor):
                 {"reason": "interrupted"},
                 retryable=True,
             ) from None
-        await self.blocking(journal.finish, self.id, job.idempotency_key, outcome)
+        answer = outcome.answer()
+        await self.blocking(journal.finish, self.id, job.idempotency_key, answer)
         self.counters["receipts"] += 1
         self._receipt_closed(job.client, job.idempotency_key, outcome)
-        return outcome
+        return answer
 
     async def _explain(self, exc: RegisterError) -> DeviceError:
         """The refusal as a typed error; "wrong submode" with the cover open is the cover."""
@@ -605,7 +669,7 @@ class FiscalRegister(DeviceActor):
 
     def _print_receipt(
         self, line: RegisterLine, key: str, args: FiscalizeArgs, document_type: DocumentType
-    ) -> dict[str, Any]:
+    ) -> ClosedReceipt:
         """The whole document, in one worker: checked, opened, filled, closed, read back."""
         pwd = self.options.operator_password
         journal = self.port.journal
@@ -658,34 +722,33 @@ class FiscalRegister(DeviceActor):
 
     def _result(
         self, action_: str, args: FiscalizeArgs, document: FiscalDocument, *, change: int, fn_serial: str
-    ) -> dict[str, Any]:
+    ) -> ClosedReceipt:
         issued = dt.datetime(*document.issued).isoformat() if document.issued else None
-        return {
-            "operation": "sale" if action_ == "fiscalize" else "refund",
-            # The fiscal storage that numbered and signed it: with the number, the
-            # document's name (a replaced storage numbers from 1 again).
-            "fn_serial": fn_serial,
-            "document_number": document.number,
-            "fiscal_sign": document.fiscal_sign,
-            "issued_at": issued,
-            "total": document.total,
-            "change": change,
-            "lines": [line.model_dump(mode="json") | {"total": line.total} for line in args.lines],
-            "payments": [payment.model_dump(mode="json") for payment in args.payments],
-            "loyalty_card": args.loyalty_card,
-            "customer_contact": args.customer_contact,
-        }
+        return ClosedReceipt(
+            operation="sale" if action_ == "fiscalize" else "refund",
+            fn_serial=fn_serial,
+            document_number=document.number,
+            fiscal_sign=document.fiscal_sign,
+            issued_at=issued,
+            total=document.total,
+            change=change,
+            lines=[ClosedLine(**line.model_dump(), total=line.total) for line in args.lines],
+            payments=[ClosedPayment(**payment.model_dump()) for payment in args.payments],
+            loyalty_card=args.loyalty_card,
+            customer_contact=args.customer_contact,
+        )
 
-    def _receipt_closed(self, client: str, key: str, result: dict[str, Any]) -> None:
-        """The whole receipt to the till that asked; to ``dev/{id}/event``, which every
-        technician reads, the same without the shopper's contact and with the loyalty
-        card cut to its last digits (as a scan's code stays off that topic)."""
-        data = result | {"client": client, "idempotency_key": key, "closed_at": now()}
-        card = data.get("loyalty_card")
+    def _receipt_closed(self, client: str, key: str, closed: ClosedReceipt) -> None:
+        """The whole receipt to the till that asked and to the store; to ``dev/{id}/event``,
+        which every technician reads, the same without the shopper's contact and with the
+        loyalty card cut to its last digits (as a scan's code stays off that topic)."""
+        receipt = closed.model_copy(update={"client": client, "idempotency_key": key, "closed_at": now()})
+        data = receipt.model_dump(mode="json")
+        card = receipt.loyalty_card
         shared = data | {"customer_contact": None, "loyalty_card": f"…{card[-4:]}" if card else None}
         self.port.publish_event(Event(type="receipt_closed", device=self.id, data=shared))
         self.port.send_to_client(client, Event(type="receipt_closed", device=self.id, data=data))
-        self.port.store_event(Event(type="receipt_closed", device=self.id, data=data))
+        self.port.receipt_closed(self.id, receipt)
 
     # -- the other documents ----------------------------------------------------------
 

@@ -39,6 +39,7 @@ from bus.topics import ClientStateTopic, TopicTree
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
 from devices.actor import DeviceActor, DevicePort, DeviceSpec
+from devices.fiscal_register import ClosedReceipt
 from devices.journal import DeviceJournal
 from devices.supervisor import DeviceSupervisor
 from hub.api import ApiServices, create_api
@@ -118,9 +119,8 @@ class BusDevicePort(DevicePort):
     def journal(self) -> DeviceJournal:
         return self._journal
 
-    def store_event(self, event: Event) -> None:
-        if event.type == "receipt_closed" and event.device is not None:
-            self._store.receipt_closed(event.device, event.data)
+    def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
+        self._store.receipt_closed(device_id, receipt)
 
 
 class EmbeddedApiServer(uvicorn.Server):

@@ -17,12 +17,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bus.payloads import ErrorCode
 from cloud_link.contract import Event, Feed
+from devices.fiscal_register import ClosedReceipt
 from hub.store import catalogue, loyalty, orders, outbox, parked, pickups, sales, stock
 from hub.store.errors import StoreError
 from hub.store.requests import once
@@ -237,18 +238,13 @@ class StoreDomain:
 
     # -- sales from receipts -------------------------------------------------------------
 
-    def receipt_closed(self, device_id: str, data: dict[str, Any]) -> None:
+    def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
         """A fiscal register closed a document (called on the hub's loop): book it."""
-        try:
-            receipt = sales.ClosedReceipt.model_validate(data)
-        except ValidationError as exc:
-            log.error("unreadable receipt from %s, not booked: %s", device_id, exc)
-            return
         task = asyncio.create_task(self.book_receipt(device_id, receipt), name=f"book-{receipt.reference(device_id)}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def book_receipt(self, device_id: str, receipt: sales.ClosedReceipt) -> int | None:
+    async def book_receipt(self, device_id: str, receipt: ClosedReceipt) -> int | None:
         try:
             seq = await self.writer.run(
                 lambda s: sales.record_receipt(

@@ -1,7 +1,8 @@
 """Sales from receipts: a closed fiscal document becomes stock out, loyalty and an event.
 
-The fiscal register's ``receipt_closed`` (and, after a restart, its journal) hands
-each closed document here.  One transaction books it: a stock move per line, the
+The fiscal register hands each closed document here as its typed receipt
+(``devices.fiscal_register.ClosedReceipt``), and after a restart its journal hands over
+what it kept.  One transaction books it: a stock move per line, the
 card's accrual (and its redemption if the receipt paid with points), and
 ``sale.completed`` (``sale.refunded`` for a refund).  The document is the key — its
 register, its fiscal storage and its number there, as a replaced storage numbers from
@@ -19,12 +20,13 @@ from __future__ import annotations
 import json
 import logging
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import exists, func, select
 from sqlmodel import Session
 
+from devices.fiscal_register import ClosedLine, ClosedReceipt
 from devices.journal import JournalState
 from hub.store.loyalty import accrual_for, card_balance, ensure_card, record_points
 from hub.store.models import DeviceJournalRow, LoyaltyMove, Product, Sale
@@ -37,51 +39,6 @@ log = logging.getLogger(__name__)
 def line_total(quantity_thousandths: int, price: int) -> int:
     """A line's amount in minor units, rounded half up as the fiscal register does."""
     return int((Decimal(quantity_thousandths) * price / 1000).quantize(Decimal(1), ROUND_HALF_UP))
-
-
-class ReceiptLineClosed(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str
-    quantity: Decimal
-    price: int
-    total: int
-    sku: str | None = None
-    gtin: str | None = None
-
-
-class ReceiptPayment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    type: Literal["cash", "card", "loyalty"]
-    amount: int
-
-
-class ClosedReceipt(BaseModel):
-    """What ``receipt_closed`` (and the fiscal journal's result) carries."""
-
-    model_config = ConfigDict(extra="ignore")
-    operation: Literal["sale", "refund"]
-    #: The fiscal storage that signed it.  "" for receipts the register's journal kept
-    #: before the storage was recorded: they match the sales booked then (migration 0006).
-    fn_serial: str = ""
-    document_number: int
-    fiscal_sign: int | None = None
-    issued_at: str | None = None
-    total: int
-    lines: list[ReceiptLineClosed] = Field(min_length=1)
-    payments: list[ReceiptPayment]
-    loyalty_card: str | None = None
-    client: str = ""
-    idempotency_key: str | None = None
-
-    @property
-    def paid_with_points(self) -> int:
-        return sum(p.amount for p in self.payments if p.type == "loyalty")
-
-    def reference(self, device_id: str) -> str:
-        """How stock moves and loyalty name the document: ``fiscal-1/9960440300000001#3``
-        (``fiscal-1#3`` for a receipt from before the storage was recorded)."""
-        storage = f"/{self.fn_serial}" if self.fn_serial else ""
-        return f"{device_id}{storage}#{self.document_number}"
 
 
 def record_receipt(
@@ -136,7 +93,7 @@ def record_receipt(
     return seq
 
 
-def _line(session: Session, line: ReceiptLineClosed) -> tuple[dict[str, Any], str | None, int]:
+def _line(session: Session, line: ClosedLine) -> tuple[dict[str, Any], str | None, int]:
     """The line as the event carries it, the product whose stock it moves (None if the
     catalogue does not know it: the sku found from the gtin if the till gave only that),
     and its quantity in thousandths."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bus.payloads import DeviceStateDoc, Event
+from devices.fiscal_register import ClosedReceipt
 from devices.journal import DeviceJournal
 from hub.db import create_store_engine, migrate
 from hub.store.journal import StoreDeviceJournal
@@ -25,7 +26,7 @@ class RecordingPort:
         self.states: list[DeviceStateDoc] = []
         self.events: list[Event] = []
         self.client_events: list[tuple[str, Event]] = []
-        self.store_events: list[Event] = []
+        self.receipts: list[tuple[str, ClosedReceipt]] = []
         self.durations: list[tuple[str, float]] = []
         self._journal = journal
 
@@ -41,8 +42,8 @@ class RecordingPort:
     def publish_event(self, event: Event) -> None:
         self.events.append(event)
 
-    def store_event(self, event: Event) -> None:
-        self.store_events.append(event)
+    def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
+        self.receipts.append((device_id, receipt))
 
     def send_to_client(self, client: str, event: Event) -> None:
         self.client_events.append((client, event))

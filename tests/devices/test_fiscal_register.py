@@ -181,6 +181,9 @@ async def test_a_receipt_is_printed_once_and_reported(bench: Bench):
     assert data["loyalty_card"] == "…6789"
     [(client, to_till)] = [(c, e) for c, e in bench.port.client_events if e.type == "receipt_closed"]
     assert client == TILL and to_till.data["loyalty_card"] == "7000123456789"
+    # The store gets the same receipt as the till, typed, inside the hub's process.
+    [(device, booked)] = bench.port.receipts
+    assert device == bench.device.id and booked.model_dump(mode="json") == to_till.data
 
 
 async def test_a_retry_with_the_same_key_gets_the_same_receipt_and_prints_nothing(bench: Bench):
@@ -189,6 +192,7 @@ async def test_a_retry_with_the_same_key_gets_the_same_receipt_and_prints_nothin
     assert again == first
     assert len(closed_receipts(bench.register)) == 1
     assert len([e for e in bench.port.events if e.type == "receipt_closed"]) == 1
+    assert len(bench.port.receipts) == 1
 
 
 async def test_the_same_key_for_another_receipt_is_a_conflict(bench: Bench):

@@ -91,7 +91,8 @@ def test_sales_booked_before_the_storage_was_recorded_are_still_booked_once(tmp_
     number is a new sale."""
     from decimal import Decimal
 
-    from hub.store.sales import ClosedReceipt, record_receipt, unbooked_journal_receipts
+    from devices.fiscal_register import ClosedReceipt
+    from hub.store.sales import record_receipt, unbooked_journal_receipts
 
     engine = create_store_engine(tmp_path / "store.db")
     migrate_to(engine, "0005")

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from bus.payloads import ErrorCode
+from devices.fiscal_register import ClosedReceipt
 from hub.store import stock
 from hub.store.domain import StoreDomain
 from hub.store.errors import StoreError
 from hub.store.models import StockLevel, StockMove
-from hub.store.sales import ClosedReceipt
 from hub.store.schemas import PickupTransition, StockElsewhereIn, StockMoveCreate
 from tests.hub.store.support import (
     BREAD,
