@@ -112,7 +112,7 @@ class Hub:
         await self.connect_bus()
         self.start_devices()
         self.init_health()
-        # The cloud link before the doors: the hub's sync actions drive it.
+        # The cloud link before the doors: a request may read or pause it as soon as they open.
         await self.start_cloud_link()
         self.start_requests()
         self.watch_clients()
