@@ -13,46 +13,35 @@ import os
 import signal
 import time
 from importlib import metadata
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bus.broker import HUB_USERNAME, BrokerPlan, BrokerUser, ManagedBroker
-from bus.mqtt import BusConnection, Message, Will
+from bus.mqtt import BusConnection, Will
 from bus.passwords import hash_secret, new_secret
-from bus.payloads import (
-    ClientStateDoc,
-    Count,
-    DeviceError,
-    DeviceList,
-    DeviceListEntry,
-    DeviceStateDoc,
-    ErrorCode,
-    Event,
-    HubStateDoc,
-    describe_validation_error,
-)
-from bus.topics import ClientStateTopic, TopicTree
+from bus.payloads import DeviceList, DeviceListEntry, HubStateDoc
+from bus.topics import TopicTree
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
-from devices.actor import DeviceActor, DevicePort, DeviceSpec
-from devices.fiscal_register import ClosedReceipt
-from devices.journal import DeviceJournal
+from devices.actor import DeviceSpec
 from devices.supervisor import DeviceSupervisor
+from hub.actions import HubActions
 from hub.api import ApiServices, create_api
 from hub.config import StoreHubConfig
 from hub.db import create_store_engine, migrate
+from hub.device_port import BusDevicePort
+from hub.health import HubHealth
 from hub.idempotency import IdempotencyKeys
 from hub.metrics import HubMetrics
+from hub.presence import ClientPresence
 from hub.requests import RequestRouter
 from hub.store.boots import record_boot
 from hub.store.domain import StoreDomain
 from hub.store.journal import StoreDeviceJournal
 from hub.store.room import DatabaseRoom
-from hub.store.schemas import Card, Gtin, Sku
 from hub.sync import HubOutbox
 
 log = logging.getLogger(__name__)
@@ -80,49 +69,6 @@ def hub_version() -> str:
         return "0+unknown"
 
 
-class BusDevicePort(DevicePort):
-    """What a device actor publishes, put on the bus under its own topics."""
-
-    def __init__(
-        self,
-        bus: BusConnection,
-        topics: TopicTree,
-        spec: DeviceSpec,
-        metrics: HubMetrics,
-        journal: DeviceJournal,
-        store: StoreDomain,
-    ) -> None:
-        self._bus = bus
-        self._journal = journal
-        self._store = store
-        self._state_topic = topics.device_state(spec.id)
-        self._event_topic = topics.device_event(spec.id)
-        self._topics = topics
-        self._durations = {
-            "claim_wait": metrics.claim_wait_seconds.labels(spec.kind),
-            "job": metrics.job_seconds.labels(spec.kind),
-        }
-
-    def publish_state(self, document: DeviceStateDoc) -> None:
-        self._bus.publish(self._state_topic, document.to_bytes(), retain=True)
-
-    def publish_event(self, event: Event) -> None:
-        self._bus.publish(self._event_topic, event.to_bytes())
-
-    def send_to_client(self, client: str, event: Event) -> None:
-        self._bus.publish(self._topics.client_event(client), event.to_bytes())
-
-    def observe(self, measure: str, seconds: float) -> None:
-        self._durations[measure].observe(seconds)
-
-    @property
-    def journal(self) -> DeviceJournal:
-        return self._journal
-
-    def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
-        self._store.receipt_closed(device_id, receipt)
-
-
 class EmbeddedApiServer(uvicorn.Server):
     """uvicorn inside the hub's loop; the hub, not uvicorn, owns SIGTERM and SIGINT."""
 
@@ -146,6 +92,7 @@ class Hub:
         self.broker: ManagedBroker | None = None
         self.bus: BusConnection | None = None
         self.devices: DeviceSupervisor | None = None
+        self.health: HubHealth | None = None
         self.router: RequestRouter | None = None
         self.cloud_link: CloudLink | None = None
         self.api_server: EmbeddedApiServer | None = None
@@ -153,8 +100,6 @@ class Hub:
         self._undo: list[Any] = []
         self._hub_password: str | None = None
         self._announced = False
-        #: client id -> the session of its connection last seen online (ClientStateDoc).
-        self._client_sessions: dict[str, str] = {}
 
     # -- start-up, in order ----------------------------------------------------------
 
@@ -166,9 +111,11 @@ class Hub:
         await self.start_broker()
         await self.connect_bus()
         self.start_devices()
+        self.init_health()
+        # The cloud link before the doors: a request may read or pause it as soon as they open.
+        await self.start_cloud_link()
         self.start_requests()
         self.watch_clients()
-        await self.start_cloud_link()
         await self.start_api()
         # Last: `online` on hub/state promises that both doors, MQTT and REST, answer.
         self.announce_online()
@@ -251,26 +198,31 @@ class Hub:
         self.devices.start(device_specs(self.config))
         metrics.watch_devices(self.devices.actors)
 
+    def init_health(self) -> None:
+        """What the hub's ``status`` and /readyz report."""
+        assert self.bus is not None and self.devices is not None
+        self.health = HubHealth(
+            store_id=self.config.store_id,
+            boot=self.boot,
+            version=self.version,
+            started_at=self.started_at,
+            bus=self.bus,
+            broker=self.broker,
+            devices=self.devices,
+        )
+
     def start_requests(self) -> None:
+        """Requests on the bus, to the devices and to the hub's own actions."""
         assert self.bus is not None and self.devices is not None and self.metrics is not None
+        assert self.health is not None and self.store is not None and self.cloud_link is not None
+        actions = HubActions(
+            boot=self.boot, status=self.health.status, devices=self.devices, store=self.store, link=self.cloud_link
+        )
         self.router = RequestRouter(
             topics=self.topics,
             bus=self.bus,
             devices=self.devices,
-            hub_actions={
-                "ping": self.ping,
-                "status": self.status,
-                "list_devices": self.list_devices,
-                "list_claims": self.list_claims,
-                "list_queue": self.list_queue,
-                "force_release": self.force_release,
-                "product": self.product,
-                "search_products": self.search_products,
-                "loyalty_balance": self.loyalty_balance,
-                "sync_state": self.sync_state,
-                "sync_pause": self.sync_pause,
-                "sync_resume": self.sync_resume,
-            },
+            hub_actions=actions.by_name(),
             metrics=self.metrics,
             roles={client.id: client.role for client in self.config.clients},
             keys=IdempotencyKeys(),
@@ -279,51 +231,9 @@ class Hub:
 
     def watch_clients(self) -> None:
         """A till that goes offline (its Last Will, or it left) loses its claims at once."""
-        assert self.bus is not None
-        self._undo.append(self.bus.subscribe(self.topics.all_client_states(), self._client_state_changed))
-
-    def _client_state_changed(self, message: Message) -> None:
-        topic = self.topics.parse(message.topic)
-        if not isinstance(topic, ClientStateTopic) or not message.payload:
-            return
-        try:
-            doc = ClientStateDoc.model_validate_json(message.payload)
-        except ValidationError:
-            log.warning("unreadable client state on %s", message.topic)
-            return
-        client = topic.client
-        if doc.state == "online":
-            if doc.session is not None:
-                self._client_sessions[client] = doc.session
-            return
-        if not self._offline_is_news(client, doc, replayed=message.replayed):
-            return
-        self._client_sessions.pop(client, None)
-        if self.devices is not None:
-            for actor in self.devices.actors():
-                actor.client_left(client)
-
-    def _offline_is_news(self, client: str, doc: ClientStateDoc, *, replayed: bool) -> bool:
-        """Presence is never decided by a retained message alone: a broker restores old
-        retained state from its persistence.  An ``offline`` ends the claims when it is
-        live (the client's Will or clean leave, now) and names the connection last seen
-        online, or names none (older clients).  A stored copy counts only if it names
-        that very connection: its Will fired while the hub was away from the broker."""
-        current = self._client_sessions.get(client)
-        if replayed:
-            if doc.session is None or doc.session != current:
-                log.info("%s: kept its claims on a stored offline (session %s) at subscription", client, doc.session)
-                return False
-            return True
-        if doc.session is not None and current is not None and doc.session != current:
-            log.info(
-                "%s: kept its claims: the offline is of an older connection (session %s, now %s)",
-                client,
-                doc.session,
-                current,
-            )
-            return False
-        return True
+        assert self.bus is not None and self.devices is not None
+        presence = ClientPresence(self.topics, self.devices)
+        self._undo.append(self.bus.subscribe(self.topics.all_client_states(), presence.client_state_changed))
 
     async def start_cloud_link(self) -> None:
         """Replication: push to the cloud, fetch from it, prune, and tell ``sync/state``."""
@@ -370,16 +280,17 @@ class Hub:
 
     async def start_api(self) -> None:
         assert self.router is not None and self.devices is not None and self.metrics is not None
-        assert self.store is not None and self.cloud_link is not None
+        assert self.store is not None and self.cloud_link is not None and self.health is not None
         app = create_api(
             ApiServices(
                 config=self.config,
+                version=self.version,
+                ready=self.health.ready,
                 router=self.router,
                 devices=self.devices,
                 metrics=self.metrics,
                 store=self.store,
                 link=self.cloud_link,
-                hub=self,
             )
         )
         server_config = uvicorn.Config(
@@ -400,103 +311,6 @@ class Hub:
                 raise RuntimeError(f"the API did not start on {self.config.api.host}:{self.config.api.port}")
             await asyncio.sleep(0.01)
 
-    # -- hub actions (target `hub`) --------------------------------------------------
-
-    async def ping(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        return {"pong": True, "boot": self.boot}
-
-    async def list_devices(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.devices is not None
-        return {"devices": [a.state_document().model_dump() for a in self.devices.actors()]}
-
-    async def status(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        return self.status_document()
-
-    async def list_claims(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.devices is not None
-        return {"claims": [a.claims.describe() for a in self.devices.actors() if a.claims.holder or a.claims.waiters]}
-
-    async def list_queue(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        actor = self._device_named(args)
-        now = time.monotonic()
-        return {
-            "device_id": actor.id,
-            "running": actor.running_job,
-            "queue": [
-                {
-                    "client": job.client,
-                    "action": job.action,
-                    "request_id": job.request_id,
-                    "priority": job.priority.name.lower(),
-                    "waiting_ms": round((now - job.queued_at) * 1000),
-                    "deadline_in_ms": None if job.deadline is None else round((job.deadline - now) * 1000),
-                }
-                for job in actor.queue
-            ],
-        }
-
-    async def force_release(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        actor = self._device_named(args)
-        previous = actor.claims.holder
-        return {"device_id": actor.id, "released": actor.claims.force_release(by=client), "holder_was": previous}
-
-    async def product(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The checkout's lookup: ``{"gtin": …}`` or ``{"sku": …}``, as GET /api/v1/products/…"""
-        assert self.store is not None
-        query = _args(ProductQuery, args)
-        return self.store.product(sku=query.sku, gtin=query.gtin).model_dump(mode="json")
-
-    async def search_products(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.store is not None
-        query = _args(ProductSearchQuery, args)
-        return self.store.search(query.query, query.limit).model_dump(mode="json")
-
-    async def loyalty_balance(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.store is not None
-        return self.store.balance(_args(CardQuery, args).card).model_dump(mode="json")
-
-    async def sync_state(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.cloud_link is not None
-        return (await self.cloud_link.refresh()).model_dump(mode="json")
-
-    async def sync_pause(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.cloud_link is not None
-        return (await self.cloud_link.pause(by=client)).model_dump(mode="json")
-
-    async def sync_resume(self, client: str, args: dict[str, Any]) -> dict[str, Any]:
-        assert self.cloud_link is not None
-        return (await self.cloud_link.resume(by=client)).model_dump(mode="json")
-
-    def _device_named(self, args: dict[str, Any]) -> DeviceActor:
-        assert self.devices is not None
-        device = args.get("device")
-        if not isinstance(device, str):
-            raise DeviceError(ErrorCode.INVALID_REQUEST, "args.device: the device id is required")
-        actor = self.devices.get(device)
-        if actor is None:
-            raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {device!r} in this store")
-        return actor
-
-    def status_document(self) -> dict[str, Any]:
-        return {
-            "store_id": self.config.store_id,
-            "boot": self.boot,
-            "version": self.version,
-            "started_at": self.started_at,
-            "bus_connected": bool(self.bus and self.bus.connected),
-            "broker": None
-            if self.broker is None
-            else {"managed": True, "running": self.broker.running, "restarts": self.broker.restarts},
-            "devices": len(self.devices.actors()) if self.devices else 0,
-        }
-
-    def ready(self) -> tuple[bool, str]:
-        if self.bus is None or not self.bus.connected:
-            return False, "not connected to the broker"
-        if self.broker is not None and not self.broker.running:
-            return False, "the managed broker is not running"
-        return True, "ready"
-
     # -- shutdown, in reverse --------------------------------------------------------
 
     async def stop(self) -> None:
@@ -505,8 +319,8 @@ class Hub:
         log.info("hub stopping")
         for step in (
             self.stop_api,
-            self.stop_cloud_link,
             self.stop_requests,
+            self.stop_cloud_link,
             self.stop_devices,
             self.announce_offline,
             self.disconnect_bus,
@@ -566,39 +380,6 @@ class Hub:
         for engine in (self.reader_engine, self.engine):
             if engine is not None:
                 engine.dispose()
-
-
-class ProductQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    gtin: Gtin | None = None
-    sku: Sku | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> ProductQuery:
-        if (self.gtin is None) == (self.sku is None):
-            raise ValueError("give either gtin or sku")
-        return self
-
-
-class ProductSearchQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=64)
-    limit: Count = Field(20, ge=1, le=100)
-
-
-class CardQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    card: Card
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _args(model: type[M], args: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(args)
-    except ValidationError as exc:
-        raise DeviceError(ErrorCode.INVALID_REQUEST, describe_validation_error(exc)) from None
 
 
 def broker_plan(config: StoreHubConfig) -> BrokerPlan:

@@ -196,7 +196,7 @@ class RequestRouter:
                 check_hub_action(role, request.action)
                 response = Response.success(request.request_id, await self._hub_action(client, request))
             elif actor is None:
-                raise DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {target!r} in this store")
+                raise unknown_device(target)
             else:
                 check_device_action(role, actor.kind, request.action, request.args)
                 job = Job(
@@ -238,6 +238,11 @@ class RequestRouter:
                 f"the hub has no action {request.action!r}; it knows: {', '.join(sorted(self.hub_actions))}",
             )
         return await handler(client, request.args)
+
+
+def unknown_device(device_id: str) -> DeviceError:
+    """What asking for a device this store does not have gets, through either door."""
+    return DeviceError(ErrorCode.UNKNOWN_TARGET, f"no device {device_id!r} in this store")
 
 
 async def _answer_of(actor: DeviceActor, job: Job) -> Response:

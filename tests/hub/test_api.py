@@ -85,7 +85,7 @@ def test_an_oversized_body_is_refused_with_the_envelope(shared_hub: HubProcess):
 
 def test_every_error_code_has_an_http_status():
     from bus.payloads import ErrorCode
-    from hub.api import HTTP_STATUS
+    from hub.api.refusals import HTTP_STATUS
 
     assert set(HTTP_STATUS) == set(ErrorCode)
 

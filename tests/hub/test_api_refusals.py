@@ -1,4 +1,4 @@
-"""One envelope for every error the REST API gives (hub/api_refusals.py, docs/rest.md):
+"""One envelope for every error the REST API gives (hub/api/refusals.py, docs/rest.md):
 whatever refuses a call — the door, the body's validation, a role, a device, the store
 or the hub failing — the answer is the bus's ``{"request_id", "ok": false, "error"}``."""
 
@@ -154,7 +154,7 @@ def test_the_hub_logged_no_traceback_for_any_of_it(shared_hub: HubProcess):
 
 async def test_a_failure_of_the_hub_itself_answers_internal_with_the_envelope():
     """The last resort, on an app of its own: the hub has no route that fails on purpose."""
-    from hub.api_refusals import install_refusals
+    from hub.api.refusals import install_refusals
 
     app = FastAPI()
     install_refusals(app)

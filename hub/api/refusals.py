@@ -202,3 +202,7 @@ def _description(status: int) -> str:
         415: "a body not sent as JSON: invalid_request",
     }
     return door.get(status) or ", ".join(codes) or _phrase(status)
+
+
+#: The refusals the store's routes give (products to sync), each with the envelope.
+STORE_REFUSALS = refusal_responses(400, 401, 403, 404, 409, 413, 415, 429, 507)
