@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _port_base(text: str) -> int:
-    from hub.demo import PORT_SPAN
+    from hub.demo.ports import PORT_SPAN
 
     base = int(text) if text.isdigit() else 0
     if not 1024 <= base <= 65536 - PORT_SPAN:
@@ -282,16 +282,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import (
-        PORT_SPAN,
-        DemoPorts,
-        DemoRunning,
-        demo_secret,
-        hold_demo_folder,
-        ports_taken_message,
-        prepare_demo,
-        stop_leftovers,
-    )
+    from hub.demo.ports import PORT_SPAN, DemoPorts, ports_taken_message
+    from hub.demo.run import DemoRunning, hold_demo_folder, stop_leftovers
+    from hub.demo.store import demo_secret, prepare_demo
 
     if args.secret:
         secret = demo_secret(args.dir, args.secret)
@@ -328,7 +321,8 @@ def _demo(args: argparse.Namespace) -> int:
         )
     if args.print_config:
         return 0
-    from hub.demo import run_demo, seed_demo_store
+    from hub.demo.run import run_demo
+    from hub.demo.store import seed_demo_store
 
     print(seed_demo_store(config), flush=True)
 
@@ -397,7 +391,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _cloud(args: argparse.Namespace) -> int:
     from cloud_link.reference.cli import DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_URL, run_cloud_command
-    from hub.demo import DemoPorts
+    from hub.demo.ports import DemoPorts
 
     if getattr(args, "dir", None) is not None:
         if args.url == DEFAULT_URL:
@@ -410,7 +404,7 @@ def _cloud(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     import httpx
 
-    from hub.demo import demo_api_access
+    from hub.demo.store import demo_api_access
 
     api, token = args.api, args.token
     if api is None or token is None:
