@@ -61,7 +61,7 @@ from hub.bench import (
     summarize,
 )
 from hub.db import create_store_engine, migrate
-from hub.demo_catalogue import demo_inbound, demo_stock
+from hub.demo.catalogue import demo_inbound, demo_stock
 from hub.store.domain import StoreDomain, apply_inbound
 from hub.store.models import OutboxEvent
 from hub.store.outbox import NewEvent, append_event, append_events, dump, outbox_position

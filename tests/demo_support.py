@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from hub.demo import PORT_SPAN, DemoPorts
+from hub.demo.ports import PORT_SPAN, DemoPorts
 
 #: A demo seeds its catalogue, then starts the cloud, the broker and the hub.
 DEMO_START_TIMEOUT_S = 60.0

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.demo import DemoPorts
+from hub.demo.ports import DemoPorts
 from tests.demo_support import Demo
 from tests.readme_walk import README, Step, steps
 

@@ -1,7 +1,7 @@
 """``storehub cloud``: run the reference cloud, make tokens, look at it, publish to stores, inject faults.
 
-The hub's CLI mounts this with ``add_cloud_parser`` and ``run_cloud_command``; it also runs
-on its own: ``python -m cloud_link.reference.cli cloud serve --config cloud.toml``.
+The hub's CLI mounts this with ``add_commands``, as it mounts its own command groups; it
+also runs on its own: ``python -m cloud_link.reference.cli cloud serve --config cloud.toml``.
 """
 
 from __future__ import annotations
@@ -40,13 +40,16 @@ PICKUP_CODE = re.compile(r"^[A-Za-z0-9]{4,16}$")
 QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,3})?$")
 
 
-def add_cloud_parser(
+def add_commands(
     commands: argparse._SubParsersAction,
     *,
     admin_options: Callable[[argparse.ArgumentParser], None] | None = None,
+    run: Callable[[argparse.Namespace], int] | None = None,
 ) -> None:
-    """``storehub cloud …``; ``admin_options`` adds options of the caller's own to every
-    command that talks to a running cloud (the hub's CLI adds the demo's ``--dir``)."""
+    """``storehub cloud …``, run by ``run_cloud_command``.  A caller may add options of its
+    own to every command that talks to a running cloud (``admin_options``) and run the
+    parsed command itself (``run``, which then calls ``run_cloud_command``): the hub's CLI
+    adds the demo's ``--dir`` and reads the demo's cloud address and admin token from it."""
 
     def _admin_options(parser: argparse.ArgumentParser) -> None:
         _cloud_options(parser)
@@ -58,6 +61,7 @@ def add_cloud_parser(
         help="the reference cloud: serve it, make tokens, see what stores sent, publish prices and pickups, faults",
         description="The reference cloud: serve it, make tokens, see what the stores sent, publish to them, inject faults.",
     )
+    cloud.set_defaults(run=run or run_cloud_command)
     what = cloud.add_subparsers(dest="cloud_command", required=True, metavar="WHAT")
 
     serve = what.add_parser("serve", help="run the reference cloud until SIGTERM or Ctrl-C")
@@ -303,8 +307,9 @@ def _line(value: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storehub")
-    add_cloud_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
-    return run_cloud_command(parser.parse_args(argv))
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    return args.run(args)
 
 
 if __name__ == "__main__":

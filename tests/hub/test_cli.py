@@ -10,7 +10,8 @@ import pytest
 
 from devices.actor import DeviceSpec
 from devices.sim.escpos_printer import EscposPrinterSimulator
-from hub.cli import main, setup_logging
+from hub.cli import main
+from hub.cli_support import setup_logging
 from tests.conftest import until
 from tests.devices.test_receipt_printer import RECEIPT, run, start_printer
 

@@ -18,7 +18,7 @@ import httpx
 import psutil
 
 from hub.cli import main
-from hub.demo import PORT_SPAN, DemoPorts
+from hub.demo.ports import PORT_SPAN, DemoPorts
 from tests.demo_support import DEMO_STOP_TIMEOUT_S, Demo, alive, free_port_base, storehub
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from stdnum import ean
 
-from hub.demo_catalogue import OUT_OF_STOCK, demo_inbound, demo_stock
+from hub.demo.catalogue import OUT_OF_STOCK, demo_inbound, demo_stock
 from hub.store.schemas import InboundBatch
 
 NOW = 1_760_000_000.0
