@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hub.bench import run_rtt_bench
-from hub.cli import report_table
+from hub.bench.cli import report_table
+from hub.bench.rtt import run_rtt_bench
 
 PHASE_KEYS = {"requests", "throughput", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors"}
 
@@ -21,7 +21,7 @@ def bench_processes() -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"storehub-bench-" in cmdline or b"hub.bench_echo" in cmdline:
+        if b"storehub-bench-" in cmdline or b"hub.bench.echo" in cmdline:
             found.add(int(entry.name))
     return found
 
@@ -60,8 +60,8 @@ async def test_paced_tills_send_no_faster_than_their_rate() -> None:
 
 
 async def test_contention_bench_reports_claims_and_jobs_beside_the_uncontended_run() -> None:
-    from hub.bench import run_contention_bench
-    from hub.cli import contention_table
+    from hub.bench.cli import contention_table
+    from hub.bench.contention import run_contention_bench
 
     before = bench_processes()
     report = await run_contention_bench(tills=2, seconds=0.5, warmup=0.1)
@@ -75,8 +75,8 @@ async def test_contention_bench_reports_claims_and_jobs_beside_the_uncontended_r
 
 
 async def test_scan_bench_measures_scan_to_till_for_one_and_many_scanners() -> None:
-    from hub.bench import run_scan_bench
-    from hub.cli import scan_table
+    from hub.bench.cli import scan_table
+    from hub.bench.scan import run_scan_bench
 
     before = bench_processes()
     report = await run_scan_bench(scanners=3, seconds=0.5, warmup=0.2)
@@ -89,7 +89,7 @@ async def test_scan_bench_measures_scan_to_till_for_one_and_many_scanners() -> N
 
 
 async def test_fiscal_bench_prints_every_answered_receipt_and_stands_beside_the_wire_floor() -> None:
-    from hub.bench_fiscal import fiscal_table, run_fiscal_bench
+    from hub.bench.fiscal import fiscal_table, run_fiscal_bench
 
     before = bench_processes()
     report = await run_fiscal_bench(seconds=0.5, lines=3)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from hub.bench_api import check_outbox, in_process_store, outbox_phase, run_api_bench
-from hub.cli import api_table
+from hub.bench.api import check_outbox, in_process_store, outbox_phase, run_api_bench
+from hub.bench.cli import api_table
 from hub.store.models import OutboxEvent
 from tests.test_bench import bench_processes
 

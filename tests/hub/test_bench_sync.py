@@ -6,7 +6,7 @@ the histogram arithmetic are checked, not the speed of a shared machine."""
 
 from __future__ import annotations
 
-from hub.bench_sync import _histogram_ms, run_sync_bench, sync_table
+from hub.bench.sync import _histogram_ms, run_sync_bench, sync_table
 from tests.test_bench import bench_processes
 
 

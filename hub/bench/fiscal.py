@@ -19,7 +19,7 @@ from typing import Any
 
 from devices.fiscal_register import ReceiptLine
 from devices.sim.fiscal_register import BITS_PER_BYTE, SerialFiscalRegister
-from hub.bench import PhaseTally, bench_store, cpu_count, hub_process, package_version, say, wait_until_online
+from hub.bench.harness import PhaseTally, bench_store, cpu_count, hub_process, package_version, say, wait_until_online
 
 REGISTER = "fiscal-1"
 

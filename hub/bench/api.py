@@ -48,7 +48,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from bus.passwords import hash_secret, new_secret
-from hub.bench import (
+from hub.bench.harness import (
     PhaseTally,
     bench_store,
     cpu_count,
@@ -560,7 +560,7 @@ async def run_api_bench(
     outbox_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Lookups through the real hub, then (with the hub stopped) the domain and the outbox
-    in this process: the dict ``hub.cli.api_table`` formats."""
+    in this process: the dict ``hub.bench.cli.api_table`` formats."""
     load_before = load_average()
     lookup = await run_lookup_bench(callers=callers, rate=rate, seconds=seconds, warmup=warmup)
     stop = threading.Event()

@@ -4,7 +4,7 @@ The bench builds a throwaway store in a temporary folder — its own Mosquitto o
 loopback port, N bench tills with fresh secrets — and measures it twice with the same
 tills doing the same thing, each in a closed loop (send, await the answer, send again):
 
-1. **raw**: a plain paho client (``hub.bench_echo``) answers every request at once.
+1. **raw**: a plain paho client (``hub.bench.echo``) answers every request at once.
    This is the floor: two paho clients echoing through the same Mosquitto.
 2. **hub**: the real hub, started as its own process from a config, answers through
    its request router and the ``echo`` diagnostic device actor.
@@ -21,7 +21,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -39,9 +38,6 @@ from bus.broker import BrokerPlan, BrokerUser, ManagedBroker, find_mosquitto
 from bus.client import RequestTimeout, StoreHubClient
 from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
-from devices.gtin import gtin_check_digit
-from devices.sim.escpos_printer import EscposPrinterSimulator
-from devices.sim.scanner import SerialScannerSimulator
 
 #: The throwaway store's id; nothing outside the temporary folder ever sees it.
 BENCH_STORE = "bench"
@@ -192,11 +188,11 @@ def child_environment() -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
-    """The baseline: ``hub.bench_echo`` logged in as the hub, answering every request."""
+    """The baseline: ``hub.bench.echo`` logged in as the hub, answering every request."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hub.bench_echo",
+        "hub.bench.echo",
         "--port",
         str(store.mqtt_port),
         "--store",
@@ -486,38 +482,6 @@ async def bench_store(tills: int) -> AsyncIterator[tuple[BenchStore, list[StoreH
             await broker.stop()
 
 
-# -- the bench -----------------------------------------------------------------------
-
-
-async def run_rtt_bench(*, clients: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:
-    """Measure both phases in one run; the dict ``hub.cli.report_table`` formats."""
-    if clients < 1 or seconds <= 0 or warmup < 0 or rate < 0:
-        raise ValueError("need at least one client, a positive measured time, a warm-up and a rate of 0 or more")
-    async with bench_store(clients) as (store, tills):
-        async with raw_echoer(store):
-            raw = await measure_phase("raw", tills, seconds=seconds, warmup=warmup, rate=rate)
-        async with hub_process(store, tills[0]):
-            hub = await measure_phase("hub", tills, seconds=seconds, warmup=warmup, rate=rate)
-    return {
-        "clients": clients,
-        "rate": rate,
-        "seconds": seconds,
-        "warmup": warmup,
-        "cpus": cpu_count(),
-        "python": platform.python_version(),
-        "mosquitto": mosquitto_version(),
-        "paho_mqtt": package_version("paho-mqtt"),
-        "storehub": package_version("storehub"),
-        "raw": raw,
-        "hub": hub,
-        "ratio": {
-            "throughput": ratio(hub["throughput"], raw["throughput"]),
-            "p50": ratio(hub["p50_ms"], raw["p50_ms"]),
-            "p99": ratio(hub["p99_ms"], raw["p99_ms"]),
-        },
-    }
-
-
 @contextlib.contextmanager
 def stopped_by_sigterm() -> Iterator[None]:
     """Let SIGTERM (a CI timeout, ``kill``) end the bench through its clean-up, as Ctrl-C does.
@@ -568,231 +532,6 @@ def package_version(name: str) -> str:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-# -- contention ------------------------------------------------------------------------
-
-
-async def measure_claim_cycles(
-    name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float
-) -> dict[str, Any]:
-    """Each till in turn: claim the exclusive device (waiting its turn), use it once, release.
-
-    Claim latency runs from sending the claim to holding the device: the queue of tills
-    ahead included, which is what a till at the checkout waits.
-    """
-    measure_from = time.perf_counter() + warmup
-    stop_at = measure_from + seconds
-    tally = PhaseTally(measure_from=measure_from)
-
-    async def take_turns(till: StoreHubClient) -> None:
-        while (asked := time.perf_counter()) < stop_at:
-            try:
-                claim = await till.request(
-                    BENCH_EXCLUSIVE_DEVICE, "claim", {"lease_s": 10, "wait_s": CLAIM_WAIT_S}, timeout=CLAIM_WAIT_S + 5
-                )
-                granted = time.perf_counter()
-                used = claim.ok and (await till.request(BENCH_EXCLUSIVE_DEVICE, "echo", {})).ok
-                released = claim.ok and (await till.request(BENCH_EXCLUSIVE_DEVICE, "release")).ok
-                ok = claim.ok and used and released
-            except RequestTimeout:
-                ok, granted = False, time.perf_counter()
-            tally.record(asked, granted, ok=ok)
-
-    say(f"{name}: {len(tills)} till(s) taking turns on {BENCH_EXCLUSIVE_DEVICE}…")
-    await asyncio.gather(*(take_turns(till) for till in tills))
-    return {
-        "cycles": len(tally.latencies),
-        "cycles_per_s": round(len(tally.latencies) / seconds, 1),
-        **tally.latency_ms(prefix="claim_"),
-        "errors": tally.errors,
-    }
-
-
-async def run_contention_bench(*, tills: int, seconds: float, warmup: float) -> dict[str, Any]:
-    """Uncontended first, then N tills taking turns on one exclusive device while N
-    others queue jobs on one shared device, all against one hub in one run."""
-    if tills < 1 or seconds <= 0 or warmup < 0:
-        raise ValueError("need at least one till, a positive measured time and a warm-up of 0 s or more")
-    async with bench_store(2 * tills + 1) as (store, everyone):
-        solo, claimers, queuers = everyone[0], everyone[1 : tills + 1], everyone[tills + 1 :]
-        async with hub_process(store, solo):
-            alone = await measure_phase("uncontended jobs", [solo], seconds=seconds, warmup=warmup)
-            alone_claims = await measure_claim_cycles("uncontended claims", [solo], seconds=seconds, warmup=warmup)
-            claims, jobs = await asyncio.gather(
-                measure_claim_cycles("contended claims", claimers, seconds=seconds, warmup=warmup),
-                measure_phase("contended jobs", queuers, seconds=seconds, warmup=warmup),
-            )
-    return {
-        "tills": tills,
-        "seconds": seconds,
-        "warmup": warmup,
-        "cpus": cpu_count(),
-        "storehub": package_version("storehub"),
-        "uncontended": {"jobs": alone, "claims": alone_claims},
-        "contended": {"jobs": jobs, "claims": claims},
-        "ratio": {
-            "claim_p50": ratio(claims["claim_p50_ms"], alone_claims["claim_p50_ms"]),
-            "jobs_throughput": ratio(jobs["throughput"], alone["throughput"]),
-        },
-    }
-
-
-# -- scans ------------------------------------------------------------------------------
-
-#: In-store GTIN-13s (prefix 2) numbered from here, so every scan of a run is distinct.
-SCAN_CODE_BASE = 200_000_000_000
-
-#: A scan not at its till within this long counts as an error.
-SCAN_TIMEOUT_S = 5.0
-
-
-def scan_code(number: int) -> str:
-    body = f"{SCAN_CODE_BASE + number:012d}"
-    return body + str(gtin_check_digit(body))
-
-
-class ScanInbox:
-    """A till's scans, matched to the code it is waiting for.  Subscribed once, up
-    front: a subscription made just before a scan could miss it."""
-
-    def __init__(self, till: StoreHubClient) -> None:
-        self.till = till
-        self.waiting: dict[str, asyncio.Future[float]] = {}
-        till.on_event(self._arrived)
-
-    def _arrived(self, event: Any) -> None:
-        future = self.waiting.get(event.data.get("code", "")) if event.type == "scan" else None
-        if future is not None and not future.done():
-            future.set_result(time.perf_counter())
-
-
-async def measure_scans(
-    name: str,
-    pairs: list[tuple[ScanInbox, SerialScannerSimulator]],
-    *,
-    seconds: float,
-    warmup: float,
-    rate: float = 0.0,
-) -> dict[str, Any]:
-    """Each scanner scans, waits until its till has the code, scans again.
-
-    Latency runs from the simulator writing the code on its serial line to the till
-    receiving the ``scan`` event: the hub's serial read, decoding and the bus included.
-    """
-    numbers = iter(range(10**9))
-    measure_from = time.perf_counter() + warmup
-    stop_at = measure_from + seconds
-    tally = PhaseTally(measure_from=measure_from)
-
-    async def scan_loop(inbox: ScanInbox, scanner: SerialScannerSimulator, index: int) -> None:
-        await stagger(index, len(pairs), rate)
-        while (sent := time.perf_counter()) < stop_at:
-            code = scan_code(next(numbers))
-            arrival = inbox.waiting[code] = asyncio.get_running_loop().create_future()
-            scanner.scan(code)
-            try:
-                received = await asyncio.wait_for(arrival, SCAN_TIMEOUT_S)
-                ok = True
-            except TimeoutError:
-                received, ok = time.perf_counter(), False
-            inbox.waiting.pop(code, None)
-            tally.record(sent, received, ok=ok)
-            await next_turn(sent, rate)
-
-    pace = f" at {rate:g} scans/s each" if rate else ""
-    say(f"{name}: {len(pairs)} scanner(s) scanning{pace} for {warmup:g} s warm-up + {seconds:g} s…")
-    await asyncio.gather(*(scan_loop(inbox, scanner, i) for i, (inbox, scanner) in enumerate(pairs)))
-    return {
-        "scans": len(tally.latencies),
-        "scans_per_s": round(len(tally.latencies) / seconds, 1),
-        **tally.latency_ms((50, 90, 99)),
-        "errors": tally.errors,
-    }
-
-
-#: The receipt the print phase sends: a short sale, as most are.
-BENCH_RECEIPT = [
-    {"type": "text", "text": "Магазин у дома", "bold": True, "align": "center"},
-    {"type": "kv", "key": "Молоко 1л", "value": "89.90"},
-    {"type": "kv", "key": "Хлеб", "value": "45.00"},
-    {"type": "line"},
-    {"type": "kv", "key": "ИТОГО", "value": "134.90"},
-    {"type": "barcode", "code": "4601234567893"},
-    {"type": "cut"},
-]
-
-
-async def measure_prints(tills: list[StoreHubClient], *, seconds: float) -> dict[str, Any]:
-    """Tills printing receipts on one printer as fast as it takes them."""
-    tally = PhaseTally()
-    stop_at = time.perf_counter() + seconds
-
-    async def print_loop(till: StoreHubClient) -> None:
-        while (sent := time.perf_counter()) < stop_at:
-            response = await till.request("printer-1", "print", {"blocks": BENCH_RECEIPT}, timeout=REQUEST_TIMEOUT_S)
-            tally.record(sent, time.perf_counter(), ok=response.ok)
-
-    say(f"printing: {len(tills)} till(s) printing receipts for {seconds:g} s…")
-    await asyncio.gather(*(print_loop(till) for till in tills))
-    return {
-        "receipts": len(tally.latencies),
-        "receipts_per_s": round(len(tally.latencies) / seconds, 1),
-        **tally.latency_ms(),
-        "errors": tally.errors,
-    }
-
-
-async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:
-    """One scanner alone, then every scanner at once, each claimed by its own till;
-    then the tills printing receipts on one simulated network printer."""
-    if scanners < 1 or seconds <= 0 or warmup < 0 or rate < 0:
-        raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
-    async with bench_store(scanners) as (store, tills):
-        simulators = [SerialScannerSimulator(store.root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
-        printer = EscposPrinterSimulator()
-        await printer.start()
-        try:
-            for simulator in simulators:
-                simulator.start()
-            store.extra_devices = (
-                "".join(
-                    f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
-                    for n, sim in enumerate(simulators, start=1)
-                )
-                + f'\n[[devices]]\nid = "printer-1"\nkind = "receipt_printer"\ndriver = "network"\nport = "{printer.address}"\n'
-            )
-            async with hub_process(store, tills[0]):
-                pairs = [(ScanInbox(till), sim) for till, sim in zip(tills, simulators, strict=True)]
-                for n, till in enumerate(tills, start=1):
-                    claim = await till.request(f"scanner-{n}", "claim", {"lease_s": 600})
-                    if not claim.ok:
-                        raise RuntimeError(f"bench till could not claim scanner-{n}: {claim.error}")
-                await wait_until_online(tills[0], [f"scanner-{n}" for n in range(1, scanners + 1)])
-                alone = await measure_scans("one scanner", pairs[:1], seconds=seconds, warmup=warmup, rate=rate)
-                together = await measure_scans(f"{scanners} scanners", pairs, seconds=seconds, warmup=warmup, rate=rate)
-                await wait_until_online(tills[0], ["printer-1"])
-                prints = await measure_prints(tills, seconds=seconds)
-                rendered = len(printer.receipts)
-                if rendered < prints["receipts"]:
-                    raise RuntimeError(f"the printer rendered {rendered} receipts of {prints['receipts']} answered")
-        finally:
-            await printer.stop()
-            for simulator in simulators:
-                if simulator.running:
-                    simulator.stop()
-    return {
-        "scanners": scanners,
-        "rate": rate,
-        "seconds": seconds,
-        "warmup": warmup,
-        "cpus": cpu_count(),
-        "storehub": package_version("storehub"),
-        "alone": alone,
-        "together": together,
-        "prints": prints,
-        "ratio": {"p50": ratio(together["p50_ms"], alone["p50_ms"]), "p99": ratio(together["p99_ms"], alone["p99_ms"])},
-    }
 
 
 async def wait_until_online(till: StoreHubClient, devices: list[str], timeout: float = HUB_READY_TIMEOUT_S) -> None:

@@ -7,7 +7,7 @@ the request's MQTT 5 Response Topic with its Correlation Data.  The round trip i
 gives is "two plain paho clients echoing through the same Mosquitto", the floor the
 hub is measured against.
 
-    python -m hub.bench_echo --port 18830 --store bench < password
+    python -m hub.bench.echo --port 18830 --store bench < password
 
 The password comes on the first line of stdin, never on the command line (where
 ``ps`` would show it).  Once subscribed it prints ``ready`` on stdout.  It stops on
@@ -37,7 +37,7 @@ HUB_USERNAME = "hub"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hub.bench_echo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hub.bench.echo", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="broker address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="broker port")
     parser.add_argument("--store", required=True, help="store id: answers storehub/v1/{store}/client/+/req/+")

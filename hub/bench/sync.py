@@ -40,7 +40,8 @@ from cloud_link.client import CloudClient
 from cloud_link.outbox import EncodedBatch
 from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from cloud_link.reference.process import CloudServer
-from hub.bench import (
+from hub.bench.api import event_bytes, sale_event
+from hub.bench.harness import (
     BENCH_STORE,
     bench_store,
     cpu_count,
@@ -51,7 +52,6 @@ from hub.bench import (
     say,
     stopped_by_sigterm,
 )
-from hub.bench_api import event_bytes, sale_event
 from hub.db import create_store_engine, migrate
 from hub.store.outbox import append_events, encoded_events_after, outbox_position
 

@@ -1,0 +1,7 @@
+"""The workshop's benches: `storehub bench …`.
+
+harness.py builds the throwaway store (its own Mosquitto, the hub as a process, bench
+tills) and measures phases; one module per bench (rtt, contention, scan, fiscal, api,
+sync); echo.py is the raw-broker baseline's answerer; cli.py the command group and its
+report tables.
+"""
