@@ -480,10 +480,10 @@ class FiscalRegister(DeviceActor):
                 "%s: receipt for key %s had closed (document %s); recorded",
                 self.id,
                 entry.key,
-                result["document_number"],
+                receipt.document_number,
             )
             self._receipt_closed(entry.client, entry.key, receipt)
-            said = {"printed": True, "document_number": result["document_number"], "fn_serial": result["fn_serial"]}
+            said = {"printed": True, "document_number": receipt.document_number, "fn_serial": receipt.fn_serial}
         elif outcome == "unknown":
             error = _storage_replaced(entry.key, detail)
             await self.blocking(journal.fail, self.id, entry.key, error_record(error))

@@ -20,8 +20,6 @@ from hub.bench.harness import (
     say,
 )
 
-# -- contention ------------------------------------------------------------------------
-
 
 async def measure_claim_cycles(
     name: str, tills: list[StoreHubClient], *, seconds: float, warmup: float

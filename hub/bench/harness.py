@@ -1,17 +1,8 @@
-"""``storehub bench rtt``: request round trips through the hub, next to the raw broker.
-
-The bench builds a throwaway store in a temporary folder — its own Mosquitto on a free
-loopback port, N bench tills with fresh secrets — and measures it twice with the same
-tills doing the same thing, each in a closed loop (send, await the answer, send again):
-
-1. **raw**: a plain paho client (``hub.bench.echo``) answers every request at once.
-   This is the floor: two paho clients echoing through the same Mosquitto.
-2. **hub**: the real hub, started as its own process from a config, answers through
-   its request router and the ``echo`` diagnostic device actor.
-
-Each phase warms up unmeasured, then measures.  Latency is taken per request with
-``time.perf_counter`` in the till; throughput is answered requests per measured
-second.  Everything started is stopped again, even on Ctrl-C.
+"""What every bench stands on: the throwaway store it builds in a temporary folder (its
+own Mosquitto on a free loopback port, bench tills with fresh secrets, the hub started
+as its own process from a config), the raw-broker answerer for a baseline, phases that
+warm up unmeasured and then measure, the tallies, percentiles and ratios of a report,
+and the clean-up that stops everything started, even on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations

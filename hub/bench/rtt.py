@@ -1,4 +1,18 @@
-"""``storehub bench rtt``: request round trips through the hub, next to the raw broker (the harness's docstring tells how)."""
+"""``storehub bench rtt``: request round trips through the hub, next to the raw broker.
+
+The bench builds a throwaway store in a temporary folder — its own Mosquitto on a free
+loopback port, N bench tills with fresh secrets — and measures it twice with the same
+tills doing the same thing, each in a closed loop (send, await the answer, send again):
+
+1. **raw**: a plain paho client (``hub.bench.echo``) answers every request at once.
+   This is the floor: two paho clients echoing through the same Mosquitto.
+2. **hub**: the real hub, started as its own process from a config, answers through
+   its request router and the ``echo`` diagnostic device actor.
+
+Each phase warms up unmeasured, then measures.  Latency is taken per request with
+``time.perf_counter`` in the till; throughput is answered requests per measured
+second.  Everything started is stopped again, even on Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +29,6 @@ from hub.bench.harness import (
     ratio,
     raw_echoer,
 )
-
-# -- the bench -----------------------------------------------------------------------
 
 
 async def run_rtt_bench(*, clients: int, seconds: float, warmup: float, rate: float = 0.0) -> dict[str, Any]:

@@ -24,8 +24,6 @@ from hub.bench.harness import (
     wait_until_online,
 )
 
-# -- scans ------------------------------------------------------------------------------
-
 #: In-store GTIN-13s (prefix 2) numbered from here, so every scan of a run is distinct.
 SCAN_CODE_BASE = 200_000_000_000
 
