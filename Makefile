@@ -7,11 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= .storehub-demo
 
-.PHONY: run test bench lint setup broker clean
+.PHONY: run test bench lint setup system clean
 
 run: setup
 	$(BIN)/storehub demo --dir $(DEMO_DIR)
 
+test: PACKAGES = $(RUN_PACKAGES) $(TEST_PACKAGES)
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -29,7 +30,7 @@ lint: setup
 	$(BIN)/ruff format --check hub devices bus tui cloud_link tests
 	$(BIN)/lint-imports
 
-setup: broker $(STAMP)
+setup: system $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,19 +38,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# Mosquitto and its clients come from Debian; the hub runs the broker itself.
-broker:
-	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then :; \
-	elif command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing Mosquitto (apt-get)…"; \
-		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto mosquitto-clients \
-		|| { echo "Could not install Mosquitto. Install the packages mosquitto and mosquitto-clients, then retry." >&2; exit 1; }; \
+# What the hub takes from Debian: Mosquitto and its clients (the hub runs the broker
+# itself) and the DejaVu fonts shelf labels are drawn in.  `make test` adds what only
+# the tests use (TEST_PACKAGES).  Each is installed once, when missing.
+RUN_PACKAGES  := mosquitto mosquitto-clients fonts-dejavu-core
+TEST_PACKAGES :=
+PACKAGES      ?= $(RUN_PACKAGES)
+
+system:
+	@missing=$$(for package in $(PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -z "$$missing" ] || ! command -v dpkg >/dev/null 2>&1; then \
+		command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] \
+		|| { echo "Mosquitto is missing and this is not Debian: install Mosquitto 2.x and the DejaVu fonts, then retry." >&2; exit 1; }; \
 	else \
-		echo "Mosquitto is missing and apt-get is not available: install Mosquitto 2.x, then retry." >&2; exit 1; \
+		echo "Installing from Debian:" $$missing "…"; \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+		|| { echo "Could not install" $$missing "from Debian: install them, then retry." >&2; exit 1; }; \
 	fi
-	@command -v mosquitto_pub >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y -qq mosquitto-clients; }
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -38,6 +38,7 @@ from devices.queue import JobQueue, Priority, QueueFull
 
 if TYPE_CHECKING:
     from devices.fiscal_register import ClosedReceipt
+    from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,19 @@ class DevicePort(Protocol):
     def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
         """A fiscal register closed a receipt: for the store domain, which books it as a
         sale, handed over in the hub's process as the typed receipt (never over the bus)."""
+
+    def label_tags(self, selection: LabelSelection) -> list[tuple[TagData, int]]:
+        """The tags a label printer is asked for, each with its copies, from the store's
+        catalogue, price book and label queue.  Raises ``DeviceError`` (``bad_request``)
+        for an unknown SKU or a product whose tag would lie (a wrong GTIN check digit).
+        Called in a worker thread: it may read the database."""
+        raise NotImplementedError
+
+    def labels_printed(self, outcome: LabelsPrinted) -> None:
+        """Tags that reached the paper: the store takes them off the label queue (only
+        the version printed), writes the print journal and puts ``labels.printed`` in
+        its outbox.  Called in a worker thread."""
+        raise NotImplementedError
 
 
 @dataclass(slots=True)
