@@ -1,6 +1,7 @@
-"""How the hub reaches an ESC/POS printer: python-escpos's transports, picked by the config.
+"""How the hub reaches a printer: python-escpos's transports, picked by the config.
 
-A receipt printer, or a cash drawer kicked through one, names its ``driver`` and ``port``:
+A receipt printer, a cash drawer kicked through one, or a label printer (ZPL, TSPL: the
+transports only move bytes) names its ``driver`` and ``port``:
 
     network  "tcp://10.0.0.21:9100", "10.0.0.21:9100" or "10.0.0.21" (port 9100)
     serial   "/dev/serial/by-id/usb-…" (pyserial)
@@ -19,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from escpos import exceptions as escpos_errors
@@ -49,6 +51,11 @@ WRITE_TIMEOUT_S = 30.0
 
 #: Bytes read at once while clearing stale replies.
 DRAIN_CHUNK = 64
+
+#: Whether the bytes read so far are a whole answer (``LabelLanguage.status_reply_complete``).
+ReplyComplete = Callable[[bytes], bool]
+#: A status question: (request, most reply bytes) or (request, most reply bytes, complete).
+Question = tuple[bytes, int] | tuple[bytes, int, ReplyComplete]
 
 
 class LinkOptions(BaseModel):
@@ -81,13 +88,41 @@ class LinkAddress:
         return f"{self.target}:{self.port}" if self.driver == "network" else self.target
 
 
-def parse_address(driver: str | None, port: str | None) -> LinkAddress:
-    """The config's ``driver`` and ``port`` as an address; ``ValueError`` names what is wrong."""
+#: A ``port`` that names its own driver when the config gives none ("serial:/dev/ttyUSB0").
+PORT_PREFIXES: dict[str, Driver] = {"tcp:": "network", "serial:": "serial", "file:": "file", "usb:": "usb"}
+
+
+def driver_from_port(port: str) -> tuple[Driver, str]:
+    """The driver a prefixed ``port`` names, and the port as its driver reads it.
+
+    ``tcp:host:9100``, ``serial:/dev/ttyUSB0``, ``file:/dev/usb/lp0``, ``usb:vvvv:pppp``;
+    a bare ``host:port`` or ``host`` is a network printer.  A bare path is refused: it
+    could be a serial port or a device file.
+    """
+    for prefix, driver in PORT_PREFIXES.items():
+        if port.startswith(prefix):
+            if driver == "network":
+                return driver, port
+            return driver, port if driver == "usb" else port.removeprefix(prefix)
+    if port.startswith("/"):
+        raise ValueError(f"say which driver {port!r} is: serial:{port} or file:{port} (or set driver)")
+    return "network", port
+
+
+def parse_address(driver: str | None, port: str | None, *, port_names_driver: bool = False) -> LinkAddress:
+    """The config's ``driver`` and ``port`` as an address; ``ValueError`` names what is wrong.
+
+    With ``port_names_driver`` (the label printer's config), a ``port`` without a
+    ``driver`` may name it by its prefix (``driver_from_port``)."""
+    if driver is None and port and port_names_driver:
+        driver, port = driver_from_port(port)
     if driver not in DRIVERS:
         raise ValueError(f"driver must be one of {', '.join(DRIVERS)}; got {driver!r}")
     if not port:
         raise ValueError(f"the {driver} driver needs a port")
     if driver == "network":
+        if port.startswith("tcp:") and not port.startswith("tcp://"):
+            port = "tcp://" + port.removeprefix("tcp:")
         parts = urlsplit(port if "://" in port else f"tcp://{port}")
         if parts.scheme not in {"tcp", "socket"} or not parts.hostname:
             raise ValueError(f"a network printer's port is host:port or tcp://host:port; got {port!r}")
@@ -190,8 +225,11 @@ class EscposLink:
         except (OSError, escpos_errors.Error) as exc:
             raise DeviceGone(f"{self.address} stopped taking data: {_first_line(exc)}") from None
 
-    def ask(self, request: bytes, reply_bytes: int) -> bytes:
+    def ask(self, request: bytes, reply_bytes: int, complete: ReplyComplete | None = None) -> bytes:
         """Send a real-time question and collect up to ``reply_bytes`` answer bytes.
+
+        ``complete`` ends the wait early once it says the bytes so far are the whole
+        answer (a label printer's status line has no fixed length).
 
         Fewer bytes (none, from a printer without a back channel) come back when the
         printer did not answer within ``status_timeout_ms``; the caller reads that as
@@ -199,7 +237,7 @@ class EscposLink:
         first, so they are never taken for this one's.
         """
         try:
-            return self._ask_once(request, reply_bytes)
+            return self._ask_once(request, reply_bytes, complete)
         except DeviceGone:
             if self.address.driver != "network":
                 raise
@@ -207,16 +245,16 @@ class EscposLink:
             # nothing, so reconnect once and ask again before calling the printer gone.
             self.close()
             self.open()
-            return self._ask_once(request, reply_bytes)
+            return self._ask_once(request, reply_bytes, complete)
 
-    def _ask_once(self, request: bytes, reply_bytes: int) -> bytes:
+    def _ask_once(self, request: bytes, reply_bytes: int, complete: ReplyComplete | None) -> bytes:
         printer = self._open_printer()
         try:
             match self.address.driver:
                 case "network":
-                    return self._ask_socket(printer.device, request, reply_bytes)
+                    return self._ask_socket(printer.device, request, reply_bytes, complete)
                 case "serial":
-                    return self._ask_serial(printer.device, request, reply_bytes)
+                    return self._ask_serial(printer.device, request, reply_bytes, complete)
                 case "usb":
                     return self._ask_usb(printer, request, reply_bytes)
                 case _:  # a write-only file: nobody to ask
@@ -229,7 +267,9 @@ class EscposLink:
             raise DeviceGone(f"{self.address} is not open")
         return self._printer
 
-    def _ask_socket(self, sock: socket.socket, request: bytes, reply_bytes: int) -> bytes:
+    def _ask_socket(
+        self, sock: socket.socket, request: bytes, reply_bytes: int, complete: ReplyComplete | None
+    ) -> bytes:
         sock.setblocking(False)
         try:
             while True:  # drop what an earlier, timed-out question left behind
@@ -244,7 +284,7 @@ class EscposLink:
         reply = b""
         deadline = time.monotonic() + self.options.status_timeout_ms / 1000
         try:
-            while len(reply) < reply_bytes:
+            while len(reply) < reply_bytes and not (complete and complete(reply)):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -259,15 +299,31 @@ class EscposLink:
             sock.settimeout(WRITE_TIMEOUT_S)
         return reply
 
-    def _ask_serial(self, port: Any, request: bytes, reply_bytes: int) -> bytes:
+    def _ask_serial(self, port: Any, request: bytes, reply_bytes: int, complete: ReplyComplete | None) -> bytes:
         port.reset_input_buffer()
         port.write(request)
         saved = port.timeout
         port.timeout = self.options.status_timeout_ms / 1000
         try:
-            return bytes(port.read(reply_bytes))
+            if complete is None:
+                return bytes(port.read(reply_bytes))
+            return self._read_serial_until(port, reply_bytes, complete)
         finally:
             port.timeout = saved
+
+    def _read_serial_until(self, port: Any, reply_bytes: int, complete: ReplyComplete) -> bytes:
+        reply = b""
+        deadline = time.monotonic() + self.options.status_timeout_ms / 1000
+        while len(reply) < reply_bytes and not complete(reply):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            port.timeout = left
+            chunk = bytes(port.read(max(1, min(port.in_waiting, reply_bytes - len(reply)))))
+            if not chunk:
+                break
+            reply += chunk
+        return reply
 
     def _ask_usb(self, printer: Any, request: bytes, reply_bytes: int) -> bytes:
         import usb.core  # present wherever the usb driver could open at all
@@ -289,13 +345,16 @@ class EscposActor(DeviceActor):
     ``opening_question`` the status question that proves the device answers.
     """
 
+    #: Whether the config's ``port`` may name the driver itself ("serial:/dev/ttyUSB0").
+    port_names_driver: ClassVar[bool] = False
+
     def __init__(self, spec: DeviceSpec, port: DevicePort) -> None:
         super().__init__(spec, port)
         self.options: LinkOptions
         self.address: LinkAddress | None = None
         self._address_problem: str | None = None
         try:
-            address = parse_address(spec.driver, spec.port)
+            address = parse_address(spec.driver, spec.port, port_names_driver=self.port_names_driver)
             self.check_address(address)
         except ValueError as exc:
             # Shown as the offline reason until the config is fixed.
@@ -311,9 +370,31 @@ class EscposActor(DeviceActor):
 
         Called from ``__init__`` with only ``spec`` and ``options`` set."""
 
-    def opening_question(self, link: EscposLink) -> tuple[bytes, int] | None:
-        """The status question (request, reply bytes) asked once on opening; None: none."""
+    def opening_question(self, link: EscposLink) -> Question | None:
+        """The status question (request, reply bytes[, complete]) asked once on opening;
+        None: none."""
         return None
+
+    async def keep_asking(
+        self, ask: Callable[[], Awaitable[object]], *, in_trouble: Callable[[], bool], poll_s: float
+    ) -> None:
+        """A printer's watch: ``ask`` (its status question, taken in) once on coming online,
+        so a printer that starts without paper shows as error before the first customer;
+        then every ``poll_s`` while ``in_trouble``, and every ``IDLE_CHECK_S`` while a
+        network printer is idle, so one that vanished is noticed before the next job."""
+        async with self._talking:
+            await ask()
+        idle_since = time.monotonic()
+        while True:
+            await asyncio.sleep(poll_s)
+            if self._running:
+                idle_since = time.monotonic()
+                continue
+            idle_check_due = self.on_network and time.monotonic() - idle_since >= IDLE_CHECK_S
+            if in_trouble() or idle_check_due:
+                idle_since = time.monotonic()
+                async with self._talking:
+                    await ask()
 
     @property
     def on_network(self) -> bool:

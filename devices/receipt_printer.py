@@ -16,10 +16,8 @@ near-end mark), ``paper_out``, ``cover_open``, ``printer_error``, ``printer_offl
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import time
 from typing import Any, Literal, get_args
 
 from escpos.capabilities import CAPABILITIES, get_profile
@@ -27,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from bus.payloads import DeviceError, ErrorCode, Flag
 from devices.actor import DevicePort, DeviceSpec, Job, action
-from devices.escpos_link import IDLE_CHECK_S, EscposActor, EscposLink, LinkOptions, driver_can_read
+from devices.escpos_link import EscposActor, EscposLink, LinkOptions, Question, driver_can_read
 from devices.escpos_receipt import (
     CutBlock,
     PaperLayout,
@@ -166,25 +164,11 @@ class ReceiptPrinter(EscposActor):
 
     # -- the transport ----------------------------------------------------------------
 
-    def opening_question(self, link: EscposLink) -> tuple[bytes, int] | None:
+    def opening_question(self, link: EscposLink) -> Question | None:
         return (FULL_STATUS_REQUEST, len(FULL_QUERY)) if link.can_read else None
 
     async def watch(self) -> None:
-        # Asked once on coming online, so a printer that starts without paper shows
-        # as error before the first customer, then only while in error.
-        async with self._talking:
-            await self._status_now()
-        idle_since = time.monotonic()
-        while True:
-            await asyncio.sleep(ERROR_POLL_S)
-            if self._running:
-                idle_since = time.monotonic()
-                continue
-            idle_check_due = self.on_network and time.monotonic() - idle_since >= IDLE_CHECK_S
-            if self._trouble is not None or idle_check_due:
-                idle_since = time.monotonic()
-                async with self._talking:
-                    await self._status_now()
+        await self.keep_asking(self._status_now, in_trouble=lambda: self._trouble is not None, poll_s=ERROR_POLL_S)
 
     async def _status_now(self) -> PrinterStatus:
         """Ask the printer and take in what it says (hold ``_talking``)."""
