@@ -182,8 +182,8 @@ ARBITRATION_ACTIONS = frozenset({"claim", "renew", "release", "cancel"})
 class DeviceGone(DeviceError):
     """The device stopped answering (unplugged, powered off): the actor goes offline."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorCode.DEVICE_OFFLINE, message)
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(ErrorCode.DEVICE_OFFLINE, message, details)
 
 
 class NoOptions(BaseModel):

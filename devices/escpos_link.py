@@ -225,11 +225,15 @@ class EscposLink:
         except (OSError, escpos_errors.Error) as exc:
             raise DeviceGone(f"{self.address} stopped taking data: {_first_line(exc)}") from None
 
-    def ask(self, request: bytes, reply_bytes: int, complete: ReplyComplete | None = None) -> bytes:
+    def ask(
+        self, request: bytes, reply_bytes: int, complete: ReplyComplete | None = None, *, reconnect: bool = True
+    ) -> bytes:
         """Send a real-time question and collect up to ``reply_bytes`` answer bytes.
 
         ``complete`` ends the wait early once it says the bytes so far are the whole
-        answer (a label printer's status line has no fixed length).
+        answer (a label printer's status line has no fixed length).  ``reconnect=False``
+        when the question is what proves the bytes just sent arrived: an answer on a new
+        connection says nothing of what the old one carried.
 
         Fewer bytes (none, from a printer without a back channel) come back when the
         printer did not answer within ``status_timeout_ms``; the caller reads that as
@@ -239,7 +243,7 @@ class EscposLink:
         try:
             return self._ask_once(request, reply_bytes, complete)
         except DeviceGone:
-            if self.address.driver != "network":
+            if self.address.driver != "network" or not reconnect:
                 raise
             # A printer that restarted dropped our old connection.  A question prints
             # nothing, so reconnect once and ask again before calling the printer gone.

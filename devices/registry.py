@@ -21,6 +21,7 @@ DEVICE_KINDS: dict[str, str] = {
     "customer_display": "devices.customer_display:CustomerDisplay",
     "fiscal_register": "devices.fiscal_register:FiscalRegister",
     "payment_terminal": "devices.payment_terminal:PaymentTerminal",
+    "label_printer": "devices.label_printer:LabelPrinter",
 }
 
 
