@@ -18,10 +18,6 @@ Align = Literal["left", "center", "right"]
 Symbology = Literal["ean13", "code128"]
 
 
-class LabelRefused(ValueError):
-    """A tag that cannot be printed right on a template (the message says why)."""
-
-
 @dataclass(frozen=True)
 class TextBlock:
     x: float
