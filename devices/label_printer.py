@@ -37,21 +37,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bus.payloads import DeviceError, ErrorCode
 from devices.actor import DeviceGone, DevicePort, DeviceSpec, Job, action
 from devices.escpos_link import EscposActor, EscposLink, LinkOptions, Question, driver_can_read
-from devices.labels import layout as label_layout
-from devices.labels import raster
-from devices.labels import template as label_template
 from devices.labels.language import LabelLanguage, LabelStatus
+from devices.labels.layout import TagLayout, lay_out
 from devices.labels.profiles import LabelProfile, ProfileError, known_profiles, load_profile
+from devices.labels.raster import rasterize
 from devices.labels.tag import (
     MAX_COPIES,
     MAX_TAGS,
     LabelItem,
+    LabelRefused,
     LabelSelection,
     LabelsPrinted,
     PrintedTag,
     QueueFilter,
     TagData,
 )
+from devices.labels.template import Template, load_template
 from devices.queue import Priority
 
 log = logging.getLogger(__name__)
@@ -146,14 +147,14 @@ class PrintLabelsArgs(BaseModel):
 class LabelRun:
     """One ``print_labels`` after its checks: every tag laid out, nothing printed yet."""
 
-    template: str
+    template: Template
     from_queue: bool
     tags: list[tuple[TagData, int]]
-    layouts: list[label_layout.TagLayout]
+    layouts: list[TagLayout]
 
     def outcome(self, device: str, client: str, printed: list[PrintedTag]) -> LabelsPrinted:
         return LabelsPrinted(
-            device=device, client=client, template=self.template, from_queue=self.from_queue, printed=printed
+            device=device, client=client, template=self.template.name, from_queue=self.from_queue, printed=printed
         )
 
     def unprinted(self, printed: int) -> list[str]:
@@ -317,22 +318,22 @@ class LabelPrinter(EscposActor):
         args: PrintLabelsArgs = job.args
         assert self.profile is not None
         name = args.template or self.options.template or self.profile.default_template
-        template = self._template(name)
+        template = await self.blocking(self._template, name)
         tags = await self.blocking(self.port.label_tags, args.selection())
         if args.queue is not None and args.copies is not None:
             tags = [(tag, args.copies) for tag, _ in tags]
         try:
-            layouts = await self.blocking(_lay_out_all, tags, template)
-        except label_layout.LabelRefused as exc:
-            raise DeviceError(ErrorCode.INVALID_REQUEST, f"{self.id} cannot print this run: {exc}") from None
-        return LabelRun(template=name, from_queue=args.queue is not None, tags=tags, layouts=layouts)
+            layouts = await self.blocking(lambda: [lay_out(tag, template) for tag, _ in tags])
+        except LabelRefused as exc:
+            raise DeviceError(
+                ErrorCode.INVALID_REQUEST, f"{self.id} cannot print this run: tag {exc.sku}: {exc.message}", exc.details
+            ) from None
+        return LabelRun(template=template, from_queue=args.queue is not None, tags=tags, layouts=layouts)
 
-    def _template(self, name: str) -> label_template.Template:
+    def _template(self, name: str) -> Template:
+        """The template, if this printer can print it (``TemplateError`` when it is unknown)."""
         assert self.profile is not None
-        try:
-            template = label_template.load_template(name)
-        except (LookupError, OSError, ValueError) as exc:
-            raise DeviceError(ErrorCode.INVALID_REQUEST, f"no label template {name!r}: {exc}") from None
+        template = load_template(name)
         profile = self.profile
         if template.width > profile.print_width_mm or template.height > profile.max_length_mm:
             raise DeviceError(
@@ -367,9 +368,9 @@ class LabelPrinter(EscposActor):
             self.progress(job, index + 1, len(run.tags))
             await self.between_items()
 
-    def _label_bytes(self, layout: label_layout.TagLayout, copies: int) -> bytes:
+    def _label_bytes(self, layout: TagLayout, copies: int) -> bytes:
         assert self.profile is not None
-        dots = raster.rasterize(layout, dpmm=self.profile.dpmm, resident_font=self.profile.resident_cyrillic)
+        dots = rasterize(layout, dpmm=self.profile.dpmm, resident_font=self.profile.resident_cyrillic)
         return self._lang().label_bytes(dots, copies=copies)
 
     async def _on_printer(self, job: Job, run: LabelRun) -> dict[str, Any]:
@@ -417,13 +418,13 @@ class LabelPrinter(EscposActor):
     def _done(self, job: Job, run: LabelRun, printed: list[PrintedTag], **extra: Any) -> dict[str, Any]:
         self.emit(
             "output_complete",
-            {"request_id": job.request_id, "printed": len(printed), "template": run.template} | extra,
+            {"request_id": job.request_id, "printed": len(printed), "template": run.template.name} | extra,
             to_client=job.client,
         )
         return {
             "printed": len(printed),
             "tags": [tag.model_dump() for tag in printed],
-            "template": run.template,
+            "template": run.template.name,
         } | extra
 
     # -- print_labels: on A4 sheets -------------------------------------------------------
@@ -431,11 +432,10 @@ class LabelPrinter(EscposActor):
     async def _on_sheet(self, job: Job, run: LabelRun) -> dict[str, Any]:
         from devices.labels.pdf import a4_sheet  # reportlab loads only where a store prints sheets
 
-        template = self._template(run.template)
         laid_out = [layout for layout, (_, copies) in zip(run.layouts, run.tags, strict=True) for _ in range(copies)]
         printed: list[PrintedTag] = []
         try:
-            data = await self.blocking(a4_sheet, laid_out, template)
+            data = await self.blocking(a4_sheet, laid_out, run.template)
             name = await self.blocking(self._write_sheet, data)
             printed = [PrintedTag(sku=tag.sku, price_version=tag.price_version, copies=c) for tag, c in run.tags]
         except OSError as exc:
@@ -469,7 +469,7 @@ class LabelPrinter(EscposActor):
         """Print tags by product or from the stale-label queue; see the module's docstring."""
         run = await self._prepare(job)
         if not run.tags:
-            return {"printed": 0, "tags": [], "template": run.template}
+            return {"printed": 0, "tags": [], "template": run.template.name}
         if self.sheet:
             return await self._on_sheet(job, run)
         return await self._on_printer(job, run)
@@ -521,16 +521,6 @@ class LabelPrinter(EscposActor):
             written = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat(timespec="seconds")
             listed.append({"file": path.name, "bytes": stat.st_size, "written_at": written})
         return {"folder": str(self.folder), "sheets": listed, "total": len(files)}
-
-
-def _lay_out_all(tags: list[tuple[TagData, int]], template: label_template.Template) -> list[label_layout.TagLayout]:
-    layouts = []
-    for tag, _ in tags:
-        try:
-            layouts.append(label_layout.lay_out(tag, template))
-        except label_layout.LabelRefused as exc:
-            raise label_layout.LabelRefused(f"{tag.sku}: {exc}") from None
-    return layouts
 
 
 def _pages(pdf: bytes) -> int:

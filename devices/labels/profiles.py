@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bus.payloads import describe_validation_error
+from devices.labels.template import known_templates
 
 PROFILES = Path(__file__).with_name("profiles")
 
@@ -80,5 +81,10 @@ def read_profile(path: Path) -> LabelProfile:
     if profile.name != path.stem:
         raise ProfileError(
             f"label printer profile {path.name} says its name is {profile.name!r}; it must be {path.stem!r}"
+        )
+    if profile.default_template not in known_templates():
+        raise ProfileError(
+            f"label printer profile {path.name}: default_template {profile.default_template!r} is not one of "
+            f"{', '.join(known_templates())}"
         )
     return profile

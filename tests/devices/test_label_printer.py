@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import shutil
 import sys
 import threading
 import time
@@ -37,44 +39,7 @@ from tests.devices.ports import RecordingPort
 SETTLE_S = 5.0
 
 
-# -- stand-ins for the layout, the raster and the language (until theirs are merged) ------
-
-
-@dataclass(frozen=True)
-class FakeTemplate:
-    name: str
-    width: float
-    height: float
-
-
-TEMPLATES = {
-    t.name: t
-    for t in (
-        FakeTemplate("shelf-58x40", 58, 40),
-        FakeTemplate("wide-120x40", 120, 40),
-        FakeTemplate("a4-70x37", 70, 37),
-    )
-}
-
-
-def fake_load_template(name: str) -> FakeTemplate:
-    return TEMPLATES[name]
-
-
-def fake_lay_out(tag: TagData, tpl: FakeTemplate) -> layout.TagLayout:
-    if tag.name.startswith("!"):
-        raise layout.LabelRefused("the name does not fit its box")
-    block = layout.TextBlock(x=1, y=1, width=50, height=5, lines=(tag.sku,), font="DejaVuSans", size=3)
-    return layout.TagLayout(width=tpl.width, height=tpl.height, blocks=(block,))
-
-
-def fake_rasterize(tag_layout: layout.TagLayout, *, dpmm: int, resident_font: bool = False) -> raster.DotLabel:
-    [block] = tag_layout.blocks
-    assert isinstance(block, layout.TextBlock)
-    item = raster.ResidentText(x=8, y=8, height=24, text=block.lines[0])
-    return raster.DotLabel(
-        width=int(tag_layout.width * dpmm), height=int(tag_layout.height * dpmm), dpmm=dpmm, items=(item,)
-    )
+# -- stand-ins for the language and the sheet (until theirs are merged) ------------------
 
 
 @dataclass
@@ -87,9 +52,9 @@ class FakeLanguage:
     calibrate_bytes: bytes | None = b"~JC"
 
     def label_bytes(self, label: raster.DotLabel, *, copies: int) -> bytes:
-        [item] = label.items
-        assert isinstance(item, raster.ResidentText)
-        return f"^XA^FD{item.text}^FS^PQ{copies}^XZ".encode()
+        # The tags here have no GTIN: their barcode is Code 128 of the SKU.
+        [barcode] = [item for item in label.items if isinstance(item, raster.DotBarcode)]
+        return f"^XA^FD{barcode.data}^FS^PQ{copies}^XZ".encode()
 
     def status_reply_complete(self, data: bytes) -> bool:
         return data.endswith(b"\r\n")
@@ -102,7 +67,7 @@ class FakeLanguage:
 LANGUAGES = {"zpl": FakeLanguage(), "tspl": FakeLanguage(name="tspl", feed_bytes=None, calibrate_bytes=None)}
 
 
-def fake_a4_sheet(layouts: list[layout.TagLayout], tpl: FakeTemplate) -> bytes:
+def fake_a4_sheet(layouts: list[layout.TagLayout], tpl: template.Template) -> bytes:
     """Eight tags a page, each its SKU in text: enough for pypdfium2 to read back."""
     import io
 
@@ -113,19 +78,38 @@ def fake_a4_sheet(layouts: list[layout.TagLayout], tpl: FakeTemplate) -> bytes:
     for index, tag_layout in enumerate(layouts):
         if index and index % 8 == 0:
             canvas.showPage()
-        [block] = tag_layout.blocks
-        assert isinstance(block, layout.TextBlock)
-        canvas.drawString(50, 800 - (index % 8) * 90, block.lines[0])
+        [barcode] = [block for block in tag_layout.blocks if isinstance(block, layout.BarcodeBlock)]
+        canvas.drawString(50, 800 - (index % 8) * 90, barcode.data)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
 
 
+#: A real template file 120 mm wide: wider than any label printer here prints.
+WIDE_TEMPLATE = """
+name = "wide-120x40"
+width = 120.0
+height = 40.0
+
+[[fields]]
+name = "name"
+box = { x = 2.0, y = 2.0, width = 116.0, height = 10.0 }
+size = 4.0
+
+[[fields]]
+name = "barcode"
+box = { x = 2.0, y = 20.0, width = 60.0, height = 15.0 }
+"""
+
+
 @pytest.fixture(autouse=True)
-def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(template, "load_template", fake_load_template)
-    monkeypatch.setattr(layout, "lay_out", fake_lay_out)
-    monkeypatch.setattr(raster, "rasterize", fake_rasterize)
+def stand_ins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(template.TEMPLATES, templates)
+    (templates / "wide-120x40.toml").write_text(WIDE_TEMPLATE, encoding="utf-8")
+    monkeypatch.setattr(
+        label_printer_module, "load_template", functools.partial(template.load_template, folder=templates)
+    )
     monkeypatch.setattr(label_printer_module, "language_for", LANGUAGES.__getitem__)
     monkeypatch.setitem(sys.modules, "devices.labels.pdf", types.SimpleNamespace(a4_sheet=fake_a4_sheet))
     monkeypatch.setattr(label_printer_module, "ERROR_POLL_S", 0.05)
@@ -233,7 +217,7 @@ class LabelPort(RecordingPort):
         return [t.sku for outcome in self.printed for t in outcome.printed]
 
 
-TAGS = [tag(f"sku-{n:03d}") for n in range(1, 201)] + [tag("long-name", name="!" + "Щ" * 200)]
+TAGS = [tag(f"sku-{n:03d}") for n in range(1, 201)] + [tag("bad-gtin").model_copy(update={"gtin": "4601234567890"})]
 
 
 @dataclass
@@ -453,9 +437,12 @@ async def test_bad_arguments_are_refused_before_the_job_is_queued(rig: Rig, args
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
-        ({"items": [{"sku": "sku-001"}], "template": "nope-10x10"}, "no label template 'nope-10x10'"),
+        ({"items": [{"sku": "sku-001"}], "template": "nope-10x10"}, "template nope-10x10: no such template"),
         ({"items": [{"sku": "sku-001"}], "template": "wide-120x40"}, "at most 104 mm across"),
-        ({"items": [{"sku": "sku-001"}, {"sku": "long-name"}]}, "long-name: the name does not fit"),
+        (
+            {"items": [{"sku": "sku-001"}, {"sku": "bad-gtin"}]},
+            "tag bad-gtin: product bad-gtin: the GTIN 4601234567890 has a wrong check digit",
+        ),
         ({"items": [{"sku": "sku-001"}, {"sku": "no-such"}]}, "no product no-such"),
     ],
 )
