@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import barcode
 from PIL import ImageFont
 
 from devices.gtin import is_valid_gtin
 from devices.labels.tag import LabelRefused, TagData
 from devices.labels.template import BarcodeField, Template, TextField, font_path
-from devices.labels.wording import CUTTABLE_FIELDS, field_text, rubles
+from devices.labels.wording import CUTTABLE_FIELDS, field_text, rubles, words
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +173,18 @@ def strike_rules(block: TextBlock) -> tuple[RuleBlock, ...]:
 
 
 def barcode_modules(symbology: Symbology, data: str) -> int:
-    """The symbol's width in modules, quiet zones included.  Code 128 is counted as if
-    every character took a symbol of its own (code set B): a printer that packs digit
-    pairs (set C) prints it narrower, never wider."""
+    """The symbol's width in modules, quiet zones included.  Code 128 is counted as
+    python-barcode encodes it, digit runs packed in pairs (code set C), as a printer's
+    automatic subset selection does (ZPL ``^BC`` mode A, TSPL ``"128"``)."""
     left, right = QUIET_MODULES[symbology]
     if symbology == "ean13":
         return left + 95 + right
-    # Start, the data, the check symbol: 11 modules each; the stop: 13.
-    return left + 11 * (len(data) + 2) + 13 + right
+    return left + _code128_modules(data) + right
+
+
+@functools.lru_cache(maxsize=1024)
+def _code128_modules(data: str) -> int:
+    return len(barcode.get("code128", data).build()[0])
 
 
 # -- laying out ---------------------------------------------------------------------------
@@ -345,7 +350,7 @@ def wrap(text: str, width: float, font: str, size: float, limit: int) -> tuple[l
 
     lines: list[str] = []
     current = ""
-    for word in text.split():
+    for word in words(text):
         candidate = f"{current} {word}" if current else word
         if fits(candidate):
             current = candidate

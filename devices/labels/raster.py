@@ -176,11 +176,12 @@ def _resident_text(block: TextBlock, label: _Dots) -> list[ResidentText]:
 
 
 def _barcode(block: BarcodeBlock, label: _Dots) -> DotBarcode:
-    """Bars as wide as whole dots allow inside the box, quiet zones included, centred."""
+    """Bars as wide as whole dots allow inside the box, quiet zones included, at the
+    box's left (where a shelf tag's barcode sits)."""
     modules = barcode_modules(block.symbology, block.data)
     left, top = label.x(block.x), label.y(block.y)
     width, height = label.x(block.x + block.width) - left, label.y(block.y + block.height) - top
     module = max(width // modules, 1)
-    x = left + (width - modules * module) // 2 + QUIET_MODULES[block.symbology][0] * module
+    x = left + QUIET_MODULES[block.symbology][0] * module
     digits = DIGITS_MODULES * module if block.human_readable else 0
     return DotBarcode(x, top, max(height - digits, 1), module, block.symbology, block.data, block.human_readable)

@@ -9,6 +9,7 @@ layout, the label printers and the A4 sheet all print the same words.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from devices.labels.tag import TagData, TagUnitPrice, UnitBasis
@@ -51,9 +52,25 @@ def meta_text(tag: TagData) -> str:
 
 def printable(text: str) -> str:
     """``text`` without control and format characters: a catalogue's stray tab or
-    zero-width joiner must not reach the paper as a box."""
-    kept = (char for char in text if char.isspace() or unicodedata.category(char)[0] != "C")
-    return "".join(" " if char.isspace() else char for char in kept)
+    zero-width joiner must not reach the paper as a box.  Tabs and line breaks become
+    spaces; no-break spaces stay what they are."""
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace() and category != "Zs":
+            kept.append(" ")
+        elif category[0] != "C":
+            kept.append(char)
+    return "".join(kept)
+
+
+def words(text: str) -> list[str]:
+    """``text`` split where a line may break: at spaces, never at a no-break space."""
+    return [word for word in BREAKS.split(text) if word]
+
+
+#: Spaces a line may break at: every space but the no-break ones.
+BREAKS = re.compile(r"[^\S\u00a0\u2007\u202f]+")
 
 
 def field_text(field: str, tag: TagData, caption: str | None = None) -> str | None:
