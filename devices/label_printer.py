@@ -432,11 +432,9 @@ class LabelPrinter(EscposActor):
     async def _on_sheet(self, job: Job, run: LabelRun) -> dict[str, Any]:
         from devices.labels.pdf import a4_sheet  # reportlab loads only where a store prints sheets
 
-        laid_out = [layout for layout, (_, copies) in zip(run.layouts, run.tags, strict=True) for _ in range(copies)]
         printed: list[PrintedTag] = []
         try:
-            data = await self.blocking(a4_sheet, laid_out, run.template)
-            name = await self.blocking(self._write_sheet, data)
+            sheet = await self.blocking(a4_sheet, run.tags, run.template, self.folder)
             printed = [PrintedTag(sku=tag.sku, price_version=tag.price_version, copies=c) for tag, c in run.tags]
         except OSError as exc:
             raise DeviceError(
@@ -448,19 +446,7 @@ class LabelPrinter(EscposActor):
             await self._report(job, run, printed)
         self.counters["sheets_written"] += 1
         self.progress(job, len(run.tags), len(run.tags))
-        return self._done(job, run, printed, file=name, pages=_pages(data))
-
-    def _write_sheet(self, data: bytes) -> str:
-        """Write the PDF whole or not at all (a half-written sheet never shows in the folder)."""
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-        number = 1
-        while (self.folder / f"labels-{stamp}-{number:03d}.pdf").exists():
-            number += 1
-        name = f"labels-{stamp}-{number:03d}.pdf"
-        partial = self.folder / f".{name}.part"
-        partial.write_bytes(data)
-        os.replace(partial, self.folder / name)
-        return name
+        return self._done(job, run, printed, file=sheet.path.name, pages=sheet.pages)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -514,18 +500,13 @@ class LabelPrinter(EscposActor):
         return await self.blocking(self._list_sheets)
 
     def _list_sheets(self) -> dict[str, Any]:
-        files = sorted(self.folder.glob("labels-*.pdf"), reverse=True)
+        found = [(path, path.stat()) for path in self.folder.glob("labels-*.pdf")]
+        found.sort(key=lambda entry: (entry[1].st_mtime, entry[0].name), reverse=True)
         listed = []
-        for path in files[:SHEETS_LISTED]:
-            stat = path.stat()
+        for path, stat in found[:SHEETS_LISTED]:
             written = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat(timespec="seconds")
             listed.append({"file": path.name, "bytes": stat.st_size, "written_at": written})
-        return {"folder": str(self.folder), "sheets": listed, "total": len(files)}
-
-
-def _pages(pdf: bytes) -> int:
-    """Pages in a PDF we wrote ourselves (reportlab writes one ``/Type /Page`` per page)."""
-    return pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + pdf.count(b"/Type /Page>")
+        return {"folder": str(self.folder), "sheets": listed, "total": len(found)}
 
 
 def status_dict(status: LabelStatus) -> dict[str, Any]:

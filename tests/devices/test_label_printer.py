@@ -11,10 +11,8 @@ import asyncio
 import datetime as dt
 import functools
 import shutil
-import sys
 import threading
 import time
-import types
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from devices import label_printer as label_printer_module
 from devices import supervisor as supervisor_module
 from devices.actor import DeviceSpec, Job
 from devices.label_printer import LabelPrinter
-from devices.labels import layout, raster, template
+from devices.labels import raster, template
 from devices.labels.language import LabelStatus
 from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
 from devices.sim.tcp import TcpDevice
@@ -67,24 +65,6 @@ class FakeLanguage:
 LANGUAGES = {"zpl": FakeLanguage(), "tspl": FakeLanguage(name="tspl", feed_bytes=None, calibrate_bytes=None)}
 
 
-def fake_a4_sheet(layouts: list[layout.TagLayout], tpl: template.Template) -> bytes:
-    """Eight tags a page, each its SKU in text: enough for pypdfium2 to read back."""
-    import io
-
-    from reportlab.pdfgen.canvas import Canvas
-
-    out = io.BytesIO()
-    canvas = Canvas(out)
-    for index, tag_layout in enumerate(layouts):
-        if index and index % 8 == 0:
-            canvas.showPage()
-        [barcode] = [block for block in tag_layout.blocks if isinstance(block, layout.BarcodeBlock)]
-        canvas.drawString(50, 800 - (index % 8) * 90, barcode.data)
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
-
-
 #: A real template file 120 mm wide: wider than any label printer here prints.
 WIDE_TEMPLATE = """
 name = "wide-120x40"
@@ -111,7 +91,6 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         label_printer_module, "load_template", functools.partial(template.load_template, folder=templates)
     )
     monkeypatch.setattr(label_printer_module, "language_for", LANGUAGES.__getitem__)
-    monkeypatch.setitem(sys.modules, "devices.labels.pdf", types.SimpleNamespace(a4_sheet=fake_a4_sheet))
     monkeypatch.setattr(label_printer_module, "ERROR_POLL_S", 0.05)
     monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_MIN_S", 0.05)
     monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_MAX_S", 0.1)
@@ -181,9 +160,14 @@ class LabelSink(TcpDevice):
                 return buffer
 
 
-def tag(sku: str, name: str = "Хлеб бородинский", version: int = 3) -> TagData:
+def tag(sku: str, version: int = 3) -> TagData:
     return TagData(
-        sku=sku, name=name, price=4500, price_version=version, store="Ромашка", printed_on=dt.date(2026, 12, 3)
+        sku=sku,
+        name=f"Батон {sku}",
+        price=4500,
+        price_version=version,
+        store="Ромашка",
+        printed_on=dt.date(2026, 12, 3),
     )
 
 
@@ -498,6 +482,7 @@ async def test_a_language_without_feed_says_so(tmp_path: Path):
 
 async def test_the_a4_sheet_profile_writes_a_pdf_with_every_tag(tmp_path: Path):
     import pypdfium2
+    import zxingcpp
 
     folder = tmp_path / "sheets"
     port = LabelPort(TAGS)
@@ -505,15 +490,20 @@ async def test_the_a4_sheet_profile_writes_a_pdf_with_every_tag(tmp_path: Path):
     device, supervisor = await start(spec, port)
     try:
         await until(lambda: device.status == "idle", timeout=SETTLE_S, what="online")
-        items = [{"sku": f"sku-{n:03d}"} for n in range(1, 11)] + [{"sku": "sku-011", "copies": 3}]
+        items = [{"sku": f"sku-{n:03d}"} for n in range(1, 23)] + [{"sku": "sku-023", "copies": 3}]
         result = await run(device, "print_labels", {"items": items})
-        assert result["printed"] == 11 and result["template"] == "a4-70x37"
+        assert result["printed"] == 23 and result["template"] == "a4-70x37"
         pdf = pypdfium2.PdfDocument(folder / result["file"])
         assert len(pdf) == result["pages"] == 2
+        # The real sheet: 24 tags a page, and every tag's name is on it as text.
         text = "".join(page.get_textpage().get_text_range() for page in pdf)
-        assert [f"sku-{n:03d}" for n in range(1, 11) if f"sku-{n:03d}" not in text] == []
-        assert text.count("sku-011") == 3
-        assert port.printed_skus() == [f"sku-{n:03d}" for n in range(1, 12)]
+        assert [n for n in range(1, 23) if text.count(f"Батон sku-{n:03d}") != 1] == []
+        assert text.count("Батон sku-023") == 3
+        # And a scanner reads each tag's barcode off the printed page.
+        image = pdf[0].render(scale=6).to_pil()
+        codes = sorted(code.text for code in zxingcpp.read_barcodes(image))
+        assert codes == sorted([f"sku-{n:03d}" for n in range(1, 23)] + ["sku-023"] * 2)
+        assert port.printed_skus() == [f"sku-{n:03d}" for n in range(1, 24)]
         listed = await run(device, "sheets")
         assert [s["file"] for s in listed["sheets"]] == [result["file"]] and listed["total"] == 1
         assert sorted(p.name for p in folder.iterdir()) == [result["file"]]  # no half-written file left
