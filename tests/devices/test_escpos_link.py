@@ -157,3 +157,80 @@ def test_nobody_listening_is_gone_at_once():
         link = EscposLink(LinkAddress("network", "127.0.0.1", port), OPTIONS)
         with pytest.raises(DeviceGone, match="cannot reach 127.0.0.1"):
             link.open()
+
+
+@pytest.mark.parametrize(
+    ("port", "address"),
+    [
+        ("tcp:10.0.0.32:9100", LinkAddress("network", "10.0.0.32", 9100)),
+        ("tcp://10.0.0.32:9101", LinkAddress("network", "10.0.0.32", 9101)),
+        ("10.0.0.32", LinkAddress("network", "10.0.0.32", 9100)),
+        ("serial:/dev/ttyUSB0", LinkAddress("serial", "/dev/ttyUSB0")),
+        ("file:/dev/usb/lp0", LinkAddress("file", "/dev/usb/lp0")),
+        ("usb:0a5f:0181", LinkAddress("usb", "0a5f:0181")),
+    ],
+)
+def test_a_label_printers_port_may_name_its_driver(port: str, address: LinkAddress):
+    assert parse_address(None, port, port_names_driver=True) == address
+
+
+def test_a_bare_path_must_say_which_driver_it_is():
+    with pytest.raises(ValueError, match="serial:/dev/ttyUSB0 or file:/dev/ttyUSB0"):
+        parse_address(None, "/dev/ttyUSB0", port_names_driver=True)
+
+
+def test_an_answer_of_no_fixed_length_is_read_until_it_is_whole(printer_port):
+    """A ZPL status answer is lines framed by STX/ETX: read up to the last one, no longer."""
+    answer = b"\x02030,0,0,1245,000,0,0,0,000,0,0,0\x03\r\n"
+    finished = threading.Event()
+
+    def answer_in_pieces(conn: socket.socket) -> None:
+        conn.recv(3)
+        conn.sendall(answer[:10])
+        time.sleep(0.02)
+        conn.sendall(answer[10:])
+        # More bytes come only once the asker has stopped reading, or after 2 s: a reader
+        # that waited out its 5 s would take them for part of the answer.
+        finished.wait(2)
+        conn.sendall(b"\x02late\x03\r\n")
+
+    link = EscposLink(
+        LinkAddress("network", "127.0.0.1", printer_port(answer_in_pieces)), LinkOptions(status_timeout_ms=5000)
+    )
+    link.open()
+    try:
+        assert link.ask(b"~HS", 512, lambda data: data.endswith(b"\r\n")) == answer
+    finally:
+        finished.set()
+        link.close()
+
+
+def test_an_answer_vouching_for_bytes_just_sent_is_never_taken_from_a_new_connection():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted: list[int] = []
+
+    def restart_then_answer() -> None:
+        first, _ = listener.accept()
+        accepted.append(1)
+        first.close()  # the connection broke with the label in it
+        listener.settimeout(0.5)
+        try:
+            second, _ = listener.accept()
+        except TimeoutError:
+            return
+        accepted.append(2)
+        second.close()
+
+    thread = threading.Thread(target=restart_then_answer, daemon=True)
+    thread.start()
+    link = connected(port)
+    try:
+        time.sleep(0.05)
+        with pytest.raises(DeviceGone):
+            link.ask(b"~HS", 512, lambda data: data.endswith(b"\r\n"), reconnect=False)
+        thread.join(timeout=2)
+        assert accepted == [1]
+    finally:
+        link.close()
+        listener.close()
