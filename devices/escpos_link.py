@@ -368,6 +368,8 @@ class EscposActor(DeviceActor):
         self.link: EscposLink | None = None
         #: One conversation with the device at a time: a job's or the watch's.
         self._talking = asyncio.Lock()
+        #: The printer's own problem (paper_out, cover_open, …) while the device is in error.
+        self._trouble: str | None = None
 
     def check_address(self, address: LinkAddress) -> None:
         """Raise ``ValueError`` when this kind cannot use ``address``; any will do by default.
@@ -379,13 +381,36 @@ class EscposActor(DeviceActor):
         None: none."""
         return None
 
-    async def keep_asking(
-        self, ask: Callable[[], Awaitable[object]], *, in_trouble: Callable[[], bool], poll_s: float
-    ) -> None:
+    def printer_trouble(self, code: str, words: str, status: dict[str, Any]) -> None:
+        """The printer reports a problem: the device shows ``error`` with it, and the
+        first time it is seen ``code`` goes out as an event."""
+        if self._trouble != code:
+            self.emit(code, {"message": f"{self.id}: {words}", "status": status})
+        self._trouble = code
+        self.status = "error"
+        self.error = {"code": code, "message": f"{self.id}: {words}"}
+        self._state_changed()
+
+    def printer_fine(self) -> None:
+        """The printer answered with nothing wrong: out of error (``paper_ok`` after paper
+        out, else ``ready``)."""
+        if self._trouble is None:
+            return
+        cleared, self._trouble = self._trouble, None
+        self.error = None
+        self.status = "busy" if self._running else "idle"
+        self.emit("paper_ok" if cleared == "paper_out" else "ready", {"cleared": cleared})
+        self._state_changed()
+
+    def went_online(self) -> None:
+        self._trouble = None  # asked afresh by the watch; announced again if still there
+        super().went_online()
+
+    async def keep_asking(self, ask: Callable[[], Awaitable[object]], *, poll_s: float) -> None:
         """A printer's watch: ``ask`` (its status question, taken in) once on coming online,
         so a printer that starts without paper shows as error before the first customer;
-        then every ``poll_s`` while ``in_trouble``, and every ``IDLE_CHECK_S`` while a
-        network printer is idle, so one that vanished is noticed before the next job."""
+        then every ``poll_s`` while in trouble, and every ``IDLE_CHECK_S`` while a network
+        printer is idle, so one that vanished is noticed before the next job."""
         async with self._talking:
             await ask()
         idle_since = time.monotonic()
@@ -395,7 +420,7 @@ class EscposActor(DeviceActor):
                 idle_since = time.monotonic()
                 continue
             idle_check_due = self.on_network and time.monotonic() - idle_since >= IDLE_CHECK_S
-            if in_trouble() or idle_check_due:
+            if self._trouble is not None or idle_check_due:
                 idle_since = time.monotonic()
                 async with self._talking:
                     await ask()

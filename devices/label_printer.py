@@ -52,7 +52,7 @@ from devices.labels.tag import (
     QueueFilter,
     TagData,
 )
-from devices.labels.template import Template, load_template
+from devices.labels.template import Template, known_templates, load_template
 from devices.queue import Priority
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,11 @@ class LabelPrinterOptions(LinkOptions):
     )
 
     @model_validator(mode="after")
-    def _known_profile(self) -> LabelPrinterOptions:
+    def _known_profile_and_template(self) -> LabelPrinterOptions:
         if self.profile is not None and self.profile not in known_profiles():
             raise ValueError(f"profile {self.profile!r} is not one of {', '.join(known_profiles())}")
+        if self.template is not None and self.template not in known_templates():
+            raise ValueError(f"template {self.template!r} is not one of {', '.join(known_templates())}")
         return self
 
 
@@ -180,13 +182,13 @@ class LabelPrinter(EscposActor):
         self.options: LabelPrinterOptions
         self.profile: LabelProfile | None = self._profile(spec)
         self._language: LabelLanguage | None = None
-        #: The printer's own problem (paper_out, head_open, …) while the device is in error.
-        self._trouble: str | None = None
         self.counters |= {"tags_printed": 0, "labels_printed": 0, "sheets_written": 0}
         if self.profile is not None:
             self.capabilities = self._capabilities(self.profile)
 
     def _profile(self, spec: DeviceSpec) -> LabelProfile | None:
+        """The printer's profile; without one the device stays offline, the reason shown
+        as a bad address's is (``EscposActor``: no address, the problem as the reason)."""
         name = self.options.profile or (spec.model if spec.model in known_profiles() else None)
         if name is None:
             self._address_problem = (
@@ -262,7 +264,7 @@ class LabelPrinter(EscposActor):
         if not self._can_ask():
             await super().watch()
             return
-        await self.keep_asking(self._status_now, in_trouble=lambda: self._trouble is not None, poll_s=ERROR_POLL_S)
+        await self.keep_asking(self._status_now, poll_s=ERROR_POLL_S)
 
     async def _status_now(self, *, after_label: bool = False) -> LabelStatus | None:
         """Ask the printer and take in what it says (hold ``_talking``); None: no answer.
@@ -288,28 +290,13 @@ class LabelPrinter(EscposActor):
     def _note(self, status: LabelStatus) -> None:
         """Move in or out of error, and tell people, as the printer's status changes."""
         if status.problems:
-            code = status.problems[0]
-            words = self._words(status)
-            if self._trouble != code:
-                self.emit(code, {"message": f"{self.id}: {words}", "status": status_dict(status)})
-            self._trouble = code
-            self.status = "error"
-            self.error = {"code": code, "message": f"{self.id}: {words}"}
-            self._state_changed()
-        elif self._trouble is not None:
-            cleared, self._trouble = self._trouble, None
-            self.error = None
-            self.status = "busy" if self._running else "idle"
-            self.emit("paper_ok" if cleared == "paper_out" else "ready", {"cleared": cleared})
-            self._state_changed()
+            self.printer_trouble(status.problems[0], self._words(status), status_dict(status))
+        else:
+            self.printer_fine()
 
     @staticmethod
     def _words(status: LabelStatus) -> str:
         return "; ".join(PROBLEM_WORDS.get(problem, f"the printer reports {problem}") for problem in status.problems)
-
-    def went_online(self) -> None:
-        self._trouble = None  # asked afresh by the watch; announced again if still there
-        super().went_online()
 
     # -- print_labels: the checks ---------------------------------------------------------
 

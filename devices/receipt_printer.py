@@ -123,8 +123,6 @@ class ReceiptPrinter(EscposActor):
             code_page=self.options.code_page,
         )
         self._paper: Paper = "unknown"
-        #: The printer's own problem (paper_out, cover_open, …) while the device is in error.
-        self._trouble: str | None = None
         width = profile.profile_data.get("media", {}).get("width", {}).get("pixels")
         self.capabilities = {
             "profile": profile_name,
@@ -168,7 +166,7 @@ class ReceiptPrinter(EscposActor):
         return (FULL_STATUS_REQUEST, len(FULL_QUERY)) if link.can_read else None
 
     async def watch(self) -> None:
-        await self.keep_asking(self._status_now, in_trouble=lambda: self._trouble is not None, poll_s=ERROR_POLL_S)
+        await self.keep_asking(self._status_now, poll_s=ERROR_POLL_S)
 
     async def _status_now(self) -> PrinterStatus:
         """Ask the printer and take in what it says (hold ``_talking``)."""
@@ -189,22 +187,9 @@ class ReceiptPrinter(EscposActor):
         problem = status.problem()
         if problem is not None:
             code, words = problem
-            if self._trouble != code:
-                self.emit(code, {"message": f"{self.id}: {words}", "status": status.as_dict()})
-            self._trouble = code
-            self.status = "error"
-            self.error = {"code": code, "message": f"{self.id}: {words}"}
-            self._state_changed()
-        elif self._trouble is not None and status.answered:
-            cleared, self._trouble = self._trouble, None
-            self.error = None
-            self.status = "busy" if self._running else "idle"
-            self.emit("paper_ok" if cleared == "paper_out" else "ready", {"cleared": cleared})
-            self._state_changed()
-
-    def went_online(self) -> None:
-        self._trouble = None  # asked afresh by the watch; announced again if still there
-        super().went_online()
+            self.printer_trouble(code, words, status.as_dict())
+        elif status.answered:
+            self.printer_fine()
 
     def _cannot_print(self, status: PrinterStatus, *, sent: int = 0) -> DeviceError:
         problem = status.problem()
