@@ -13,7 +13,7 @@ import functools
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from devices.label_printer import LabelPrinter
 from devices.labels import raster, template
 from devices.labels.language import LabelStatus
 from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
+from devices.sim.pty import PtyDevice
 from devices.sim.tcp import TcpDevice
 from devices.supervisor import DeviceSupervisor
 from tests.conftest import until
@@ -132,24 +133,25 @@ class LabelSink(TcpDevice):
         try:
             while data := await reader.read(4096):
                 self.received += data
-                buffer = self._take(buffer + data, writer)
+                buffer = self.take(buffer + data, writer.write, writer.transport.abort)
         except ConnectionError:
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
 
-    def _take(self, buffer: bytes, writer: asyncio.StreamWriter) -> bytes:
+    def take(self, buffer: bytes, answer: Callable[[bytes], object], hang_up: Callable[[], object]) -> bytes:
+        """Act on what came in; what is left (an unfinished label) waits for more."""
         while True:
             if buffer.startswith(b"~HS"):
                 self.log.append(("status", ""))
-                writer.write((("P" if self.paper_out else "") + ("H" if self.head_open else "") + "OK\r\n").encode())
+                answer((("P" if self.paper_out else "") + ("H" if self.head_open else "") + "OK\r\n").encode())
                 buffer = buffer[3:]
             elif buffer.startswith(b"^XA") and b"^XZ" in buffer:
                 label, _, buffer = buffer.partition(b"^XZ")
                 if self.drop_at is not None and len(self.labels) + 1 >= self.drop_at:
                     self.drop_at = None
-                    writer.transport.abort()
+                    hang_up()
                     return b""
                 self.log.append(("label", label.split(b"^FD")[1].split(b"^FS")[0].decode()))
             elif buffer.startswith((b"~FEED", b"~JC")):
@@ -158,6 +160,19 @@ class LabelSink(TcpDevice):
                 buffer = buffer[len(command) :]
             else:
                 return buffer
+
+
+class SerialLabelSink(PtyDevice):
+    """The same printer on a serial line (a pty): for ``serial:`` ports."""
+
+    def __init__(self, link: Path) -> None:
+        super().__init__(link)
+        self.printer = LabelSink()
+        self._buffer = b""
+
+    def received(self, data: bytes) -> None:
+        self.printer.received += data
+        self._buffer = self.printer.take(self._buffer + data, self.send, self.stop)
 
 
 def tag(sku: str, version: int = 3) -> TagData:
@@ -475,6 +490,48 @@ async def test_a_language_without_feed_says_so(tmp_path: Path):
     finally:
         await supervisor.stop()
         await sink.stop()
+
+
+async def test_asked_only_at_the_end_a_stop_counts_none_of_the_run_as_printed():
+    sink = LabelSink()
+    await sink.start()
+    port = LabelPort(TAGS)
+    options = {"profile": "zebra-zd421-203", "status_after_each": False}
+    device, supervisor = await start(
+        DeviceSpec(id="labels-5", kind="label_printer", port=sink.address, options=options), port
+    )
+    try:
+        await until(lambda: device.status == "idle", timeout=SETTLE_S, what="online")
+        sink.log.clear()
+        items = [{"sku": f"sku-{n:03d}"} for n in range(1, 6)]
+        assert (await run(device, "print_labels", {"items": items}))["printed"] == 5
+        assert sink.log == [("status", "")] + [("label", f"sku-{n:03d}") for n in range(1, 6)] + [("status", "")]
+        sink.paper_out_at = 8
+        error = await refused(device, "print_labels", {"items": items})
+        assert error.details is not None and error.details["printed"] == []
+        assert error.details["not_printed"] == [f"sku-{n:03d}" for n in range(1, 6)]
+        assert port.printed_skus() == [f"sku-{n:03d}" for n in range(1, 6)]  # the first run's only
+    finally:
+        await supervisor.stop()
+        await sink.stop()
+
+
+async def test_a_printer_on_a_serial_line_prints_and_answers(tmp_path: Path):
+    sink = SerialLabelSink(tmp_path / "label-printer")
+    sink.start()
+    spec = DeviceSpec(
+        id="labels-4", kind="label_printer", port=f"serial:{sink.link}", options={"profile": "zebra-zd421-203"}
+    )
+    device, supervisor = await start(spec, LabelPort(TAGS))
+    try:
+        await until(lambda: device.status == "idle", timeout=SETTLE_S, what="online")
+        result = await run(device, "print_labels", {"items": [{"sku": "sku-001"}, {"sku": "sku-002", "copies": 2}]})
+        assert result["printed"] == 2 and sink.printer.labels == ["sku-001", "sku-002"]
+        sink.printer.paper_out_at = 0
+        assert (await run(device, "status"))["problems"] == ["paper_out"]
+    finally:
+        await supervisor.stop()
+        sink.stop()
 
 
 # -- the A4 sheet ---------------------------------------------------------------------------
