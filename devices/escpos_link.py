@@ -8,11 +8,15 @@ transports only move bytes) names its ``driver`` and ``port``:
     usb      "usb:04b8:0202" (vendor:product, hex; needs pyusb, absent on the test box)
     file     "/dev/usb/lp0" (write only: such a printer cannot be asked for its status)
 
+A label printer's ``port`` may name the driver itself instead (``port_names_driver``):
+"tcp:10.0.0.32:9100", "serial:/dev/ttyUSB0", "file:/dev/usb/lp0", "usb:0a5f:0181".
+
 The link writes bytes and asks status questions; it does not know what the bytes mean.
 Every call blocks: actors run them through ``DeviceActor.blocking``.  A transport that
 fails (refused, reset, closed, unplugged) raises ``DeviceGone``, so the supervisor marks
-the device offline and reopens it.  ``EscposActor`` is what the printer's and the
-drawer's actors share: the address from the config, the link, opening and closing it.
+the device offline and reopens it.  ``EscposActor`` is what the printers' and the
+drawer's actors share: the address from the config, the link, opening and closing it,
+and a printer's status watch and error state.
 """
 
 from __future__ import annotations
