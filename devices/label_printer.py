@@ -77,6 +77,12 @@ PROBLEM_WORDS = {
     "ribbon_out": "the printer is out of ribbon; load a new one",
     "head_open": "the print head is open; close it",
     "paused": "the printer is paused; press its pause button to resume",
+    "paper_jam": "the labels are jammed; open the printer and clear the path",
+    "cover_open": "the printer's cover is open; close it",
+    "head_too_hot": "the print head is too hot; let it cool",
+    "head_too_cold": "the print head is too cold; let the printer warm up",
+    "temperature_out_of_range": "the print head is too hot or too cold; wait a little",
+    "settings_lost": "the printer lost its settings; calibrate it",
 }
 
 
