@@ -168,6 +168,13 @@ class LabelRun:
     def unprinted(self, printed: int) -> list[str]:
         return [tag.sku for tag, _ in self.tags[printed:]]
 
+    def so_far(self, printed: list[PrintedTag]) -> str:
+        return f"printed {len(printed)} of {len(self.tags)} tags"
+
+    def details(self, printed: list[PrintedTag], reason: str) -> dict[str, Any]:
+        """What a stopped run's answer says: why, and which SKUs printed and which not."""
+        return {"reason": reason, "printed": [tag.sku for tag in printed], "not_printed": self.unprinted(len(printed))}
+
 
 class LabelStopped(Exception):
     """The printer reported a problem during a run."""
@@ -373,29 +380,19 @@ class LabelPrinter(EscposActor):
         except LabelStopped as exc:
             raise self._stopped(run, printed, exc.status) from None
         except DeviceGone as exc:
-            raise DeviceGone(
-                f"{exc.message}; printed {len(printed)} of {len(run.tags)} tags",
-                {
-                    "reason": "disconnected",
-                    "printed": [t.sku for t in printed],
-                    "not_printed": run.unprinted(len(printed)),
-                },
-            ) from None
+            raise DeviceGone(f"{exc.message}; {run.so_far(printed)}", run.details(printed, "disconnected")) from None
+        except DeviceError as exc:  # a tag its language cannot say: the run stops there
+            details = (exc.details or {}) | run.details(printed, "not_encoded")
+            raise DeviceError(exc.code, f"{exc.message}; {run.so_far(printed)}", details) from None
         finally:
             await self._report(job, run, printed)
         return self._done(job, run, printed)
 
     def _stopped(self, run: LabelRun, printed: list[PrintedTag], status: LabelStatus) -> DeviceError:
-        words = f"{self._words(status)}; printed {len(printed)} of {len(run.tags)} tags"
         return DeviceError(
             ErrorCode.DEVICE_ERROR,
-            f"{self.id}: {words}",
-            {
-                "reason": status.problems[0],
-                "printed": [tag.sku for tag in printed],
-                "not_printed": run.unprinted(len(printed)),
-                "status": status_dict(status),
-            },
+            f"{self.id}: {self._words(status)}; {run.so_far(printed)}",
+            run.details(printed, status.problems[0]) | {"status": status_dict(status)},
             # Nothing printed: the same request may simply be sent again once it is fixed.
             retryable=not printed,
         )
@@ -433,7 +430,7 @@ class LabelPrinter(EscposActor):
             raise DeviceError(
                 ErrorCode.DEVICE_ERROR,
                 f"{self.id}: cannot write the sheet to {self.folder}: {exc.strerror or exc}",
-                {"reason": "write_failed", "printed": [], "not_printed": run.unprinted(0)},
+                run.details([], "write_failed"),
             ) from None
         finally:
             await self._report(job, run, printed)
