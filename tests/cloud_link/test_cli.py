@@ -20,7 +20,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.cloud_link.support import ADMIN_TOKEN, STORE, TOKENS, batch_body, event, free_port, write_config
+from hub.throwaway import free_loopback_ports
+from tests.cloud_link.support import ADMIN_TOKEN, STORE, TOKENS, batch_body, event, write_config
 from tests.conftest import CloudProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ def test_fault_sets_shows_and_clears_what_the_store_meets(cloud: CloudProcess):
 
 
 def test_admin_commands_say_in_one_line_what_is_wrong(cloud: CloudProcess, tmp_path: Path):
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = f"http://127.0.0.1:{free_loopback_ports(1)[0]}"
     cases = [
         (storehub("status", "--url", closed, "--admin-token", ADMIN_TOKEN), "cannot reach the cloud at"),
         (storehub("status", "--url", cloud.url, "--admin-token", "wrong"), "401 unauthorized"),
@@ -206,7 +207,7 @@ def test_serve_logs_each_store_and_stops_cleanly_on_sigterm(tmp_path: Path):
 
 
 def test_serve_names_every_bad_field_of_a_config(tmp_path: Path):
-    config = write_config(tmp_path, port=free_port())
+    config = write_config(tmp_path, port=free_loopback_ports(1)[0])
     config.write_text(config.read_text().replace('\ntoken_sha256 = "', '\ntoken_sha256 = "x', 1) + "colour = 'blue'\n")
     result = storehub("serve", "--config", str(config))
     assert result.returncode == 2
