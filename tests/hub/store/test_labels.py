@@ -13,12 +13,16 @@ import pytest
 from sqlmodel import Session
 
 from bus.payloads import DeviceError, ErrorCode
+from bus.topics import TopicTree
 from cloud_link.reference.intake import read_batch
+from devices.actor import DeviceSpec
 from devices.labels.tag import LabelSelection, LabelsPrinted, PrintedTag
+from hub.device_port import BusDevicePort
+from hub.metrics import HubMetrics
 from hub.store import outbox
 from hub.store.domain import StoreDomain
 from hub.store.models import LabelPrint, Product
-from hub.store.schemas import ProductIn, ShelfTruth
+from hub.store.schemas import PriceIn, ProductIn, ShelfTruth
 from tests.conftest import until
 from tests.hub.store.support import BREAD, MILK, STORE_ID, TEA, Clock, count, events, inbound, price, seed_catalogue
 
@@ -137,8 +141,8 @@ async def test_a_promotion_tag_strikes_through_the_price_the_shelf_shows(domain:
     await inbound(
         domain,
         prices=[
-            price(TEA.sku, 2, 12990).model_copy(update={"promotion": True}),
-            price(MILK.sku, 2, 16990).model_copy(update={"promotion": True}),  # a "promotion" dearer than before
+            PriceIn(sku=TEA.sku, version=2, amount=12990, promotion=True),
+            PriceIn(sku=MILK.sku, version=2, amount=16990, promotion=True),  # a "promotion" dearer than before
         ],
     )
     tags = {tag.sku: tag for tag, _ in domain.label_tags(queue())}
@@ -148,6 +152,31 @@ async def test_a_promotion_tag_strikes_through_the_price_the_shelf_shows(domain:
     await asyncio.to_thread(domain.labels_printed, printed((TEA.sku, 2, 1)))
     [(tea, _)] = domain.label_tags(items((TEA.sku, 1)))
     assert (tea.price, tea.old_price) == (12990, 15990)
+
+
+async def test_a_promotion_mark_from_the_cloud_is_a_flag_and_nothing_else():
+    with pytest.raises(ValueError):
+        PriceIn.model_validate({"sku": TEA.sku, "version": 2, "amount": 1, "promotion": "yes"})
+    assert PriceIn.model_validate({"sku": TEA.sku, "version": 2, "amount": 1}).promotion is False
+
+
+async def test_the_label_printer_s_port_reads_and_writes_the_store_from_its_worker_thread(domain: StoreDomain):
+    await seed_catalogue(domain, TEA, amount=15990)
+    await inbound(domain, prices=[price(TEA.sku, 2, 16990)])
+    port = BusDevicePort(
+        bus=None,  # type: ignore[arg-type]  (the labels' calls publish nothing)
+        topics=TopicTree(STORE_ID),
+        spec=DeviceSpec(id="labels-1", kind="echo"),
+        metrics=HubMetrics(),
+        journal=None,  # type: ignore[arg-type]
+        store=domain,
+    )
+    [(tag, copies)] = await asyncio.to_thread(port.label_tags, queue())
+    assert (tag.sku, tag.price, tag.price_version, copies) == (TEA.sku, 16990, 2, 1)
+    with pytest.raises(DeviceError):
+        await asyncio.to_thread(port.label_tags, items(("NOPE-1", 1)))
+    await asyncio.to_thread(port.labels_printed, printed((tag.sku, tag.price_version, copies)))
+    assert domain.labels().count == 0 and len(await events(domain, "labels.printed")) == 1
 
 
 # -- what a print run changes ---------------------------------------------------------------
