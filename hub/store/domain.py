@@ -198,7 +198,11 @@ class StoreDomain:
     def label_tags(self, selection: LabelSelection) -> list[tuple[TagData, int]]:
         """The tags a label printer is asked for (``DevicePort.label_tags``); reads only."""
         shop = labels.Shop(name=self.store_name, today=dt.datetime.fromtimestamp(self.clock()).date())
-        return self.read(lambda s: labels.label_tags(session=s, selection=selection, shop=shop))
+        try:
+            return self.read(lambda s: labels.label_tags(session=s, selection=selection, shop=shop))
+        except StoreError as refusal:
+            log.warning("shelf labels refused, nothing printed: %s", refusal.message)
+            raise
 
     def labels_printed(self, outcome: LabelsPrinted) -> int | None:
         """A print run's outcome into the store, in one write (``DevicePort.labels_printed``).
