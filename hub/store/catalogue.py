@@ -303,8 +303,8 @@ def shelf_truth(*, session: Session, now: float) -> ShelfTruth:
     )
 
 
-def label_queue(*, session: Session, now: float, limit: int = 1000) -> LabelQueue:
-    truth = shelf_truth(session=session, now=now)
+def label_queue(*, session: Session, limit: int = 1000, now: float | None = None) -> LabelQueue:
+    truth = shelf_truth(session=session, now=time.time() if now is None else now)
     rows = session.execute(
         select(StaleLabel, Product)
         .join(Product, Product.sku == StaleLabel.sku)
