@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 
+from hub.store.schemas import PriceIn
 from hub.throwaway import free_loopback_ports
 from tests.cloud_link.support import ADMIN_TOKEN, STORE, TOKENS, batch_body, event, write_config
 from tests.conftest import CloudProcess
@@ -99,6 +100,16 @@ def test_publish_price_reaches_the_store_with_a_version(cloud: CloudProcess):
     assert price["sku"] == "MLK-001" and price["amount"] == 9990
     assert price["effective_at"] == "2026-11-25T09:00:00+03:00"
     assert price["version"] >= int(time.time() * 1000) - 60_000
+
+
+def test_publish_price_marks_a_promotion_for_the_shelf_label(cloud: CloudProcess):
+    cursor = inbound(cloud, 0)["cursor"]
+    done = admin(cloud, "publish-price", "--store", STORE, "--sku", "TEA-017", "--amount", "12990", "--promotion")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"published 1 promotion price for {STORE}: TEA-017 at 12990 (cursor ")
+    (price,) = inbound(cloud, cursor)["prices"]
+    assert (price["sku"], price["amount"], price["promotion"]) == ("TEA-017", 12990, True)
+    assert PriceIn.model_validate(price).promotion is True, "the store reads it as the cloud published it"
 
 
 def test_publish_pickup_makes_an_order_the_store_can_take(cloud: CloudProcess):
