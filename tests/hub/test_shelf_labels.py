@@ -53,7 +53,7 @@ async def test_a_grade_from_the_cloud_and_the_stale_labels_numbers_everywhere_a_
     tmp_path: Path, cloud: CloudProcess, connect: Connect
 ):
     await asyncio.to_thread(cloud.start)
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", sections=cloud.hub_section(mode="push"))
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", cloud=cloud.hub_section(mode="push"))
     try:
         tech = await connect(hub, "tech-1")
         told: list[dict[str, Any]] = []
