@@ -164,11 +164,16 @@ def strike_rules(block: TextBlock) -> tuple[RuleBlock, ...]:
     if not block.strike:
         return ()
     weight = block.size * STRIKE_WEIGHT
+    face = truetype(block.font, block.size * MEASURE_DPMM)
     rules = []
     for line, baseline in zip(block.lines, baselines(block), strict=True):
-        width = text_width(line, block.font, block.size)
+        # From the first glyph's ink to the last one's, not from pen to pen (basic
+        # layout's bbox starts at the pen; the drawn mask knows where the ink is).
+        mask, (offset, _) = face.getmask2(line)
+        ink = mask.getbbox() or (0, 0, 0, 0)
+        ink_left, ink_right = (offset + ink[0]) / MEASURE_DPMM, (offset + ink[2]) / MEASURE_DPMM
         top = baseline - block.size * STRIKE_RISE - weight / 2
-        rules.append(RuleBlock(aligned_x(block, width), top, width, weight))
+        rules.append(RuleBlock(line_x(block, line) + ink_left, top, ink_right - ink_left, weight))
     return tuple(rules)
 
 
