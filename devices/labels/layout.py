@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -120,10 +121,16 @@ class TagLayout:
 # -- measuring ----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
 def truetype(font: str, pixels: float) -> ImageFont.FreeTypeFont:
     """The template's font at ``pixels`` per em.  Basic layout (no shaping engine): the
     widths then agree with reportlab's, which does not shape either."""
+    # One face per thread: a FreeType face must not be used by two threads at once, and
+    # label printers lay out and draw their tags in worker threads.
+    return _truetype(font, pixels, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=512)
+def _truetype(font: str, pixels: float, thread: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(font)), size=pixels, layout_engine=ImageFont.Layout.BASIC)
 
 
