@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bus.payloads import Flag
+from bus.payloads import DeviceError, ErrorCode, Flag
 
 #: What the unit price is per: the shelf-tag rules (ПП РФ № 2463, 98/6/EC) name these.
 UnitBasis = Literal["kg", "l", "100g", "100ml"]
@@ -44,6 +44,17 @@ class TagData(BaseModel):
     store: str = Field(max_length=128, description="The store's name or id, printed small.")
     printed_on: dt.date
     promotion: Flag = False
+
+
+class LabelRefused(DeviceError):
+    """A tag that would print wrong, refused before anything prints: a wrong GTIN check
+    digit, a promotion tag without a higher old price, a price too long for its box.
+    The message says what a manager must mend; ``details`` name the SKU."""
+
+    def __init__(self, sku: str, message: str, **details: str) -> None:
+        # DESIGN.md's code for a request that cannot be carried out as asked.
+        super().__init__(ErrorCode.INVALID_REQUEST, message, {"sku": sku, **details})
+        self.sku = sku
 
 
 #: Copies of one tag in one request: a shelf takes a few, never a roll's worth.

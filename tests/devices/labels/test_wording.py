@@ -1,0 +1,67 @@
+"""A tag says its money and units the way Russian shelf tags do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from devices.labels.tag import TagUnitPrice
+from devices.labels.wording import field_text, meta_text, printable, rubles, unit_price_text, words
+from tests.devices.labels.shelf_tags import bread, milk
+
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+
+@pytest.mark.parametrize(
+    ("kopecks", "text"),
+    [
+        (0, "0,00 ₽"),
+        (5, "0,05 ₽"),
+        (4990, "49,90 ₽"),
+        (99999, "999,99 ₽"),
+        (123450, f"1{NNBSP}234,50 ₽"),
+        (1000000000, f"10{NNBSP}000{NNBSP}000,00 ₽"),
+    ],
+)
+def test_roubles_have_grouped_thousands_a_decimal_comma_and_the_sign(kopecks: int, text: str):
+    assert rubles(kopecks) == text.replace(" ₽", f"{NBSP}₽")
+
+
+@given(st.integers(min_value=0, max_value=10**10))
+def test_any_price_reads_back_to_its_kopecks(kopecks: int):
+    text = rubles(kopecks)
+    match = re.fullmatch(rf"(\d{{1,3}}(?:{NNBSP}\d{{3}})*),(\d\d){NBSP}₽", text)
+    assert match, text
+    assert int(match[1].replace(NNBSP, "")) * 100 + int(match[2]) == kopecks
+    # Nothing in it lets a line break inside the price.
+    assert " " not in text
+
+
+@pytest.mark.parametrize(
+    ("per", "basis"), [("kg", "за 1 кг"), ("l", "за 1 л"), ("100g", "за 100 г"), ("100ml", "за 100 мл")]
+)
+def test_the_unit_price_names_its_basis_in_russian(per: str, basis: str):
+    assert unit_price_text(TagUnitPrice(amount=12345, per=per)) == f"123,45{NBSP}₽ {basis}"
+
+
+def test_the_meta_line_is_date_price_version_and_store():
+    assert meta_text(milk()) == f"03.12.2026{NBSP}· v17{NBSP}· Магазин №12 на Ленина"
+
+
+def test_fields_a_tag_has_not_got_are_none():
+    tag = bread()
+    assert [field_text(name, tag) for name in ("grade", "unit_price", "old_price", "gtin")] == [None] * 4
+    assert field_text("price", tag) == f"49,90{NBSP}₽"
+    assert field_text("caption", tag, "АКЦИЯ") == "АКЦИЯ"
+
+
+def test_control_characters_never_reach_the_paper():
+    assert printable("Сыр\tгауда\u200b 45%\x00") == "Сыр гауда 45%"
+    assert field_text("name", milk(name="Кефир\n1 %\x07")) == "Кефир 1 %"
+
+
+def test_lines_break_at_spaces_but_never_inside_a_price():
+    assert words(f"Сыр  гауда {rubles(123450)} за 1 кг") == ["Сыр", "гауда", f"1{NNBSP}234,50{NBSP}₽", "за", "1", "кг"]
