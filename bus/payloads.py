@@ -210,6 +210,16 @@ class HubStateDoc(Payload):
     started_at: float
 
 
+class LabelsStateDoc(Payload):
+    """Retained on ``hub/labels``: how many shelf labels show a price that is no longer
+    the price, and since when the oldest of them does (republished when they change)."""
+
+    count: int = Field(ge=0, description="Stale shelf labels waiting to be printed.")
+    oldest_queued_at: float | None = Field(description="Unix seconds the oldest went stale; null when none.")
+    oldest_age_s: float | None = Field(description="Its age at `ts`; a reader adds the time since.")
+    ts: float = Field(default_factory=now)
+
+
 class ClientStateDoc(Payload):
     """Retained on ``client/{id}/state``; a client's Last Will sets ``offline``.
 

@@ -42,6 +42,11 @@ class HubDevicesTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class HubLabelsTopic:
+    """``hub/labels``: the retained count of stale shelf labels and the oldest one's age."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceStateTopic:
     """``dev/{device}/state``: a device's retained state document."""
 
@@ -92,6 +97,7 @@ class SyncStateTopic:
 Topic = (
     HubStateTopic
     | HubDevicesTopic
+    | HubLabelsTopic
     | DeviceStateTopic
     | DeviceEventTopic
     | ClientStateTopic
@@ -117,6 +123,9 @@ class TopicTree:
 
     def hub_devices(self) -> str:
         return f"{self.prefix}/hub/devices"
+
+    def hub_labels(self) -> str:
+        return f"{self.prefix}/hub/labels"
 
     def device_state(self, device: str) -> str:
         return f"{self.prefix}/dev/{device}/state"
@@ -145,6 +154,8 @@ class TopicTree:
                 return self.hub_state()
             case HubDevicesTopic():
                 return self.hub_devices()
+            case HubLabelsTopic():
+                return self.hub_labels()
             case DeviceStateTopic(device):
                 return self.device_state(device)
             case DeviceEventTopic(device):
@@ -187,6 +198,8 @@ class TopicTree:
                 return HubStateTopic()
             case ("hub", "devices"):
                 return HubDevicesTopic()
+            case ("hub", "labels"):
+                return HubLabelsTopic()
             case ("dev", device, "state") if is_valid_id(device):
                 return DeviceStateTopic(device)
             case ("dev", device, "event") if is_valid_id(device):

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from bus.broker import HUB_USERNAME, BrokerPlan, BrokerUser, ManagedBroker
 from bus.mqtt import BusConnection, Will
 from bus.passwords import hash_secret, new_secret
-from bus.payloads import DeviceList, DeviceListEntry, HubStateDoc
+from bus.payloads import DeviceList, DeviceListEntry, HubStateDoc, LabelsStateDoc
 from bus.topics import TopicTree
 from cloud_link.link import CloudLink
 from cloud_link.state import SyncState
@@ -42,6 +42,7 @@ from hub.store.boots import record_boot
 from hub.store.domain import StoreDomain
 from hub.store.journal import StoreDeviceJournal
 from hub.store.room import DatabaseRoom
+from hub.store.schemas import ShelfTruth
 from hub.sync import HubOutbox
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class Hub:
         self._undo: list[Any] = []
         self._hub_password: str | None = None
         self._announced = False
+        #: The label queue's numbers last heard, for ``hub/labels`` at every (re)connect.
+        self._shelf: ShelfTruth | None = None
 
     # -- start-up, in order ----------------------------------------------------------
 
@@ -116,6 +119,7 @@ class Hub:
         await self.start_cloud_link()
         self.start_requests()
         self.watch_clients()
+        self.watch_shelf()
         await self.start_api()
         # Last: `online` on hub/state promises that both doors, MQTT and REST, answer.
         self.announce_online()
@@ -145,6 +149,7 @@ class Hub:
             reader_engine=self.reader_engine,
             accrual_percent=self.config.loyalty.accrual_percent,
             room=self.room,
+            store_name=self.config.store_name,
         )
         await self.store.start()
 
@@ -235,6 +240,17 @@ class Hub:
         presence = ClientPresence(self.topics, self.devices)
         self._undo.append(self.bus.subscribe(self.topics.all_client_states(), presence.client_state_changed))
 
+    def watch_shelf(self) -> None:
+        """The stale shelf labels' numbers: retained on ``hub/labels`` and in the metrics."""
+        assert self.store is not None and self.metrics is not None
+        self.metrics.watch_shelf(self.store.shelf_truth)
+        self._undo.append(self.store.watch_shelf(self._publish_shelf))
+
+    def _publish_shelf(self, truth: ShelfTruth) -> None:
+        self._shelf = truth
+        if self.bus is not None:
+            self.bus.publish(self.topics.hub_labels(), labels_state(truth).to_bytes(), retain=True)
+
     async def start_cloud_link(self) -> None:
         """Replication: push to the cloud, fetch from it, prune, and tell ``sync/state``."""
         assert self.store is not None and self.metrics is not None and self.room is not None
@@ -273,6 +289,8 @@ class Hub:
         self.bus.publish(self.topics.hub_devices(), DeviceList(devices=entries).to_bytes(), retain=True)
         for actor in self.devices.actors():
             actor.publish_state(force=True)
+        if self._shelf is not None:
+            self.bus.publish(self.topics.hub_labels(), labels_state(self._shelf).to_bytes(), retain=True)
         self.bus.publish(self.topics.hub_state(), self._hub_state("online").to_bytes(), retain=True)
 
     def _hub_state(self, state: str) -> HubStateDoc:
@@ -396,6 +414,14 @@ def broker_plan(config: StoreHubConfig) -> BrokerPlan:
         port=port,
         websockets_port=websockets_port,
         websockets_interface=config.bus.websockets_binding(),
+    )
+
+
+def labels_state(truth: ShelfTruth) -> LabelsStateDoc:
+    return LabelsStateDoc(
+        count=truth.count,
+        oldest_queued_at=None if truth.oldest_queued_at is None else truth.oldest_queued_at.timestamp(),
+        oldest_age_s=truth.oldest_age_s,
     )
 
 

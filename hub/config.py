@@ -181,6 +181,12 @@ class StoreHubConfig(BaseSettings):
     )
 
     store_id: Id = Field(description="This store's id; every topic lives under storehub/v1/{store_id}/.")
+    store_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="The store's name as shoppers know it, printed small on every shelf label (default: store_id).",
+    )
     state_dir: Path = Field(
         Path("/var/lib/storehub"), description="Where the hub keeps its database, broker files and boot counter."
     )
@@ -241,6 +247,11 @@ class StoreHubConfig(BaseSettings):
     @property
     def database_max_bytes(self) -> int | None:
         return None if self.database_max_mb is None else int(self.database_max_mb * 2**20)
+
+    @property
+    def label_sheets_dir(self) -> Path:
+        """Where A4 PDF sheets of shelf labels are written, and served to managers from."""
+        return self.state_dir / "label-sheets"
 
     @property
     def broker_workdir(self) -> Path:

@@ -1,6 +1,7 @@
 """The devices' door to the bus: what a device actor publishes goes out under its own
 topics (``dev/{id}/state``, ``dev/{id}/event``, a client's ``event``), and what the store
-must book from it (a closed receipt) goes to the store.  The supervisor gives each actor
+must book from it (a closed receipt, the shelf labels printed) goes to the store, and
+what it must print from it (the shelf labels' tags) comes from the store.  The supervisor gives each actor
 one, made by the hub's start-up.
 """
 
@@ -12,6 +13,7 @@ from bus.topics import TopicTree
 from devices.actor import DevicePort, DeviceSpec
 from devices.fiscal_register import ClosedReceipt
 from devices.journal import DeviceJournal
+from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
 from hub.metrics import HubMetrics
 from hub.store.domain import StoreDomain
 
@@ -57,3 +59,9 @@ class BusDevicePort(DevicePort):
 
     def receipt_closed(self, device_id: str, receipt: ClosedReceipt) -> None:
         self._store.receipt_closed(device_id, receipt)
+
+    def label_tags(self, selection: LabelSelection) -> list[tuple[TagData, int]]:
+        return self._store.label_tags(selection)
+
+    def labels_printed(self, outcome: LabelsPrinted) -> None:
+        self._store.labels_printed(outcome)

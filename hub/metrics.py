@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from devices.actor import DeviceActor
+    from hub.store.schemas import ShelfTruth
 
 #: Request latency buckets, in seconds: a till notices anything above ~50 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -72,6 +73,10 @@ class HubMetrics:
         every scrape."""
         self.registry.register(_DeviceCollector(actors))
 
+    def watch_shelf(self, shelf_truth: Callable[[], ShelfTruth]) -> None:
+        """The stale shelf labels and the oldest one's age, read from the store at every scrape."""
+        self.registry.register(_ShelfCollector(shelf_truth))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -99,3 +104,19 @@ class _DeviceCollector(Collector):
             for outcome, count in actor.counters.items():
                 jobs.add_metric([actor.id, outcome.removeprefix("jobs_")], count)
         yield from (by_status, depth, held, claims, jobs)
+
+
+class _ShelfCollector(Collector):
+    def __init__(self, shelf_truth: Callable[[], ShelfTruth]) -> None:
+        self._shelf_truth = shelf_truth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        truth = self._shelf_truth()
+        yield GaugeMetricFamily(
+            "storehub_labels_stale", "Shelf labels showing a price that is no longer the price.", value=truth.count
+        )
+        yield GaugeMetricFamily(
+            "storehub_labels_stale_oldest_age_seconds",
+            "How long the longest-waiting stale shelf label has been wrong; 0 when none is.",
+            value=truth.oldest_age_s or 0.0,
+        )

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import socket
-import ssl
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from bus.broker import find_mosquitto, stop_stale_broker
+from bus.broker import find_mosquitto
 from bus.client import DEFAULT_REQUEST_TIMEOUT_S, RequestTimeout, StoreHubClient
-from bus.mqtt import BrokerAddress
-from bus.passwords import hash_secret, new_secret
+from bus.passwords import new_secret
 from bus.payloads import ErrorCode, Response
-from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
+from hub.throwaway import ECHO_DEVICES, Client, ThrowawayCloud, ThrowawayStore
 from tests.demo_support import demos  # noqa: F401 (a fixture: demo stores as processes)
 
 if TYPE_CHECKING:
@@ -34,10 +26,7 @@ if TYPE_CHECKING:
 
 STORE = "test-store"
 
-#: A hub subprocess gets this long to answer /readyz after it starts.
-HUB_START_TIMEOUT_S = 20.0
-
-#: The clients every test hub knows: id -> role.
+#: The clients every test hub knows: id -> role (each hub gives them fresh secrets).
 TEST_CLIENTS = {
     "till-1": "till",
     "till-2": "till",
@@ -47,17 +36,12 @@ TEST_CLIENTS = {
     "cloud": "cloud",
 }
 
-TEST_DEVICES = """
-[[devices]]
-id = "echo-1"
-kind = "echo"
-options = { sharing = "shared" }
+TEST_DEVICES = list(ECHO_DEVICES)
 
-[[devices]]
-id = "echo-2"
-kind = "echo"
-options = { sharing = "exclusive", allow_crash = true }
-"""
+
+def fresh_clients(roles: dict[str, str]) -> list[Client]:
+    """Clients with these roles (id -> role), each with a fresh secret."""
+    return [Client(client_id, role) for client_id, role in roles.items()]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -65,127 +49,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("Mosquitto is not installed; `make test` installs it")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
-class HubProcess:
-    """A hub running as its own process, as in the shop, driven from the outside.
+class HubProcess(ThrowawayStore):
+    """A hub running as its own process, as in the shop, driven from the outside: the
+    test store (``hub.throwaway.ThrowawayStore``) with the tests' clients and devices.
 
     ``start``, ``stop`` and ``kill`` block; async tests with live clients call them
     through ``asyncio.to_thread`` so the clients keep reading their sockets meanwhile.
     """
 
-    directory: Path
-    mqtt_port: int = field(default_factory=free_port)
-    websockets_port: int = field(default_factory=free_port)
-    api_port: int = field(default_factory=free_port)
-    clients: dict[str, str] = field(default_factory=lambda: dict(TEST_CLIENTS))
-    devices: str = TEST_DEVICES
-    #: More of the config: top-level keys (``database_max_mb = 1``) and sections (``[cloud]``).
-    top: str = ""
-    sections: str = ""
-    secrets: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-
-    def __post_init__(self) -> None:
-        self.secrets = {cid: new_secret() for cid in self.clients}
-
-    @property
-    def config_path(self) -> Path:
-        return self.directory / "storehub.toml"
-
-    @property
-    def broker_workdir(self) -> Path:
-        return self.directory / "state" / "broker"
-
-    @property
-    def address(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.mqtt_port)
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def headers(self, client_id: str) -> dict[str, str]:
-        """The REST bearer token of one of this hub's clients."""
-        return {"Authorization": f"Bearer {client_id}:{self.secrets[client_id]}"}
-
-    def write_config(self, *, bus: str | None = None) -> None:
-        clients = "".join(
-            f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\nsecret_hash = "{hash_secret(self.secrets[cid])}"\n'
-            for cid, role in self.clients.items()
-        )
-        self.config_path.write_text(
-            f'store_id = "{STORE}"\nstate_dir = "{self.directory / "state"}"\nlog_level = "debug"\n'
-            + self.top
-            + "[bus]\n"
-            + (bus or f"port = {self.mqtt_port}\nwebsockets_port = {self.websockets_port}\n")
-            + f"\n[api]\nport = {self.api_port}\n"
-            + self.sections
-            + clients
-            + self.devices
-        )
-
-    def start(self) -> None:
-        log = open(self.directory / "hub.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run", "--config", str(self.config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = HUB_START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"the hub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=0.5) as answer:
-                    if json.load(answer)["ready"]:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"the hub did not become ready in {timeout} s:\n{self.log()}")
-
-    def log(self) -> str:
-        path = self.directory / "hub.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+    store_id: str = STORE
+    clients: list[Client] = field(default_factory=lambda: fresh_clients(TEST_CLIENTS))
+    devices: list[dict[str, Any]] = field(default_factory=lambda: [dict(device) for device in TEST_DEVICES])
+    log_level: str | None = "debug"
 
     def broker_pid(self) -> int:
         return int((self.broker_workdir / "mosquitto.pid").read_text())
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> int | None:
-        """SIGTERM, as systemd would; returns the exit code."""
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"the hub did not stop on SIGTERM:\n{self.log()}") from None
-
-    def cleanup(self) -> None:
-        try:
-            self.stop()
-        finally:
-            # A hub killed with SIGKILL leaves its broker behind on purpose (so the Last
-            # Will is delivered); the test that killed it must not leave it running.
-            stop_stale_broker(self.broker_workdir)
 
 
 def start_hub(directory: Path, **kwargs: Any) -> HubProcess:
@@ -329,52 +208,17 @@ def at_nth_command(command: int, stage: str, nth: int, act: Callable[[], object]
 
 # -- the reference cloud ------------------------------------------------------------------
 
-#: `storehub cloud serve` gets this long to answer /healthz.
-CLOUD_START_TIMEOUT_S = 15.0
-
 
 @dataclass
-class CloudProcess:
-    """The reference cloud (`storehub cloud serve`) as its own process, with its own SQLite file."""
+class CloudProcess(ThrowawayCloud):
+    """The reference cloud (`storehub cloud serve`) as its own process, with its own SQLite
+    file (``hub.throwaway.ThrowawayCloud``), serving the test store; and what tests ask of it."""
 
-    directory: Path
-    port: int = field(default_factory=free_port)
-    admin_token: str = field(default_factory=new_secret)
-    store_tokens: dict[str, str] = field(default_factory=lambda: {STORE: new_secret()})
-    #: Stores the cloud pulls: store -> (hub URL, bearer the hub expects).
-    pulls: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: (certfile, keyfile, the authority that signed them) to serve HTTPS.
-    tls: tuple[Path, Path, Path] | None = None
-    process: subprocess.Popen[bytes] | None = None
+    store_tokens: dict[str, str] = field(default_factory=lambda: {STORE: new_secret()}, repr=False)
 
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
-
-    @property
-    def config_path(self) -> Path:
-        return self.directory / "cloud.toml"
-
-    def write_config(self) -> None:
-        stores = []
-        for store, token in self.store_tokens.items():
-            pull_url, pull_token = self.pulls.get(store, (None, None))
-            stores.append(
-                StoreConfig(id=store, token_sha256=token_digest(token), pull_url=pull_url, pull_token=pull_token)
-            )
-        write_cloud_config(
-            self.config_path,
-            database="cloud.db",
-            port=self.port,
-            admin_token_sha256=token_digest(self.admin_token),
-            certfile=self.tls[0] if self.tls else None,
-            keyfile=self.tls[1] if self.tls else None,
-            stores=stores,
-        )
-
-    def hub_section(self, store: str = STORE, *, mode: str = "push", **settings: Any) -> str:
-        """The `[cloud]` section of a hub that talks to this cloud, with test-sized timings."""
-        values: dict[str, Any] = {
+    def hub_section(self, store: str = STORE, *, mode: str = "push", **settings: Any) -> dict[str, Any]:
+        """The `[cloud]` table of a hub that talks to this cloud, with test-sized timings."""
+        return {
             "mode": mode,
             "url": self.url,
             "token": self.store_tokens[store],
@@ -384,53 +228,13 @@ class CloudProcess:
             "inbound_wait_s": 5,
             "state_interval_s": 0.5,
         } | settings
-        return "\n[cloud]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
-
-    def start(self) -> None:
-        self.write_config()
-        log = open(self.directory / "cloud.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "cloud", "serve", "--config", str(self.config_path)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + CLOUD_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the cloud exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if self.admin("GET", "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"the cloud did not start in {CLOUD_START_TIMEOUT_S} s:\n{self.log()}")
-
-    def log(self) -> str:
-        path = self.directory / "cloud.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
     def admin(self, method: str, path: str, **request: Any) -> httpx.Response:
         return httpx.request(
             method,
             self.url + path,
             headers={"Authorization": f"Bearer {self.admin_token}"},
-            verify=ssl.create_default_context(cafile=self.tls[2]) if self.tls else True,
+            verify=self.verify,
             **({"timeout": 10} | request),
         )
 

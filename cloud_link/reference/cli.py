@@ -80,6 +80,9 @@ def add_commands(
     price.add_argument("--sku", required=True, type=_matching(SKU, "a sku"), help="the product's sku")
     price.add_argument("--amount", required=True, type=_amount, help="the price in minor units, e.g. 9990")
     price.add_argument("--effective-at", type=_moment, help="RFC 3339 with zone; default: at once")
+    price.add_argument(
+        "--promotion", action="store_true", help="a promotion price: the shelf label strikes the regular price through"
+    )
 
     pickup = what.add_parser("publish-pickup", help="publish a click-and-collect order for a store")
     _admin_options(pickup)
@@ -204,13 +207,16 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _publish_price(args: argparse.Namespace) -> int:
-    price = {"sku": args.sku, "amount": args.amount}
+    price: dict[str, object] = {"sku": args.sku, "amount": args.amount}
     if args.effective_at:
         price["effective_at"] = args.effective_at
+    if args.promotion:
+        price["promotion"] = True
     with _admin(args) as cloud:
         published = cloud.publish(args.store, {"prices": [price]})
     when = f" from {args.effective_at}" if args.effective_at else ""
-    print(f"published 1 price for {args.store}: {args.sku} at {args.amount}{when} (cursor {published.cursor})")
+    what = "promotion price" if args.promotion else "price"
+    print(f"published 1 {what} for {args.store}: {args.sku} at {args.amount}{when} (cursor {published.cursor})")
     return 0
 
 

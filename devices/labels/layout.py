@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -120,10 +121,16 @@ class TagLayout:
 # -- measuring ----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
 def truetype(font: str, pixels: float) -> ImageFont.FreeTypeFont:
     """The template's font at ``pixels`` per em.  Basic layout (no shaping engine): the
     widths then agree with reportlab's, which does not shape either."""
+    # One face per thread: a FreeType face must not be used by two threads at once, and
+    # label printers lay out and draw their tags in worker threads.
+    return _truetype(font, pixels, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=512)
+def _truetype(font: str, pixels: float, thread: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(font)), size=pixels, layout_engine=ImageFont.Layout.BASIC)
 
 
@@ -164,11 +171,16 @@ def strike_rules(block: TextBlock) -> tuple[RuleBlock, ...]:
     if not block.strike:
         return ()
     weight = block.size * STRIKE_WEIGHT
+    face = truetype(block.font, block.size * MEASURE_DPMM)
     rules = []
     for line, baseline in zip(block.lines, baselines(block), strict=True):
-        width = text_width(line, block.font, block.size)
+        # From the first glyph's ink to the last one's, not from pen to pen (basic
+        # layout's bbox starts at the pen; the drawn mask knows where the ink is).
+        mask, (offset, _) = face.getmask2(line)
+        ink = mask.getbbox() or (0, 0, 0, 0)
+        ink_left, ink_right = (offset + ink[0]) / MEASURE_DPMM, (offset + ink[2]) / MEASURE_DPMM
         top = baseline - block.size * STRIKE_RISE - weight / 2
-        rules.append(RuleBlock(aligned_x(block, width), top, width, weight))
+        rules.append(RuleBlock(line_x(block, line) + ink_left, top, ink_right - ink_left, weight))
     return tuple(rules)
 
 

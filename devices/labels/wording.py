@@ -24,8 +24,9 @@ ROUBLE = "₽"
 #: The unit price's basis as a tag says it.
 UNIT_BASIS: dict[UnitBasis, str] = {"kg": "за 1 кг", "l": "за 1 л", "100g": "за 100 г", "100ml": "за 100 мл"}
 
-#: Between the parts of the small meta line (date · price version · store).
-META_SEPARATOR = " · "
+#: Between the parts of the small meta line (date · price version · store); the dot
+#: stays at the end of a line, never starts the next one.
+META_SEPARATOR = "\u00a0· "
 
 
 def rubles(kopecks: int) -> str:

@@ -47,7 +47,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bus.passwords import hash_secret, new_secret
+from bus.passwords import new_secret
 from hub.bench.harness import (
     PhaseTally,
     bench_store,
@@ -68,6 +68,7 @@ from hub.store.outbox import NewEvent, append_event, append_events, dump, outbox
 from hub.store.schemas import InboundBatch, StockMoveCreate
 from hub.store.stock import book_move
 from hub.store.writer import MAX_BATCH, StoreWriter
+from hub.throwaway import Client
 
 #: The issue's goals.
 LOOKUP_P99_GOAL_MS = 10.0
@@ -120,19 +121,6 @@ def process_cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-
-
-def find_hub_pid(config: Path) -> int | None:
-    """The hub the bench started: the process whose command line names its config."""
-    needle = str(config).encode()
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            with contextlib.suppress(OSError):
-                if needle in (entry / "cmdline").read_bytes():
-                    return int(entry.name)
-    return None
 
 
 def api_client(base_url: str, client_id: str, secret: str, *, timeout: float = HTTP_TIMEOUT_S) -> httpx.AsyncClient:
@@ -244,14 +232,14 @@ async def run_lookup_bench(
         return HEALTH_PATH
 
     async with bench_store(1) as (store, [till]):
-        store.other_clients[CLOUD_CLIENT] = ("cloud", hash_secret(cloud_secret))
-        till_id, till_secret = next(iter(store.till_secrets.items()))
+        till_id, till_secret = next(iter(store.secrets.items()))
+        store.clients.append(Client(CLOUD_CLIENT, "cloud", cloud_secret))
         base_url = f"http://127.0.0.1:{store.api_port}"
-        async with hub_process(store, till), contextlib.AsyncExitStack() as clients:
+        async with hub_process(store, till) as hub, contextlib.AsyncExitStack() as clients:
             cloud = await clients.enter_async_context(api_client(base_url, CLOUD_CLIENT, cloud_secret))
             seeder = await clients.enter_async_context(api_client(base_url, till_id, till_secret))
             seeded = await seed_store(cloud, seeder, batch)
-            cpu = CpuClock(find_hub_pid(store.root / "storehub.toml"))
+            cpu = CpuClock(hub.pid)
             pool = [
                 await clients.enter_async_context(api_client(base_url, till_id, till_secret)) for _ in range(callers)
             ]

@@ -58,10 +58,9 @@ async def run_fiscal_bench(*, seconds: float, lines: int = 10, baudrate: int = D
         raise ValueError("need a positive measured time and at least one line")
     receipt = bench_receipt(lines)
     async with bench_store(1) as (store, [till]):
-        register = SerialFiscalRegister(store.root / "dev" / "usb-SHTRIH-M_FR-if00", baudrate=baudrate)
-        store.extra_devices = (
-            f'\n[[devices]]\nid = "{REGISTER}"\nkind = "fiscal_register"\nport = "{register.link}"\n'
-            f"options = {{ baudrate = {baudrate} }}\n"
+        register = SerialFiscalRegister(store.directory / "dev" / "usb-SHTRIH-M_FR-if00", baudrate=baudrate)
+        store.devices.append(
+            {"id": REGISTER, "kind": "fiscal_register", "port": str(register.link), "options": {"baudrate": baudrate}}
         )
         try:
             register.start()

@@ -1,4 +1,4 @@
-"""What every bench stands on: the throwaway store it builds in a temporary folder (its
+"""What every bench stands on: the throwaway store (``hub.throwaway``) it builds in a temporary folder (its
 own Mosquitto on a free loopback port, bench tills with fresh secrets, the hub started
 as its own process from a config), the raw-broker answerer for a baseline, phases that
 warm up unmeasured and then measure, the tallies, percentiles and ratios of a report,
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +25,8 @@ from typing import Any
 
 from bus.broker import BrokerPlan, BrokerUser, ManagedBroker, find_mosquitto
 from bus.client import RequestTimeout, StoreHubClient
-from bus.mqtt import BrokerAddress
 from bus.passwords import hash_secret, new_secret
+from hub.throwaway import Client, ExternalBus, HubDidNotStop, HubServer, ThrowawayStore, child_environment
 
 #: The throwaway store's id; nothing outside the temporary folder ever sees it.
 BENCH_STORE = "bench"
@@ -59,7 +57,7 @@ ECHO_READY_TIMEOUT_S = 15.0
 #: machine under load.
 HUB_READY_TIMEOUT_S = 60.0
 
-#: SIGTERM first; a process still running after this is killed.
+#: SIGTERM first; the echoer or the hub still running after this is killed.
 STOP_TIMEOUT_S = 10.0
 
 #: How often start-up waits re-check that the child process is still alive.
@@ -74,94 +72,38 @@ def say(line: str) -> None:
 # -- the throwaway store -------------------------------------------------------------
 
 
-@dataclass
-class BenchStore:
-    """Ports, logins and files of the store the bench builds and throws away."""
-
-    root: Path
-    mqtt_port: int
-    api_port: int
-    hub_password: str
-    till_secrets: dict[str, str]
-    till_hashes: dict[str, str] = field(default_factory=dict)
-    #: More [[devices]] for the hub's config (the scan bench's scanners).
-    extra_devices: str = ""
-    #: Clients besides the tills, REST only: id -> (role, secret hash) (the api bench's cloud).
-    other_clients: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: More sections for the hub's config, before the clients (the sync bench's [cloud]).
-    extra_sections: str = ""
-
-    @classmethod
-    def create(cls, root: Path, tills: int) -> BenchStore:
-        secrets = {f"bench-{n}": new_secret() for n in range(1, tills + 1)}
-        mqtt_port, api_port = free_loopback_ports(2)
-        store = cls(root, mqtt_port, api_port, new_secret(), secrets)
-        store.till_hashes = {till: hash_secret(secret) for till, secret in secrets.items()}
-        return store
-
-    @property
-    def address(self) -> BrokerAddress:
-        return BrokerAddress("127.0.0.1", self.mqtt_port)
-
-    def broker(self) -> ManagedBroker:
-        plan = BrokerPlan(
-            store=BENCH_STORE,
-            users=tuple(BrokerUser(till, hashed) for till, hashed in self.till_hashes.items()),
-            host="127.0.0.1",
-            port=self.mqtt_port,
-            websockets_port=None,
-        )
-        return ManagedBroker(plan, self.root / "broker", hash_secret(self.hub_password))
-
-    def write_hub_config(self) -> Path:
-        """The hub's config: the bench's broker as an external one, the tills, the echo devices."""
-        quote = json.dumps  # a JSON string is a valid TOML basic string
-        lines = [
-            "# Written by `storehub bench rtt` for one run; thrown away after it.",
-            f"store_id = {quote(BENCH_STORE)}",
-            f"state_dir = {quote(str(self.root / 'hub-state'))}",
-            'log_level = "warning"',
-            "",
-            "[bus]",
-            'mode = "external"',
-            f"url = {quote(f'mqtt://127.0.0.1:{self.mqtt_port}')}",
-            f"hub_password = {quote(self.hub_password)}",
-            "",
-            "[api]",
-            'host = "127.0.0.1"',
-            f"port = {self.api_port}",
-            self.extra_sections,
-        ]
-        clients = {till: ("till", hashed) for till, hashed in self.till_hashes.items()} | self.other_clients
-        for client, (role, hashed) in clients.items():
-            lines += [
-                "",
-                "[[clients]]",
-                f"id = {quote(client)}",
-                f"role = {quote(role)}",
-                f"secret_hash = {quote(hashed)}",
-            ]
-        for device, sharing in BENCH_DEVICES:
-            lines += [
-                "",
-                "[[devices]]",
-                f"id = {quote(device)}",
-                'kind = "echo"',
-                f"options = {{ sharing = {quote(sharing)} }}",
-            ]
-        path = self.root / "storehub.toml"
-        path.write_text("\n".join(lines) + "\n" + self.extra_devices)
-        path.chmod(0o600)
-        return path
+def bench_store_plan(root: Path, tills: int) -> ThrowawayStore:
+    """The store the bench builds and throws away: ``tills`` bench tills, the echo
+    devices, and its hub logging in to the bench's own broker (``bench_broker``), which
+    the raw phase needs before any hub runs.  A bench adds devices and clients to it
+    before it enters ``hub_process``."""
+    store = ThrowawayStore(
+        root,
+        BENCH_STORE,
+        clients=[Client(f"bench-{n}", "till") for n in range(1, tills + 1)],
+        devices=[{"id": device, "kind": "echo", "options": {"sharing": sharing}} for device, sharing in BENCH_DEVICES],
+        log_level="warning",
+        comment="Written by `storehub bench` for one run; thrown away after it.",
+    )
+    store.bus = ExternalBus(f"mqtt://127.0.0.1:{store.mqtt_port}", hub_password=new_secret())
+    return store
 
 
-def free_loopback_ports(count: int) -> list[int]:
-    """Ports the kernel says are free on 127.0.0.1 (all held open at once, so distinct)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+def bench_tills(store: ThrowawayStore) -> list[Client]:
+    return [client for client in store.clients if client.role == "till"]
+
+
+def bench_broker(store: ThrowawayStore) -> ManagedBroker:
+    """The bench's Mosquitto: the tills and the hub may log in."""
+    assert isinstance(store.bus, ExternalBus)
+    plan = BrokerPlan(
+        store=BENCH_STORE,
+        users=tuple(BrokerUser(till.id, hash_secret(till.secret)) for till in bench_tills(store)),
+        host="127.0.0.1",
+        port=store.mqtt_port,
+        websockets_port=None,
+    )
+    return ManagedBroker(plan, store.directory / "broker", hash_secret(store.bus.hub_password))
 
 
 def cpu_count() -> int | None:
@@ -169,16 +111,11 @@ def cpu_count() -> int | None:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-def child_environment() -> dict[str, str]:
-    """This environment without STOREHUB_* overrides, which would bend the bench's config."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("STOREHUB_")}
-
-
 # -- the two answerers ---------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
-async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
+async def raw_echoer(store: ThrowawayStore) -> AsyncIterator[None]:
     """The baseline: ``hub.bench.echo`` logged in as the hub, answering every request."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -196,7 +133,8 @@ async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
     )
     try:
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(store.hub_password.encode() + b"\n")
+        assert isinstance(store.bus, ExternalBus)
+        process.stdin.write(store.bus.hub_password.encode() + b"\n")
         await process.stdin.drain()
         try:
             line = await asyncio.wait_for(process.stdout.readline(), ECHO_READY_TIMEOUT_S)
@@ -211,39 +149,29 @@ async def raw_echoer(store: BenchStore) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def hub_process(
-    store: BenchStore,
+    store: ThrowawayStore,
     watcher: StoreHubClient,
-    spawned: Callable[[asyncio.subprocess.Process], None] | None = None,
-) -> AsyncIterator[asyncio.subprocess.Process]:
+    spawned: Callable[[HubServer], None] | None = None,
+) -> AsyncIterator[HubServer]:
     """The real hub as its own process, yielded once it is online with its echo device idle.
     ``spawned`` hears of the process at once (the sync bench watches it from its first moment)."""
     say("hub: starting the hub…")
-    config = store.write_hub_config()
-    log_path = store.root / "hub.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub.cli",
-            "run",
-            "--config",
-            str(config),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
-            env=child_environment(),
-            start_new_session=True,
-        )
+    store.write_config()
+    hub = store.server
+    hub.launch()
     try:
         if spawned is not None:
-            spawned(process)
-        await wait_until_hub_ready(process, watcher, log_path)
-        yield process
+            spawned(hub)
+        await wait_until_hub_ready(hub, watcher)
+        yield hub
     finally:
-        await stop_process(process, "hub")
+        try:
+            await asyncio.to_thread(hub.stop, STOP_TIMEOUT_S)
+        except HubDidNotStop:
+            say(f"hub: did not stop within {STOP_TIMEOUT_S:g} s; killed it")
 
 
-async def wait_until_hub_ready(process: asyncio.subprocess.Process, watcher: StoreHubClient, log_path: Path) -> None:
+async def wait_until_hub_ready(hub: HubServer, watcher: StoreHubClient) -> None:
     """Until ``hub/state`` says online and the echo device's retained state says idle."""
     seen: dict[str, Any] = {}
     ready = asyncio.Event()
@@ -260,10 +188,10 @@ async def wait_until_hub_ready(process: asyncio.subprocess.Process, watcher: Sto
     try:
         deadline = time.monotonic() + HUB_READY_TIMEOUT_S
         while not ready.is_set():
-            if process.returncode is not None:
-                raise RuntimeError(f"the hub exited with code {process.returncode}:\n{tail(log_path)}")
+            if hub.returncode is not None:
+                raise RuntimeError(f"the hub exited with code {hub.returncode}:\n{hub.log()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the hub was not online within {HUB_READY_TIMEOUT_S:g} s:\n{tail(log_path)}")
+                raise RuntimeError(f"the hub was not online within {HUB_READY_TIMEOUT_S:g} s:\n{hub.log()}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), POLL_INTERVAL_S)
     finally:
@@ -272,6 +200,7 @@ async def wait_until_hub_ready(process: asyncio.subprocess.Process, watcher: Sto
 
 
 async def stop_process(process: asyncio.subprocess.Process, name: str) -> None:
+    """The raw echoer's stop: SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``."""
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.terminate()
@@ -282,13 +211,6 @@ async def stop_process(process: asyncio.subprocess.Process, name: str) -> None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # -- the tills -----------------------------------------------------------------------
@@ -434,10 +356,10 @@ def ratio(hub: float, raw: float) -> float:
 
 
 @contextlib.asynccontextmanager
-async def connected_tills(store: BenchStore) -> AsyncIterator[list[StoreHubClient]]:
+async def connected_tills(store: ThrowawayStore) -> AsyncIterator[list[StoreHubClient]]:
     tills = [
-        StoreHubClient(store=BENCH_STORE, client_id=till, secret=secret, address=store.address)
-        for till, secret in store.till_secrets.items()
+        StoreHubClient(store=BENCH_STORE, client_id=till.id, secret=till.secret, address=store.address)
+        for till in bench_tills(store)
     ]
     connected: list[StoreHubClient] = []
     try:
@@ -450,11 +372,11 @@ async def connected_tills(store: BenchStore) -> AsyncIterator[list[StoreHubClien
 
 
 @contextlib.asynccontextmanager
-async def bench_store(tills: int) -> AsyncIterator[tuple[BenchStore, list[StoreHubClient]]]:
+async def bench_store(tills: int) -> AsyncIterator[tuple[ThrowawayStore, list[StoreHubClient]]]:
     """A throwaway store with its Mosquitto running and ``tills`` bench tills logged in.
 
-    The hub is not started: a bench adds its devices to ``store.extra_devices`` and
-    starts their simulators, then enters ``hub_process``.  Everything started here is
+    The hub is not started: a bench adds its devices to ``store.devices`` and starts
+    their simulators, then enters ``hub_process``.  Everything started here is
     stopped and the folder removed on the way out, on Ctrl-C and SIGTERM too.
     """
     if find_mosquitto() is None:
@@ -462,8 +384,8 @@ async def bench_store(tills: int) -> AsyncIterator[tuple[BenchStore, list[StoreH
     with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
         # Run as root, the broker files say `user root` (bus.broker), so Mosquitto can
         # read them inside this private folder.
-        store = BenchStore.create(Path(folder), tills)
-        broker = store.broker()
+        store = bench_store_plan(Path(folder), tills)
+        broker = bench_broker(store)
         say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
         try:
             await broker.start()

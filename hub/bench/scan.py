@@ -133,18 +133,18 @@ async def run_scan_bench(*, scanners: int, seconds: float, warmup: float, rate: 
     if scanners < 1 or seconds <= 0 or warmup < 0 or rate < 0:
         raise ValueError("need at least one scanner, a positive measured time and a warm-up of 0 s or more")
     async with bench_store(scanners) as (store, tills):
-        simulators = [SerialScannerSimulator(store.root / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
+        simulators = [SerialScannerSimulator(store.directory / "dev" / f"scanner-{n}") for n in range(1, scanners + 1)]
         printer = EscposPrinterSimulator()
         await printer.start()
         try:
             for simulator in simulators:
                 simulator.start()
-            store.extra_devices = (
-                "".join(
-                    f'\n[[devices]]\nid = "scanner-{n}"\nkind = "scanner"\ndriver = "serial"\nport = "{sim.link}"\n'
-                    for n, sim in enumerate(simulators, start=1)
-                )
-                + f'\n[[devices]]\nid = "printer-1"\nkind = "receipt_printer"\ndriver = "network"\nport = "{printer.address}"\n'
+            store.devices += [
+                {"id": f"scanner-{n}", "kind": "scanner", "driver": "serial", "port": str(sim.link)}
+                for n, sim in enumerate(simulators, start=1)
+            ]
+            store.devices.append(
+                {"id": "printer-1", "kind": "receipt_printer", "driver": "network", "port": printer.address}
             )
             async with hub_process(store, tills[0]):
                 pairs = [(ScanInbox(till), sim) for till, sim in zip(tills, simulators, strict=True)]

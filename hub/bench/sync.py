@@ -3,7 +3,7 @@ outage, and whether the hub's memory grows with the backlog (it must not: the qu
 lives on disk).
 
 Each phase gets a fresh reference cloud (`storehub cloud serve`, its own process and
-SQLite file) on loopback, and a backlog of ``sale.completed`` events written into the
+SQLite file: ``hub.throwaway.ThrowawayCloud``) on loopback, and a backlog of ``sale.completed`` events written into the
 store's outbox by the store layer before the hub starts — as a WAN outage leaves it.
 
 1. **baseline**: the bench posts the backlog straight to the cloud with the link's own
@@ -27,6 +27,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,12 @@ from sqlmodel import Session
 from bus.passwords import new_secret
 from cloud_link.client import CloudClient
 from cloud_link.outbox import EncodedBatch
-from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from cloud_link.reference.process import CloudServer
 from hub.bench.api import event_bytes, sale_event
 from hub.bench.harness import (
     BENCH_STORE,
     bench_store,
     cpu_count,
-    free_loopback_ports,
     hub_process,
     percentile_ms,
     ratio,
@@ -54,6 +53,7 @@ from hub.bench.harness import (
 )
 from hub.db import create_store_engine, migrate
 from hub.store.outbox import append_events, encoded_events_after, outbox_position
+from hub.throwaway import ThrowawayCloud
 
 #: The goal (issue 8): a backlog drains at this many events per second or more.
 DRAIN_GOAL_EVENTS_PER_S = 10_000
@@ -123,27 +123,18 @@ def seed_backlog(database: Path, count: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def fresh_cloud(folder: Path, stores: dict[str, str]):
-    """A reference cloud of its own for one phase: yields its URL and process.  (Its admin
-    token is made up and forgotten: the bench asks the cloud only what a store may.)"""
-    folder.mkdir(parents=True)
-    port = free_loopback_ports(1)[0]
-    admin = new_secret()
-    write_cloud_config(
-        folder / "cloud.toml",
-        database="cloud.db",
-        port=port,
-        admin_token_sha256=token_digest(admin),
-        stores=[StoreConfig(id=store, token_sha256=token_digest(token)) for store, token in stores.items()],
-    )
-    url = f"http://127.0.0.1:{port}"
-    server = CloudServer(folder / "cloud.toml", url, folder / "cloud.log")
-    say(f"cloud: starting the reference cloud on {url}…")
-    await server.start()
+async def fresh_cloud(folder: Path, stores: dict[str, str]) -> AsyncIterator[tuple[str, CloudServer]]:
+    """A reference cloud of its own for one phase, serving ``stores`` (id -> token):
+    yields its URL and process.  (Its admin token is made up and forgotten: the bench
+    asks the cloud only what a store may.)"""
+    cloud = ThrowawayCloud(folder, store_tokens=stores)
+    cloud.write_config()
+    say(f"cloud: starting the reference cloud on {cloud.url}…")
+    await cloud.server.async_start()
     try:
-        yield url, server
+        yield cloud.url, cloud.server
     finally:
-        await server.stop()
+        await cloud.server.async_stop()
 
 
 async def measure_direct(folder: Path, database: Path, batch: int) -> dict[str, Any]:
@@ -192,11 +183,15 @@ async def measure_drain(folder: Path, count: int, batch: int, *, seeded: Path | 
         bench_store(tills=1) as (store, tills),
         fresh_cloud(folder / "cloud", {BENCH_STORE: token}) as (url, server),
     ):
-        store.extra_sections = (
-            f'\n[cloud]\nmode = "push"\nurl = "{url}"\ntoken = "{token}"\nbatch_events = {batch}\n'
-            "fetch_inbound = false\nstate_interval_s = 1\n"
-        )
-        database = store.root / "hub-state" / "storehub.db"
+        store.cloud = {
+            "mode": "push",
+            "url": url,
+            "token": token,
+            "batch_events": batch,
+            "fetch_inbound": False,
+            "state_interval_s": 1,
+        }
+        database = store.state_dir / "storehub.db"
         if seeded is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
             os.replace(seeded, database)

@@ -7,64 +7,45 @@ where its simulator listens, so the two halves live here together.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hub.demo.ports import DemoPorts
 
-DEMO_ECHO_DEVICES = """
-[[devices]]
-id = "echo-1"
-kind = "echo"
-options = { sharing = "shared" }
 
-[[devices]]
-id = "echo-2"
-kind = "echo"
-options = { sharing = "exclusive", allow_crash = true }
-"""
-
-
-def demo_peripherals_toml(directory: Path, ports: DemoPorts) -> str:
+def demo_peripheral_devices(directory: Path, ports: DemoPorts) -> list[dict[str, Any]]:
     """The checkout's peripherals: what they are and where the hub finds their simulators."""
     dev = directory / "dev"
-    return f"""
-[[devices]]
-id = "scanner-1"
-kind = "scanner"
-driver = "serial"
-port = "{dev / "scanner-1"}"
-options = {{ serial_terminator = "CR" }}
-
-[[devices]]
-id = "display-1"
-kind = "customer_display"
-port = "{dev / "display-1"}"
-options = {{ code_page = "cp866" }}
-
-[[devices]]
-id = "printer-1"
-kind = "receipt_printer"
-driver = "network"
-port = "127.0.0.1:{ports.printer}"
-model = "TM-T88V"
-options = {{ drawer_pin = 2 }}
-
-[[devices]]
-id = "drawer-1"
-kind = "cash_drawer"
-driver = "network"
-port = "127.0.0.1:{ports.printer}"
-options = {{ drawer_pin = 2 }}
-
-[[devices]]
-id = "fiscal-1"
-kind = "fiscal_register"
-port = "{dev / "fiscal-1"}"
-
-[[devices]]
-id = "terminal-1"
-kind = "payment_terminal"
-options = {{ host = "127.0.0.1", port = {ports.terminal}, currency = "EUR" }}
-"""
+    printer = f"127.0.0.1:{ports.printer}"
+    return [
+        {
+            "id": "scanner-1",
+            "kind": "scanner",
+            "driver": "serial",
+            "port": str(dev / "scanner-1"),
+            "options": {"serial_terminator": "CR"},
+        },
+        {
+            "id": "display-1",
+            "kind": "customer_display",
+            "port": str(dev / "display-1"),
+            "options": {"code_page": "cp866"},
+        },
+        {
+            "id": "printer-1",
+            "kind": "receipt_printer",
+            "driver": "network",
+            "port": printer,
+            "model": "TM-T88V",
+            "options": {"drawer_pin": 2},
+        },
+        {"id": "drawer-1", "kind": "cash_drawer", "driver": "network", "port": printer, "options": {"drawer_pin": 2}},
+        {"id": "fiscal-1", "kind": "fiscal_register", "port": str(dev / "fiscal-1")},
+        {
+            "id": "terminal-1",
+            "kind": "payment_terminal",
+            "options": {"host": "127.0.0.1", "port": ports.terminal, "currency": "EUR"},
+        },
+    ]
 
 
 class DemoPeripherals:

@@ -66,7 +66,7 @@ async def run_demo(config: StoreHubConfig, directory: Path, ports: DemoPorts) ->
     cloud = CloudServer(
         folder / "cloud.toml", f"http://127.0.0.1:{ports.cloud}", folder / "cloud.log", pid_file=folder / CLOUD_PID_FILE
     )
-    await cloud.start()
+    await cloud.async_start()
     try:
         await peripherals.start()
         try:
@@ -74,4 +74,4 @@ async def run_demo(config: StoreHubConfig, directory: Path, ports: DemoPorts) ->
         finally:
             await peripherals.stop()
     finally:
-        await cloud.stop()
+        await cloud.async_stop()

@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bus.passwords import hash_secret, new_secret
+from bus.passwords import new_secret
 from cloud_link.reference.config import StoreConfig, token_digest, write_cloud_config
 from hub.config import StoreHubConfig
-from hub.demo.peripherals import DEMO_ECHO_DEVICES, demo_peripherals_toml
+from hub.demo.peripherals import demo_peripheral_devices
 from hub.demo.ports import DemoPorts
+from hub.throwaway import ECHO_DEVICES, Client, ManagedBus, write_hub_config
 
 DEMO_STORE = "demo-store"
 
@@ -155,31 +156,25 @@ def prepare_demo(directory: Path, ports: DemoPorts | None = None) -> tuple[Path,
     credentials_path.write_text(json.dumps(secrets, indent=2))
     os.chmod(credentials_path, 0o600)
 
-    clients = "".join(
-        f'\n[[clients]]\nid = "{cid}"\nrole = "{role}"\ndescription = "{text}"\nsecret_hash = "{hash_secret(secrets[cid])}"\n'
-        for cid, role, text in DEMO_CLIENTS
-    )
     store_token = prepare_demo_cloud(directory / "cloud", ports)
-    config_path = directory / "storehub.toml"
-    config_path.write_text(
-        "# The demo store. Rewritten by `storehub demo` at every start; edit a copy instead.\n"
-        f'store_id = "{DEMO_STORE}"\n'
-        f'state_dir = "{directory / "state"}"\n'
-        "\n[bus]\n"
-        'mode = "managed"\n'
-        f"port = {ports.mqtt}\n"
-        f"websockets_port = {ports.websockets}\n"
-        "\n[api]\n"
-        f"port = {ports.rest}\n"
-        "\n[cloud]\n"
-        "# Pushed to the reference cloud; the pull feed stays open too, for curl.\n"
-        'mode = "both"\n'
-        f'url = "http://127.0.0.1:{ports.cloud}"\n'
-        f'token = "{store_token}"\n'
-        "# The demo's thresholds are low, so an outage drill shows warnings within minutes.\n"
-        "thresholds = { backlog_warning = 50, backlog_alarm = 500, age_warning_s = 60, age_alarm_s = 600 }\n"
-        + clients
-        + DEMO_ECHO_DEVICES
-        + demo_peripherals_toml(directory, ports)
+    config_path = write_hub_config(
+        directory / "storehub.toml",
+        comment=(
+            "The demo store. Rewritten by `storehub demo` at every start; edit a copy instead.\n"
+            "It pushes to the reference cloud, and the pull feed stays open too, for curl.\n"
+            "Its cloud thresholds are low, so an outage drill shows warnings within minutes."
+        ),
+        store_id=DEMO_STORE,
+        state_dir=directory / "state",
+        bus=ManagedBus(ports.mqtt, ports.websockets),
+        api_port=ports.rest,
+        cloud={
+            "mode": "both",
+            "url": f"http://127.0.0.1:{ports.cloud}",
+            "token": store_token,
+            "thresholds": {"backlog_warning": 50, "backlog_alarm": 500, "age_warning_s": 60, "age_alarm_s": 600},
+        },
+        clients=[Client(cid, role, secrets[cid], text) for cid, role, text in DEMO_CLIENTS],
+        devices=[*ECHO_DEVICES, *demo_peripheral_devices(directory, ports)],
     )
     return config_path, DemoCredentials(secrets)

@@ -28,6 +28,7 @@ from hub.store.schemas import (
     ProductPublic,
     ProductSearch,
     ProductSummary,
+    ShelfTruth,
     StockElsewherePublic,
     StockHere,
     UnitPrice,
@@ -76,7 +77,14 @@ def apply_price(*, session: Session, price: PriceIn, now: float) -> Ignored | st
         return Ignored(kind="price", id=price.sku, version=price.version, reason=reason, current_version=newest)
     effective_at = epoch(price.effective_at) if price.effective_at is not None else now
     session.add(
-        PriceRow(sku=price.sku, version=price.version, amount=price.amount, effective_at=effective_at, received_at=now)
+        PriceRow(
+            sku=price.sku,
+            version=price.version,
+            amount=price.amount,
+            effective_at=effective_at,
+            received_at=now,
+            promotion=price.promotion,
+        )
     )
     if effective_at > now:
         return "pending"
@@ -181,6 +189,7 @@ def _lookup_statement(by: str) -> Select:
             PriceRow.amount,
             PriceRow.version,
             PriceRow.effective_at,
+            PriceRow.promotion,
             StockLevel.on_hand,
             StockLevel.reserved,
             StaleLabel.sku.label("stale"),
@@ -210,7 +219,7 @@ def lookup_product(
     row = session.execute(LOOKUP[by], {"code": code}).first()
     if row is None:
         raise not_found("product" if by == "sku" else "product with GTIN", code or "", field=by)
-    product, amount, version, effective_at, on_hand, reserved, stale = row
+    product, amount, version, effective_at, promotion, on_hand, reserved, stale = row
     elsewhere = session.execute(ELSEWHERE, {"sku": product.sku}).all()
     return ProductPublic(
         sku=product.sku,
@@ -222,8 +231,11 @@ def lookup_product(
         category=product.category,
         aisle=product.aisle,
         tax_group=product.tax_group,
+        grade=product.grade,
         version=product.version,
-        price=None if amount is None else PricePublic(amount=amount, version=version, effective_at=aware(effective_at)),
+        price=None
+        if amount is None
+        else PricePublic(amount=amount, version=version, effective_at=aware(effective_at), promotion=promotion),
         unit_price=None if amount is None else unit_price(product, amount),
         stock=stock_here(on_hand or 0, reserved or 0),
         elsewhere=[
@@ -281,8 +293,18 @@ def _lower(column):  # SQLite's lower() knows only ASCII; Cyrillic names need Py
     return func.py_lower(column)
 
 
-def label_queue(*, session: Session, limit: int = 1000) -> LabelQueue:
-    count = session.execute(select(func.count()).select_from(StaleLabel)).scalar_one()
+def shelf_truth(*, session: Session, now: float) -> ShelfTruth:
+    """How many shelf labels lie, and since when the oldest of them does."""
+    count, oldest = session.execute(select(func.count(), func.min(StaleLabel.queued_at))).one()
+    return ShelfTruth(
+        count=count,
+        oldest_queued_at=None if oldest is None else aware(oldest),
+        oldest_age_s=None if oldest is None else round(max(0.0, now - oldest), 1),
+    )
+
+
+def label_queue(*, session: Session, limit: int = 1000, now: float | None = None) -> LabelQueue:
+    truth = shelf_truth(session=session, now=time.time() if now is None else now)
     rows = session.execute(
         select(StaleLabel, Product)
         .join(Product, Product.sku == StaleLabel.sku)
@@ -290,7 +312,7 @@ def label_queue(*, session: Session, limit: int = 1000) -> LabelQueue:
         .limit(limit)
     ).all()
     return LabelQueue(
-        count=count,
+        **truth.model_dump(),
         labels=[
             LabelPublic(
                 sku=label.sku,

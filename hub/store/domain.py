@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from sqlmodel import Session
 from bus.payloads import ErrorCode
 from cloud_link.contract import Event, Feed
 from devices.fiscal_register import ClosedReceipt
-from hub.store import catalogue, loyalty, orders, outbox, parked, pickups, sales, stock
+from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
+from hub.store import catalogue, labels, loyalty, orders, outbox, parked, pickups, sales, stock
 from hub.store.errors import StoreError
 from hub.store.requests import once
 from hub.store.room import DatabaseRoom
@@ -35,6 +37,7 @@ from hub.store.schemas import (
     InboundReport,
     KioskOrderCreate,
     KioskOrderPublic,
+    LabelJournal,
     LabelQueue,
     LoyaltyMovePublic,
     LoyaltyPublic,
@@ -46,6 +49,7 @@ from hub.store.schemas import (
     ProductPublic,
     ProductSearch,
     RedemptionCreate,
+    ShelfTruth,
     StockMoveCreate,
     SyncAckResult,
 )
@@ -61,6 +65,12 @@ PRICE_CHECK_INTERVAL_S = 30.0
 #: The pull feed's longest wait: under common proxies' and load balancers' idle limits.
 MAX_FEED_WAIT_S = 30.0
 
+#: After a commit, the label queue's numbers are looked at no sooner than this after the
+#: last look: a busy checkout commits many times a second, the shelf changes far slower.
+LABELS_LOOK_MIN_INTERVAL_S = 0.25
+
+ShelfWatcher = Callable[[ShelfTruth], None]
+
 
 class StoreDomain:
     def __init__(
@@ -72,8 +82,11 @@ class StoreDomain:
         accrual_percent: Decimal,
         clock: Callable[[], float] = time.time,
         room: DatabaseRoom | None = None,
+        store_name: str | None = None,
     ) -> None:
         self.store_id = store_id
+        #: Printed small on every shelf tag.
+        self.store_name = store_name or store_id
         self.accrual_percent = accrual_percent
         self.clock = clock
         self._reader = reader_engine
@@ -86,6 +99,11 @@ class StoreDomain:
         self._closing = False
         #: A receipt's booking failed (the database was full): the journal is swept again.
         self._receipts_unbooked = False
+        self._shelf_watchers: list[ShelfWatcher] = []
+        #: The label queue's numbers last told to the watchers: (count, oldest queued_at).
+        self._shelf_told: tuple[int, dt.datetime | None] | None = None
+        self._shelf_look: asyncio.TimerHandle | None = None
+        self._shelf_looked_at = 0.0
 
     # -- life ------------------------------------------------------------------------
 
@@ -98,6 +116,8 @@ class StoreDomain:
         self._price_task = asyncio.create_task(self._upkeep(), name="store-upkeep")
 
     async def stop(self) -> None:
+        if self._shelf_look is not None:
+            self._shelf_look.cancel()
         if self._price_task is not None:
             self._price_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -125,6 +145,7 @@ class StoreDomain:
     def _wake(self) -> None:
         self._new_events.set()
         self._new_events = asyncio.Event()
+        self._look_at_shelf_soon()
 
     async def _upkeep(self) -> None:
         """Prices whose time has come, and receipts whose booking failed."""
@@ -132,6 +153,7 @@ class StoreDomain:
             await asyncio.sleep(PRICE_CHECK_INTERVAL_S)
             try:
                 await self.apply_due_prices()
+                self._look_at_shelf()
                 if self._receipts_unbooked:
                     self._receipts_unbooked = False
                     await self.book_journal_receipts()
@@ -166,7 +188,70 @@ class StoreDomain:
         return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit))
 
     def labels(self, limit: int = 1000) -> LabelQueue:
-        return self.read(lambda s: catalogue.label_queue(session=s, limit=limit))
+        return self.read(lambda s: catalogue.label_queue(session=s, now=self.clock(), limit=limit))
+
+    # -- shelf labels ------------------------------------------------------------------
+
+    def shelf_truth(self) -> ShelfTruth:
+        return self.read(lambda s: catalogue.shelf_truth(session=s, now=self.clock()))
+
+    def label_tags(self, selection: LabelSelection) -> list[tuple[TagData, int]]:
+        """The tags a label printer is asked for (``DevicePort.label_tags``); reads only."""
+        shop = labels.Shop(name=self.store_name, today=dt.datetime.fromtimestamp(self.clock()).date())
+        try:
+            return self.read(lambda s: labels.label_tags(session=s, selection=selection, shop=shop))
+        except StoreError as refusal:
+            log.warning("shelf labels refused, nothing printed: %s", refusal.message)
+            raise
+
+    def labels_printed(self, outcome: LabelsPrinted) -> int | None:
+        """A print run's outcome into the store, in one write (``DevicePort.labels_printed``).
+        Blocks its caller, a device's worker thread, until committed; returns the event's seq."""
+        seq = self.writer.run_sync(lambda s: labels.record_printed(session=s, outcome=outcome, now=self.clock()))
+        tags = sum(tag.copies for tag in outcome.printed)
+        log.info(
+            "%s printed %d labels for %s (%s); event %s", outcome.device, tags, outcome.client, outcome.template, seq
+        )
+        return seq
+
+    def label_journal(self, *, sku: str | None = None, limit: int = 100) -> LabelJournal:
+        return self.read(lambda s: labels.label_journal(session=s, sku=sku, limit=limit))
+
+    def watch_shelf(self, watcher: ShelfWatcher) -> Callable[[], None]:
+        """``watcher`` hears the label queue's numbers now and whenever they change (on
+        the hub's loop).  Returns the way to stop."""
+        self._shelf_watchers.append(watcher)
+        truth = self.shelf_truth()
+        self._shelf_told = (truth.count, truth.oldest_queued_at)
+        watcher(truth)
+        return lambda: self._shelf_watchers.remove(watcher)
+
+    def _look_at_shelf_soon(self) -> None:
+        if not self._shelf_watchers or self._shelf_look is not None or self._loop is None:
+            return
+        wait = max(0.0, self._shelf_looked_at + LABELS_LOOK_MIN_INTERVAL_S - time.monotonic())
+        self._shelf_look = self._loop.call_later(wait, self._look_at_shelf)
+
+    def _look_at_shelf(self) -> None:
+        """Tell the watchers when the count or the oldest entry moved."""
+        self._shelf_look = None
+        self._shelf_looked_at = time.monotonic()
+        if not self._shelf_watchers:
+            return
+        try:
+            truth = self.shelf_truth()
+        except Exception:
+            log.exception("reading the label queue's numbers failed")
+            return
+        numbers = (truth.count, truth.oldest_queued_at)
+        if numbers == self._shelf_told:
+            return
+        self._shelf_told = numbers
+        for watcher in list(self._shelf_watchers):
+            try:
+                watcher(truth)
+            except Exception:
+                log.exception("telling the label queue's numbers failed")
 
     async def apply_due_prices(self) -> int:
         stale = await self.writer.run(lambda s: catalogue.apply_due_prices(session=s, now=self.clock()))

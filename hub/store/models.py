@@ -51,6 +51,7 @@ class Product(SQLModel, table=True):
     category: str = ""
     aisle: str = ""
     tax_group: int = 1
+    grade: str | None = None  # сорт, printed on the shelf label where there is one
     version: int = 0
     updated_at: float
 
@@ -67,6 +68,8 @@ class PriceRow(SQLModel, table=True):
     received_at: float
     #: The moment the hub put this price on the shelf (label queue); null while pending.
     applied_at: float | None = Field(default=None, index=True)
+    #: A promotion price: its tag shows the regular price struck through beside it.
+    promotion: bool = False
 
 
 class StaleLabel(SQLModel, table=True):
@@ -79,6 +82,24 @@ class StaleLabel(SQLModel, table=True):
     previous_amount: int | None
     price_version: int
     queued_at: float
+
+
+class LabelPrint(SQLModel, table=True):
+    """The print journal: one row per tag that reached the paper (and its copies)."""
+
+    __tablename__ = "label_print"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(index=True, foreign_key="product.sku")
+    price_version: int
+    amount: int  # the price the tag shows, kopecks
+    template: str
+    device: str  # the label printer
+    client: str  # who asked for the print
+    copies: int
+    from_queue: bool  # printed from the stale-label queue, not named one by one
+    seq: int  # the labels.printed event that tells the cloud
+    printed_at: float
 
 
 class StockMove(SQLModel, table=True):

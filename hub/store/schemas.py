@@ -122,6 +122,9 @@ class ProductBase(StoreModel):
     category: Text = ""
     aisle: Annotated[str, StringConstraints(max_length=32)] = ""
     tax_group: Count = Field(1, ge=1, le=4, description="The fiscal register's tax group.")
+    grade: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="Сорт / grade, printed on the shelf label where the product has one.", examples=["высший"]
+    )
 
 
 class ProductIn(ProductBase):
@@ -137,12 +140,16 @@ class PriceIn(StoreModel):
     version: Version = Field(ge=1, description="Grows with every price change of this product.")
     amount: Money
     effective_at: Moment | None = Field(None, description="When it takes effect; now if omitted.")
+    promotion: Flag = Field(
+        False, description="A promotion price: its shelf label shows the regular price struck through beside it."
+    )
 
 
 class PricePublic(StoreModel):
     amount: Money
     version: int
     effective_at: dt.datetime
+    promotion: bool = Field(False, description="A promotion price.")
 
 
 class UnitPrice(StoreModel):
@@ -197,9 +204,48 @@ class LabelPublic(StoreModel):
     queued_at: dt.datetime
 
 
-class LabelQueue(StoreModel):
+class ShelfTruth(StoreModel):
+    """How far the shelf labels are from the price book, as a number a manager can watch."""
+
     count: int = Field(description="Shelf labels showing a price that is no longer the price.")
-    labels: list[LabelPublic]
+    oldest_queued_at: dt.datetime | None = Field(description="When the longest-waiting label went stale; null if none.")
+    oldest_age_s: float | None = Field(description="How long that label has been wrong, in seconds; null if none.")
+
+
+class LabelQueue(ShelfTruth):
+    labels: list[LabelPublic] = Field(description="The stale labels, in aisle order (up to `limit`).")
+
+
+class LabelPrintPublic(StoreModel):
+    """One line of the print journal: a tag that reached the paper."""
+
+    sku: str
+    name: str
+    price_version: int
+    amount: Money
+    copies: int
+    template: str
+    device: str = Field(description="The label printer.")
+    client: str = Field(description="Who asked for the print.")
+    from_queue: bool = Field(description="Printed from the stale-label queue rather than named one by one.")
+    seq: int = Field(description="The labels.printed event that tells the cloud.")
+    printed_at: dt.datetime
+
+
+class LabelJournal(StoreModel):
+    entries: list[LabelPrintPublic] = Field(description="Newest first.")
+
+
+class LabelSheet(StoreModel):
+    """An A4 PDF sheet of tags a label printer of the office kind wrote."""
+
+    name: str
+    bytes: int
+    written_at: dt.datetime
+
+
+class LabelSheets(StoreModel):
+    sheets: list[LabelSheet] = Field(description="Newest first.")
 
 
 # -- stock --------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import gzip
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from fastapi import FastAPI
 
 from cloud_link.reference.config import CloudConfig, StoreConfig, load_cloud_config, token_digest, write_cloud_config
 from cloud_link.reference.server import run_cloud
+from hub.throwaway import free_loopback_ports
 
 STORE = "demo-store"
 OTHER = "other-store"
@@ -32,12 +32,6 @@ START_TIMEOUT_S = 10.0
 
 
 sha256 = token_digest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_config(folder: Path, *, port: int, pulls: dict[str, tuple[str, str]] | None = None) -> Path:
@@ -153,7 +147,7 @@ class RunningCloud:
 
 @contextlib.asynccontextmanager
 async def running_cloud(folder: Path, **config: Any) -> AsyncIterator[RunningCloud]:
-    port = free_port()
+    [port] = free_loopback_ports(1)
     path = write_config(folder, port=port, **config)
     cloud = load_cloud_config(path)
     stop = asyncio.Event()
@@ -169,7 +163,7 @@ async def running_cloud(folder: Path, **config: Any) -> AsyncIterator[RunningClo
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
     """Serve a small FastAPI app on a loopback port (a free one by default) under uvicorn; yields its base URL."""
-    port = port or free_port()
+    port = port or free_loopback_ports(1)[0]
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1

@@ -20,7 +20,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.cloud_link.support import ADMIN_TOKEN, STORE, TOKENS, batch_body, event, free_port, write_config
+from hub.store.schemas import PriceIn
+from hub.throwaway import free_loopback_ports
+from tests.cloud_link.support import ADMIN_TOKEN, STORE, TOKENS, batch_body, event, write_config
 from tests.conftest import CloudProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +102,16 @@ def test_publish_price_reaches_the_store_with_a_version(cloud: CloudProcess):
     assert price["version"] >= int(time.time() * 1000) - 60_000
 
 
+def test_publish_price_marks_a_promotion_for_the_shelf_label(cloud: CloudProcess):
+    cursor = inbound(cloud, 0)["cursor"]
+    done = admin(cloud, "publish-price", "--store", STORE, "--sku", "TEA-017", "--amount", "12990", "--promotion")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"published 1 promotion price for {STORE}: TEA-017 at 12990 (cursor ")
+    (price,) = inbound(cloud, cursor)["prices"]
+    assert (price["sku"], price["amount"], price["promotion"]) == ("TEA-017", 12990, True)
+    assert PriceIn.model_validate(price).promotion is True, "the store reads it as the cloud published it"
+
+
 def test_publish_pickup_makes_an_order_the_store_can_take(cloud: CloudProcess):
     cursor = inbound(cloud, 0)["cursor"]
     done = admin(cloud, "publish-pickup", "--store", STORE, "--customer", "Анна Петрова", "--code", "4821",
@@ -156,7 +168,7 @@ def test_fault_sets_shows_and_clears_what_the_store_meets(cloud: CloudProcess):
 
 
 def test_admin_commands_say_in_one_line_what_is_wrong(cloud: CloudProcess, tmp_path: Path):
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = f"http://127.0.0.1:{free_loopback_ports(1)[0]}"
     cases = [
         (storehub("status", "--url", closed, "--admin-token", ADMIN_TOKEN), "cannot reach the cloud at"),
         (storehub("status", "--url", cloud.url, "--admin-token", "wrong"), "401 unauthorized"),
@@ -206,7 +218,7 @@ def test_serve_logs_each_store_and_stops_cleanly_on_sigterm(tmp_path: Path):
 
 
 def test_serve_names_every_bad_field_of_a_config(tmp_path: Path):
-    config = write_config(tmp_path, port=free_port())
+    config = write_config(tmp_path, port=free_loopback_ports(1)[0])
     config.write_text(config.read_text().replace('\ntoken_sha256 = "', '\ntoken_sha256 = "x', 1) + "colour = 'blue'\n")
     result = storehub("serve", "--config", str(config))
     assert result.returncode == 2

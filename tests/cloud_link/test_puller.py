@@ -23,7 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from cloud_link.reference import db
 from cloud_link.reference.config import StoreConfig
 from cloud_link.reference.puller import StorePuller
-from tests.cloud_link.support import ADMIN_TOKEN, STORE, event, free_port, running_cloud, serving, sha256, until
+from hub.throwaway import free_loopback_ports
+from tests.cloud_link.support import ADMIN_TOKEN, STORE, event, running_cloud, serving, sha256, until
 
 PULL_TOKEN = "cloud:feed-secret"
 
@@ -174,7 +175,7 @@ async def test_a_paused_failing_or_lying_feed_is_retried_until_it_answers(tmp_pa
 async def test_a_hub_that_is_down_is_retried_and_followed_once_it_is_up(tmp_path):
     fake = FakeFeed()
     fake.commit(5)
-    port = free_port()
+    [port] = free_loopback_ports(1)
     async with puller(tmp_path, f"http://127.0.0.1:{port}") as (pulling, database):
         await until(lambda: pulling.status().state == "retrying", what="the puller noticing the hub is down")
         assert "ConnectError" in pulling.status().last_error

@@ -18,7 +18,7 @@ from bus.client import StoreHubClient
 from bus.payloads import DeviceError, ErrorCode, Event
 from bus.topics import TopicTree
 from hub.permissions import check_device_action
-from tests.conftest import STORE, Connect, HubProcess, start_hub, until
+from tests.conftest import STORE, Connect, HubProcess, fresh_clients, start_hub, until
 
 TILLS = [f"till-{n}" for n in range(1, 21)]
 CLIENTS = {till: "till" for till in TILLS} | {
@@ -27,23 +27,11 @@ CLIENTS = {till: "till" for till in TILLS} | {
     "kiosk-1": "kiosk",
     "cloud-1": "cloud",
 }
-DEVICES = """
-[[devices]]
-id = "echo-x"
-kind = "echo"
-options = { sharing = "exclusive" }
-
-[[devices]]
-id = "echo-s"
-kind = "echo"
-options = { sharing = "shared" }
-
-[[devices]]
-id = "echo-a"
-kind = "echo"
-assigned_to = "till-1"
-options = { sharing = "exclusive" }
-"""
+DEVICES = [
+    {"id": "echo-x", "kind": "echo", "options": {"sharing": "exclusive"}},
+    {"id": "echo-s", "kind": "echo", "options": {"sharing": "shared"}},
+    {"id": "echo-a", "kind": "echo", "assigned_to": "till-1", "options": {"sharing": "exclusive"}},
+]
 
 #: Longest a test waits for an event or a state to reach a client.
 SETTLE_S = 5.0
@@ -54,7 +42,7 @@ HAMMER_S = 4.0
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    hub = start_hub(tmp_path_factory.mktemp("arbitration"), clients=CLIENTS, devices=DEVICES)
+    hub = start_hub(tmp_path_factory.mktemp("arbitration"), clients=fresh_clients(CLIENTS), devices=DEVICES)
     try:
         yield hub
     finally:

@@ -7,12 +7,15 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import Session
 
 from hub import db
 from hub.db import create_store_engine, migrate
 from hub.store.boots import record_boot
+from hub.store.models import metadata
 
 
 def test_connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout(tmp_path: Path):
@@ -144,4 +147,12 @@ def test_sales_booked_before_the_storage_was_recorded_are_still_booked_once(tmp_
             ("", 4),
             ("9960440300000002", 3),
         ]
+    engine.dispose()
+
+
+def test_the_migrations_build_the_tables_the_models_describe(tmp_path: Path):
+    engine = create_store_engine(tmp_path / "store.db")
+    migrate(engine)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
     engine.dispose()

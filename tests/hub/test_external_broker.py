@@ -12,12 +12,13 @@ import httpx
 from bus.broker import accepts_connections, find_mosquitto
 from bus.client import StoreHubClient
 from bus.mqtt import BrokerAddress
-from tests.conftest import STORE, Connect, HubProcess, free_port
+from hub.throwaway import ExternalBus, free_loopback_ports
+from tests.conftest import STORE, Connect, HubProcess
 
 
 async def test_hub_on_an_external_broker_built_from_broker_files(tmp_path: Path, connect: Connect):
     hub = HubProcess(tmp_path)
-    hub.write_config(bus=f'mode = "external"\nurl = "mqtt://127.0.0.1:{hub.mqtt_port}"\nhub_password = "hub-s3cret"\n')
+    hub.write_config(bus=ExternalBus(url=f"mqtt://127.0.0.1:{hub.mqtt_port}", hub_password="hub-s3cret"))
 
     broker_dir = tmp_path / "etc-mosquitto"
     written = subprocess.run(
@@ -68,12 +69,9 @@ async def test_a_browser_till_talks_over_websockets(shared_hub: HubProcess):
 
 def test_without_its_broker_the_hub_stays_up_serves_rest_and_says_why_it_is_not_ready(tmp_path: Path):
     hub = HubProcess(tmp_path)
-    hub.write_config(bus=f'mode = "external"\nurl = "mqtt://127.0.0.1:{free_port()}"\nhub_password = "x"\n')
-    hub.process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(hub.config_path)],
-        stdout=open(tmp_path / "hub.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    [closed] = free_loopback_ports(1)
+    hub.write_config(bus=ExternalBus(url=f"mqtt://127.0.0.1:{closed}", hub_password="x"))
+    hub.launch()
     try:
         deadline = time.monotonic() + 30
         while True:

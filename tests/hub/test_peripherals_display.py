@@ -20,13 +20,14 @@ DEVICE_ONLINE_TIMEOUT_S = 5.0
 async def test_a_till_claims_the_display_and_the_customer_sees_the_total(tmp_path: Path, connect: Connect):
     sim = LineDisplaySimulator(tmp_path / "dev" / "serial" / "by-id" / "usb-Epson_DM-D110-if00")
     sim.start()
-    devices = f"""
-[[devices]]
-id = "customer-display-1"
-kind = "customer_display"
-port = "{sim.link}"
-options = {{ code_page = "cp866" }}
-"""
+    devices = [
+        {
+            "id": "customer-display-1",
+            "kind": "customer_display",
+            "port": str(sim.link),
+            "options": {"code_page": "cp866"},
+        }
+    ]
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, other = await connect(hub, "till-1"), await connect(hub, "till-2")

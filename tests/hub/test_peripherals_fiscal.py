@@ -49,14 +49,15 @@ RECEIPT: dict[str, Any] = {
 RECEIPT_TOTAL = 14980 + 28799
 
 
-def devices_toml(sim: SerialFiscalRegister) -> str:
-    return f"""
-[[devices]]
-id = "{DEVICE}"
-kind = "fiscal_register"
-port = "{sim.link}"
-options = {{ answer_timeout_s = 0.2, reply_timeout_s = 2.0 }}
-"""
+def register_devices(sim: SerialFiscalRegister) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": DEVICE,
+            "kind": "fiscal_register",
+            "port": str(sim.link),
+            "options": {"answer_timeout_s": 0.2, "reply_timeout_s": 2.0},
+        }
+    ]
 
 
 @dataclass
@@ -72,7 +73,7 @@ async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
     sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00", state_dir=tmp_path / "sim")
     sim.start()
     try:
-        hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices_toml(sim))
+        hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=register_devices(sim))
         try:
             till = await connect(hub, "till-1")
             await until_device_online(till, hub, DEVICE, DEVICE_ONLINE_TIMEOUT_S, request_timeout=TILL_TIMEOUT_S)

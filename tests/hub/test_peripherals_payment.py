@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from bus.payloads import ErrorCode, Event
 from devices.sim.zvt_terminal import ZvtTerminalSimulator
@@ -23,19 +24,20 @@ DEVICE_ONLINE_TIMEOUT_S = 5.0
 HEARD_TIMEOUT_S = 3.0
 
 
-def terminal_toml(terminal: ZvtTerminalSimulator) -> str:
-    return f"""
-[[devices]]
-id = "terminal-1"
-kind = "payment_terminal"
-options = {{ host = "127.0.0.1", port = {terminal.port}, currency = "EUR" }}
-"""
+def terminal_devices(terminal: ZvtTerminalSimulator) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "terminal-1",
+            "kind": "payment_terminal",
+            "options": {"host": "127.0.0.1", "port": terminal.port, "currency": "EUR"},
+        }
+    ]
 
 
 async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path: Path, connect: Connect):
     terminal = ZvtTerminalSimulator(step_s=0.05)
     await terminal.start()
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_toml(terminal))
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_devices(terminal))
     try:
         till, other, kiosk = await connect(hub, "till-1"), await connect(hub, "till-2"), await connect(hub, "kiosk-1")
         status = await until_device_online(till, hub, "terminal-1", DEVICE_ONLINE_TIMEOUT_S)
@@ -85,7 +87,7 @@ async def test_a_till_claims_the_terminal_and_pays_and_nobody_else_can(tmp_path:
 async def test_declined_aborted_and_lost_payments_through_the_hub_charge_at_most_once(tmp_path: Path, connect: Connect):
     terminal = ZvtTerminalSimulator(step_s=0.15)
     await terminal.start()
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_toml(terminal))
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=terminal_devices(terminal))
     try:
         till = await connect(hub, "till-1")
         heard: list[Event] = []

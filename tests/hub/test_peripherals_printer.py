@@ -34,21 +34,22 @@ RECEIPT = [
 async def test_a_till_prints_and_opens_the_drawer_and_a_kiosk_cannot_touch_the_money(tmp_path: Path, connect: Connect):
     printer = EscposPrinterSimulator(receipts_dir=tmp_path / "receipts", drawer_open_s=0.5)
     await printer.start()
-    devices = f"""
-[[devices]]
-id = "printer-1"
-kind = "receipt_printer"
-driver = "network"
-port = "{printer.address}"
-model = "TM-T88V"
-
-[[devices]]
-id = "drawer-1"
-kind = "cash_drawer"
-driver = "network"
-port = "{printer.address}"
-options = {{ drawer_pin = 2 }}
-"""
+    devices = [
+        {
+            "id": "printer-1",
+            "kind": "receipt_printer",
+            "driver": "network",
+            "port": printer.address,
+            "model": "TM-T88V",
+        },
+        {
+            "id": "drawer-1",
+            "kind": "cash_drawer",
+            "driver": "network",
+            "port": printer.address,
+            "options": {"drawer_pin": 2},
+        },
+    ]
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, kiosk = await connect(hub, "till-1"), await connect(hub, "kiosk-1")

@@ -33,14 +33,15 @@ async def test_only_the_holder_receives_the_scan_and_technicians_see_a_code_free
 ):
     sim = SerialScannerSimulator(tmp_path / "dev" / "serial" / "by-id" / "usb-Honeywell_1900-if00")
     sim.start()
-    devices = f"""
-[[devices]]
-id = "scanner-1"
-kind = "scanner"
-driver = "serial"
-port = "{sim.link}"
-options = {{ serial_terminator = "CR" }}
-"""
+    devices = [
+        {
+            "id": "scanner-1",
+            "kind": "scanner",
+            "driver": "serial",
+            "port": str(sim.link),
+            "options": {"serial_terminator": "CR"},
+        }
+    ]
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, other, tech = await connect(hub, "till-1"), await connect(hub, "till-2"), await connect(hub, "tech-1")

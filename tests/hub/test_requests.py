@@ -243,13 +243,7 @@ async def test_a_retained_request_opens_the_drawer_once_and_never_again_from_the
     neither a broker restart nor a hub restart opens it again by itself."""
     printer = EscposPrinterSimulator(receipts_dir=tmp_path / "receipts", drawer_open_s=0.2)
     await printer.start()
-    devices = f"""
-[[devices]]
-id = "drawer-1"
-kind = "cash_drawer"
-driver = "network"
-port = "{printer.address}"
-"""
+    devices = [{"id": "drawer-1", "kind": "cash_drawer", "driver": "network", "port": printer.address}]
     hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices)
     try:
         till, tech = await connect(hub, "till-1"), await connect(hub, "tech-1")

@@ -114,9 +114,9 @@ async def until_delivered(
         raise AssertionError(f"{cloud.store()}\nhub:\n{hub.log()}\ncloud:\n{cloud.log()}") from None
 
 
-def hub_with_cloud(directory: Path, cloud: CloudProcess, *, top: str = "", **settings: Any) -> HubProcess:
+def hub_with_cloud(directory: Path, cloud: CloudProcess, **settings: Any) -> HubProcess:
     mode = settings.pop("mode", "push")
-    return start_hub(directory, sections=cloud.hub_section(mode=mode, **settings), top=top)
+    return start_hub(directory, cloud=cloud.hub_section(mode=mode, **settings))
 
 
 # -- offline, then back ------------------------------------------------------------------
@@ -172,7 +172,7 @@ async def test_a_hub_killed_twenty_times_during_a_push_leaves_every_committed_ev
 ):
     """SIGKILL at random moments while 20,000 events drain (the cloud made a little slow so
     that every kill lands mid-push), with sales still committing between the kills."""
-    hub = HubProcess(tmp_path / "hub", sections=cloud.hub_section(batch_events=500))
+    hub = HubProcess(tmp_path / "hub", cloud=cloud.hub_section(batch_events=500))
     hub.directory.mkdir(parents=True)
     hub.write_config()
     database = hub.directory / "state" / "storehub.db"
@@ -357,7 +357,7 @@ async def test_a_cloud_that_pulls_moves_the_same_delivered_marker(tmp_path: Path
     """Pulled only, or pulled while the hub pushes too: every event once, in order."""
     hub = HubProcess(tmp_path / "hub")
     hub.directory.mkdir(parents=True)
-    hub.sections = cloud.hub_section(mode=mode, fetch_inbound=False, batch_events=200)
+    hub.cloud = cloud.hub_section(mode=mode, fetch_inbound=False, batch_events=200)
     hub.write_config()
     last = append_sales(hub.directory / "state" / "storehub.db", 2_000)
     await asyncio.to_thread(hub.start)
@@ -550,13 +550,13 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
     nothing (the echo device here; scanners, drawers, displays) go on working."""
     from devices.sim.fiscal_register import SerialFiscalRegister
     from tests.conftest import TEST_DEVICES, until_device_online
-    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, devices_toml
+    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, register_devices
 
     sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
     sim.start()
     cloud.start()
     hub = HubProcess(
-        tmp_path / "hub", devices=TEST_DEVICES + devices_toml(sim), sections=cloud.hub_section(batch_events=500)
+        tmp_path / "hub", devices=TEST_DEVICES + register_devices(sim), cloud=cloud.hub_section(batch_events=500)
     )
     hub.directory.mkdir(parents=True)
     database = hub.directory / "state" / "storehub.db"
@@ -570,7 +570,7 @@ async def test_a_full_database_refuses_sales_loudly_keeps_the_devices_and_loses_
 
         # From now on the database may grow by 1 MiB at most.
         cap = database_bytes(database) + 2**20
-        hub.top = f"database_max_mb = {cap / 2**20}\n"
+        hub.settings["database_max_mb"] = cap / 2**20
         hub.write_config()
         await asyncio.to_thread(hub.start)
         till = await connect(hub, "till-1")
@@ -705,13 +705,13 @@ async def test_a_really_full_disk_recovers_once_the_wan_is_back(
     the room to record what the cloud confirmed and to prune it, or it never recovers."""
     from devices.sim.fiscal_register import SerialFiscalRegister
     from tests.conftest import TEST_DEVICES, until_device_online
-    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, devices_toml
+    from tests.hub.test_peripherals_fiscal import DEVICE, RECEIPT, closed_receipts, register_devices
 
     sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00")
     sim.start()
     cloud.start()
     hub = HubProcess(
-        tmp_path / "hub", devices=TEST_DEVICES + devices_toml(sim), sections=cloud.hub_section(batch_events=500)
+        tmp_path / "hub", devices=TEST_DEVICES + register_devices(sim), cloud=cloud.hub_section(batch_events=500)
     )
     try:
         hub.write_config()

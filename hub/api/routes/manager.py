@@ -1,20 +1,51 @@
-"""The manager's views: the shelf labels a price change made stale, and the pickups past
-their deadline (docs/store.md: Products and prices for the label queue, Pickups)."""
+"""The manager's views: the shelf labels a price change made stale, what the label
+printers printed (the print journal) and the A4 sheets they wrote, and the pickups past
+their deadline (docs/store.md: Shelf labels, Pickups).  Printing itself is a device
+request, ``print_labels`` to a label printer, through the devices' route."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
 
-from hub.api.deps import Manager, Store
+from hub.api.deps import Config, Manager, Store
 from hub.api.refusals import STORE_REFUSALS, JsonRoute
-from hub.store.schemas import LabelQueue, PickupList
+from hub.label_sheets import list_sheets, sheet_path
+from hub.store.labels import MAX_JOURNAL_ENTRIES
+from hub.store.schemas import LabelJournal, LabelQueue, LabelSheets, PickupList, Sku
 
 router = APIRouter(prefix="/api/v1", tags=["manager"], responses=STORE_REFUSALS, route_class=JsonRoute)
 
 
-@router.get("/labels", summary="Shelf labels whose price is no longer the price: count and list.")
+@router.get("/labels", summary="Shelf labels whose price is no longer the price: count, oldest, list.")
 def labels(client: Manager, store: Store, limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> LabelQueue:
     return store.labels(limit)
+
+
+@router.get("/labels/journal", summary="The labels printed, newest first: price version, printer, who asked.")
+def label_journal(
+    client: Manager,
+    store: Store,
+    sku: Annotated[Sku | None, Query(description="One product's prints only.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_JOURNAL_ENTRIES)] = 100,
+) -> LabelJournal:
+    return store.label_journal(sku=sku, limit=limit)
+
+
+@router.get("/labels/sheets", summary="The A4 sheets of shelf labels written, newest first.")
+def label_sheets(client: Manager, config: Config) -> LabelSheets:
+    return list_sheets(config.label_sheets_dir)
+
+
+@router.get(
+    "/labels/sheets/{name}",
+    summary="Download one A4 sheet of shelf labels (PDF).",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def label_sheet(name: Annotated[str, Path(max_length=256)], client: Manager, config: Config) -> FileResponse:
+    path = sheet_path(config.label_sheets_dir, name)
+    return FileResponse(path, media_type="application/pdf", filename=path.name)
 
 
 @router.get("/pickups-overdue", summary="Pickups past their deadline, still waiting.")

@@ -108,6 +108,15 @@ def test_a_long_name_shrinks_before_it_is_cut():
     assert " ".join(block.lines) == name
 
 
+def test_a_name_too_long_for_the_tag_ends_in_an_ellipsis():
+    name = " ".join(["Шоколад молочный с цельным фундуком и изюмом"] * 6)[:256]
+    block = block_of(lay_out(milk(name=name), load_template("small-43x25")), "small-43x25", "name")
+    assert len(block.lines) == 2 and block.size == 2.3
+    assert block.lines[0] == "Шоколад молочный с цельным"
+    assert block.lines[1].endswith(ELLIPSIS) and block.lines[1].startswith("фундуком и изюмом")
+    assert_within_box(block)
+
+
 def test_an_overlong_word_is_broken_to_fit():
     word = "Сверхдлинноенаименованиебезединогопробеламеждусловамивообще"
     block = block_of(lay_out(milk(name=word), load_template("shelf-58x40")), "shelf-58x40", "name")
@@ -219,8 +228,10 @@ def test_a_promotion_tag_strikes_the_old_price_through():
     assert old.lines == (rubles(15990),) and old.strike
     (rule,) = strike_rules(old)
     (baseline,) = baselines(old)
-    # Across the digits, between their foot and their top.
-    assert width_mm(old.lines[0], old.font, old.size) == pytest.approx(rule.width, abs=ORACLE_SLACK_MM)
+    # Across the digits' ink, between their foot and their top.
+    face = ImageFont.truetype(str(font_path(old.font)), size=old.size * ORACLE_DPMM)
+    ink = face.getmask(old.lines[0]).getbbox()
+    assert (ink[2] - ink[0]) / ORACLE_DPMM == pytest.approx(rule.width, abs=ORACLE_SLACK_MM)
     assert baseline - 0.73 * old.size < rule.y < baseline
     caption = block_of(layout, "promo-58x40", "caption")
     assert caption.lines == ("АКЦИЯ",)

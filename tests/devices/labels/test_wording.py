@@ -48,7 +48,7 @@ def test_the_unit_price_names_its_basis_in_russian(per: str, basis: str):
 
 
 def test_the_meta_line_is_date_price_version_and_store():
-    assert meta_text(milk()) == "03.12.2026 · v17 · Магазин №12 на Ленина"
+    assert meta_text(milk()) == f"03.12.2026{NBSP}· v17{NBSP}· Магазин №12 на Ленина"
 
 
 def test_fields_a_tag_has_not_got_are_none():

@@ -21,7 +21,7 @@ from escpos.printer import Network
 
 from devices.shtrikh import Mode
 from devices.sim.serve import ServeError, start
-from tests.conftest import free_port
+from hub.throwaway import free_loopback_ports
 
 #: Python, the simulators and the first line out.
 SERVE_START_TIMEOUT_S = 15.0
@@ -112,7 +112,7 @@ def test_pyshtrih_reads_the_status_of_a_served_fiscal_register(tmp_path: Path, s
 
 
 def test_a_python_escpos_network_printer_prints_on_a_served_printer(serving):
-    port = free_port()
+    [port] = free_loopback_ports(1)
     printer = serving("receipt_printer", "--port", str(port))
     assert printer.wait_for(r"^receipt_printer on (\S+)$").group(1) == f"127.0.0.1:{port}"
 
