@@ -4,13 +4,15 @@ what its status byte says.
 One tag is one run of lines, each ending CR LF (after TSC's TSPL/TSPL2 Programming Manual):
 
     SIZE {w} mm,{h} mm  GAP 2 mm,0 mm  DIRECTION 1  REFERENCE 0,0  CODEPAGE UTF-8  CLS
-    BITMAP {x},{y},{width bytes},{height},0,{raw rows}   0 bits print: black is 0, as in Pillow's mode "1"
+    BITMAP {x},{y},{width bytes},{height},1,{raw rows}   0 bits print: black is 0, as in Pillow's mode "1"
     BARCODE {x},{y},"EAN13",{h},{1|0},0,{module},{module},"{12 digits}"   the printer adds the check digit
     BARCODE {x},{y},"128",{h},{1|0},0,{module},{module},"{data}"         subsets chosen by the printer
     BAR {x},{y},{w},{h}                                  a filled rule
     TEXT {x},{y},"0",0,{pt},{pt},"{text}"                the printer's scalable font, size in points
     PRINT 1,{copies}
 
+A bitmap is laid on in mode 1 (OR), not 0 (overwrite): its white, and the padding to a
+whole byte, never erase a neighbour's ink (ZPL's ``^GF`` draws the same way).
 A double quote inside a string is sent as ``\\["]``, the manual's escape.  The status
 query is ``<ESC>!?``: one byte back, bit 0 head open, 1 paper jam, 2 paper out, 3 ribbon
 out, 4 paused, 5 printing, 6 cover open, 7 temperature out of range.  ``FORMFEED`` feeds
@@ -37,6 +39,9 @@ GAP_MM = 2
 
 #: ``PRINT``'s copies run to nine digits; the actor asks for far fewer (``tag.MAX_COPIES``).
 MAX_COPIES = 999_999_999
+
+#: ``BITMAP``'s mode 1: ink is added, white leaves what is under it.
+BITMAP_OR = 1
 
 #: The status byte's bits (``<ESC>!?``).
 HEAD_OPEN, PAPER_JAM, PAPER_OUT, RIBBON_OUT, PAUSED, PRINTING, COVER_OPEN, TEMPERATURE = (1 << bit for bit in range(8))
@@ -99,7 +104,7 @@ def _command(item: DotItem, dpmm: int) -> bytes:
             row_bytes, data = bitmap_rows(image)
             if not data:
                 raise _refused("an empty bitmap")
-            return f"BITMAP {x},{y},{row_bytes},{image.height},0,".encode() + data
+            return f"BITMAP {x},{y},{row_bytes},{image.height},{BITMAP_OR},".encode() + data
         case DotBarcode():
             return _barcode(item)
         case Box(x=x, y=y, width=width, height=height):
