@@ -434,10 +434,18 @@ def device_specs(config: StoreHubConfig) -> list[DeviceSpec]:
             port=d.port,
             model=d.model,
             assigned_to=d.assigned_to,
-            options=d.options,
+            options=device_options(config, d.kind, d.port, d.options),
         )
         for d in config.devices
     ]
+
+
+def device_options(config: StoreHubConfig, kind: str, port: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """A device's options, with what only the hub knows: an A4-sheet label printer that
+    names no folder writes where managers download sheets from (``label_sheets_dir``)."""
+    if kind == "label_printer" and port is None and "output_folder" not in options:
+        return options | {"output_folder": str(config.label_sheets_dir)}
+    return options
 
 
 async def run_hub(config: StoreHubConfig) -> None:
