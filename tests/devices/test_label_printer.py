@@ -31,7 +31,9 @@ from devices.gtin import gtin_check_digit
 from devices.label_printer import LabelPrinter
 from devices.labels import template
 from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
+from devices.sim.label_printer import LabelPrinterSimulator
 from devices.sim.pty import PtyDevice
+from devices.sim.tspl_printer import TsplPrinterSimulator
 from devices.sim.zpl_printer import ZplPrinterSimulator
 from devices.supervisor import DeviceSupervisor
 from tests.conftest import until
@@ -91,7 +93,7 @@ def tag(n: int) -> TagData:
     )
 
 
-def printed_gtins(sim: ZplPrinterSimulator) -> list[str]:
+def printed_gtins(sim: LabelPrinterSimulator) -> list[str]:
     """What a scanner reads off each label that came out of the printer."""
     found = []
     for label in sim.labels:
@@ -456,6 +458,48 @@ async def test_a_300_dpi_printer_gets_its_tags_at_12_dots_per_mm():
         await until(lambda: device.status == "idle", timeout=SETTLE_S, what="online")
         await run(device, "print_labels", {"items": [{"sku": sku(7)}], "template": "small-43x25"})
         assert printed_gtins(sim) == [gtin(7)] and sim.labels[0].image.size == (43 * 12, 25 * 12)
+    finally:
+        await supervisor.stop()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("profile", ["tsc-te200", "gprinter-gp-1324d"])
+async def test_a_tspl_printer_prints_the_same_tags_and_says_when_its_paper_is_out(profile: str):
+    sim = TsplPrinterSimulator(dpmm=8)
+    await sim.start()
+    port = LabelPort(TAGS)
+    device, supervisor = await start(
+        DeviceSpec(id="labels-7", kind="label_printer", port=sim.address, options={"profile": profile}), port
+    )
+    try:
+        await until(lambda: device.status == "idle" and sim.status_queries, timeout=SETTLE_S, what="online")
+        items = [{"sku": sku(n)} for n in range(1, 6)] + [{"sku": sku(6), "copies": 2}]
+        assert (await run(device, "print_labels", {"items": items}))["printed"] == 6
+        assert printed_gtins(sim) == [gtin(n) for n in range(1, 6)] + [gtin(6)] * 2
+        assert not sim.unknown and not sim.malformed
+        sim.paper_out_after(2)
+        error = await refused(device, "print_labels", {"items": items})
+        assert error.details is not None and error.details["reason"] == "paper_out"
+        assert error.details["printed"] == [sku(1)] and port.printed_skus()[-1] == sku(1)
+        sim.normal()
+        await until(lambda: device.status == "idle", timeout=SETTLE_S, what="paper loaded")
+        assert await run(device, "feed") == {"fed": True} and await run(device, "calibrate") == {"calibrated": True}
+        assert (sim.feeds, sim.calibrations) == (1, 1)
+    finally:
+        await supervisor.stop()
+        await sim.stop()
+
+
+async def test_a_printer_that_is_never_asked_counts_a_tag_printed_once_sent():
+    sim = TsplPrinterSimulator(dpmm=8)
+    await sim.start()
+    spec = DeviceSpec(id="labels-8", kind="label_printer", port=sim.address, options={"profile": "xprinter-xp-365b"})
+    device, supervisor = await start(spec, LabelPort(TAGS))
+    try:
+        await until(lambda: device.status == "idle", timeout=SETTLE_S, what="online")
+        assert (await run(device, "print_labels", {"items": [{"sku": sku(1)}, {"sku": sku(2)}]}))["printed"] == 2
+        assert sim.status_queries == 0 and printed_gtins(sim) == [gtin(1), gtin(2)]
+        assert (await run(device, "status")) == {"answered": False, "problems": [], "problem": None}
     finally:
         await supervisor.stop()
         await sim.stop()
