@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 # itself) and the DejaVu fonts shelf labels are drawn in.  `make test` adds what only
 # the tests use (TEST_PACKAGES).  Each is installed once, when missing.
 RUN_PACKAGES  := mosquitto mosquitto-clients fonts-dejavu-core
-TEST_PACKAGES :=
+TEST_PACKAGES := tesseract-ocr tesseract-ocr-rus
 PACKAGES      ?= $(RUN_PACKAGES)
 
 system:

@@ -165,6 +165,8 @@ class ZplPrinterSimulator(LabelPrinterSimulator):
             self._format = _Format()
         elif name == "^XZ":
             self._end_format()
+        elif self._handler(name) is None and name != "^FS":
+            self.note_unknown(name)
         elif self._format is None:
             self.note_malformed(name, "outside ^XA … ^XZ")
         elif name == "^FS":
@@ -181,18 +183,18 @@ class ZplPrinterSimulator(LabelPrinterSimulator):
         else:
             self.cancel_held()
 
+    def _handler(self, name: str) -> Callable[[_Format, bytes], None] | None:
+        if name.startswith("^A"):  # ^A0, ^AA, …: the font is the third letter
+            return self._font
+        return self._handlers.get(name)
+
     def _in_format(self, fmt: _Format, command: ZplCommand) -> None:
-        name = command.name
-        handler = self._handlers.get(name)
-        if handler is None and name.startswith("^A"):
-            handler = self._font
-        if handler is None:
-            self.note_unknown(name)
-            return
+        handler = self._handler(command.name)
+        assert handler is not None
         try:
             handler(fmt, command.params)
         except (ValueError, IndexError) as exc:
-            self.note_malformed(name, exc)
+            self.note_malformed(command.name, exc)
 
     # -- the format -----------------------------------------------------------------------
 
