@@ -93,7 +93,7 @@ class DevicePort(Protocol):
 
     def label_tags(self, selection: LabelSelection) -> list[tuple[TagData, int]]:
         """The tags a label printer is asked for, each with its copies, from the store's
-        catalogue, price book and label queue.  Raises ``DeviceError`` (``bad_request``)
+        catalogue, price book and label queue.  Raises ``DeviceError`` (``invalid_request``)
         for an unknown SKU or a product whose tag would lie (a wrong GTIN check digit).
         Called in a worker thread: it may read the database."""
         raise NotImplementedError

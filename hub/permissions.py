@@ -3,7 +3,7 @@
 Data, not branches: a role's forbidden (device kind, action) pairs, ``"*"`` matching
 any.  A kiosk serves shoppers unattended, so it never touches money: no cash drawer,
 no drawer kick through a printer, no fiscal documents, no refunds on the card
-terminal.  The cloud talks to the hub's sync API, never to devices.
+terminal; nor does it print shelf labels, which say what the shop charges.  The cloud talks to the hub's sync API, never to devices.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, frozenset[tuple[str, str]]] = {
     "kiosk": frozenset(
         {
             ("cash_drawer", ANY),
+            ("label_printer", ANY),
             ("receipt_printer", "open_drawer"),
             ("fiscal_register", "open_shift"),
             ("fiscal_register", "fiscalize"),

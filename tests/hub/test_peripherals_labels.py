@@ -72,6 +72,9 @@ async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(
 
         unknown = await manager.request("labels-1", "print_labels", {"items": [{"sku": "NOPE-1"}]})
         assert unknown.error is not None and unknown.error.code == "invalid_request", unknown
+        kiosk = await connect(hub, "kiosk-1")
+        refused = await kiosk.request("labels-1", "print_labels", {"queue": {}})
+        assert refused.error is not None and refused.error.code == "forbidden", refused
         assert len(printer.labels) == 2
     finally:
         await asyncio.to_thread(hub.cleanup)
