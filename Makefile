@@ -12,6 +12,9 @@ DEMO_DIR ?= .storehub-demo
 run: setup
 	$(BIN)/storehub demo --dir $(DEMO_DIR)
 
+# On every CPU (pytest-xdist); `make test PYTEST_ARGS=-n0` runs it in one process.
+PYTEST_ARGS ?= -n auto --dist loadgroup
+
 test: PACKAGES = $(RUN_PACKAGES) $(TEST_PACKAGES)
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -47,6 +47,12 @@ def fresh_clients(roles: dict[str, str]) -> list[Client]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if find_mosquitto() is None:
         raise pytest.UsageError("Mosquitto is not installed; `make test` installs it")
+    # `make test` runs the suite on every CPU (pytest-xdist, --dist loadgroup).  The
+    # benches' tests look for processes a bench left running by their command line;
+    # one worker runs them all, so none sees another's bench as its own leftover.
+    for item in items:
+        if "bench" in item.path.name:
+            item.add_marker(pytest.mark.xdist_group("benches"))
 
 
 @dataclass
