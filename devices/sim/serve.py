@@ -1,10 +1,13 @@
 """`storehub sim serve KIND`: one simulator on its own, in the foreground, for drivers
-that are not StoreHub's (pyshtrih, python-escpos's ``Network`` printer, a ZVT client).
+that are not StoreHub's (pyshtrih, python-escpos's ``Network`` printer, a ZVT client,
+anything that sends a Zebra ZPL II or a TSC TSPL label to port 9100).
 
 The first line on stdout says where it listens: a pty behind a link (``--pty PATH``,
 else a link in a temporary folder) or ``127.0.0.1:PORT`` (``--port N``, else a free
-port).  After that it prints what the device did (a receipt, a fiscal document, the
-display's lines, a card payment), and each line typed on stdin is an action for it, as
+port); a label printer's second line says where each label's PNG goes (``--labels
+DIR``, else a new folder in the temporary folder, kept after it stops, for looking at).
+After that it prints what the device did (a receipt, a fiscal document, the display's
+lines, a card payment, a label and its PNG), and each line typed on stdin is an action for it, as
 ``storehub sim DEVICE`` takes them (``status``, ``paper_out``, ``scan code=…``), answered
 with JSON.  SIGINT (Ctrl-C) or SIGTERM stops it and removes the link.
 """
@@ -34,9 +37,15 @@ KINDS = {
     "payment_terminal": "a ZVT card terminal on TCP",
     "customer_display": "a 2x20 customer display (Epson command set) on a pty",
     "scanner": "a serial barcode scanner on a pty (type `scan code=…`)",
+    "zpl_printer": "a Zebra label printer (ZPL II, 203 dpi, ZD421) on TCP; each label drawn as a PNG",
+    "tspl_printer": "a TSC label printer (TSPL, 203 dpi, TE200) on TCP; each label drawn as a PNG",
 }
 ON_A_PTY = {"fiscal_register", "customer_display", "scanner"}
-ON_TCP = {"payment_terminal"}
+ON_TCP = {"payment_terminal", "zpl_printer", "tspl_printer"}
+LABEL_PRINTERS = {"zpl_printer", "tspl_printer"}
+
+#: The label printers' resolution: 203 dpi, as the ZD421 and TE200 profiles say.
+LABEL_DPMM = 8
 
 
 class ServeError(Exception):
@@ -52,17 +61,16 @@ class Served:
     news: Callable[[], list[str]]
     stop: Callable[[], Any]
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    #: Said after where it listens: where a label printer's PNGs go.
+    note: str | None = None
 
 
-async def start(kind: str, *, pty: Path | None, port: int | None, host: str = "127.0.0.1") -> Served:
-    if kind not in KINDS:
-        raise ServeError(f"no simulator {kind!r}; there are: {', '.join(KINDS)}")
-    if pty is not None and port is not None:
-        raise ServeError("--pty or --port, not both")
-    if kind in ON_A_PTY and port is not None:
-        raise ServeError(f"{kind} is a serial device: give --pty PATH, not --port")
-    if kind in ON_TCP and pty is not None:
-        raise ServeError(f"{kind} is a network device: give --port N, not --pty")
+async def start(
+    kind: str, *, pty: Path | None, port: int | None, labels: Path | None = None, host: str = "127.0.0.1"
+) -> Served:
+    _check_request(kind, pty=pty, port=port, labels=labels)
+    if kind in LABEL_PRINTERS:
+        return await _label_printer(kind, host, port or 0, labels)
     cleanup: list[Callable[[], None]] = []
     if kind in ON_A_PTY and pty is None:
         folder = Path(tempfile.mkdtemp(prefix="storehub-sim-"))
@@ -76,6 +84,21 @@ async def start(kind: str, *, pty: Path | None, port: int | None, host: str = "1
         raise
     served.cleanup = cleanup
     return served
+
+
+def _check_request(kind: str, *, pty: Path | None, port: int | None, labels: Path | None) -> None:
+    if kind not in KINDS:
+        raise ServeError(f"no simulator {kind!r}; there are: {', '.join(KINDS)}")
+    if pty is not None and port is not None:
+        raise ServeError("--pty or --port, not both")
+    if kind in ON_A_PTY and port is not None:
+        raise ServeError(f"{kind} is a serial device: give --pty PATH, not --port")
+    if kind in ON_TCP and pty is not None:
+        raise ServeError(f"{kind} is a network device: give --port N, not --pty")
+    if labels is not None and kind not in LABEL_PRINTERS:
+        raise ServeError(f"{kind} prints no labels: --labels is for {' and '.join(sorted(LABEL_PRINTERS))}")
+    if labels is not None and labels.exists() and not labels.is_dir():
+        raise ServeError(f"{labels} is not a folder; --labels names the folder each label's PNG goes to")
 
 
 def _on_a_pty(kind: str, link: Path) -> Served:
@@ -124,6 +147,23 @@ async def _on_tcp(kind: str, host: str, port: int) -> Served:
     return Served(device.address, device.desk_handlers(), news, device.stop)
 
 
+async def _label_printer(kind: str, host: str, port: int, labels: Path | None) -> Served:
+    """A Zebra or a TSC on TCP; its labels stay in ``labels`` (or a new temporary
+    folder) after it stops, so a person can look at them."""
+    from devices.sim.tspl_printer import TsplPrinterSimulator
+    from devices.sim.zpl_printer import ZplPrinterSimulator
+
+    folder = (labels or Path(tempfile.mkdtemp(prefix=f"storehub-{kind.replace('_', '-')}-"))).absolute()
+    simulator = ZplPrinterSimulator if kind == "zpl_printer" else TsplPrinterSimulator
+    device = simulator(host=host, port=port, dpmm=LABEL_DPMM, labels_dir=folder)
+    try:
+        await device.start()
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+    note = f"each label is drawn at {LABEL_DPMM} dots per mm into {folder}/label-NNNN.png"
+    return Served(device.address, device.desk_handlers(), _label_news(device), device.stop, note=note)
+
+
 # -- what the device did ---------------------------------------------------------------
 
 
@@ -141,6 +181,32 @@ def _receipt_news(printer: Any) -> Callable[[], list[str]]:
         return [f"receipt {r.number} ({r.cut} cut):\n{r.render().rstrip()}" for r in receipts]
 
     return news
+
+
+def _label_news(printer: Any) -> Callable[[], list[str]]:
+    """A line for each label that came out, and one when labels start waiting in the
+    printer's buffer (paper out, head open, paused), as a person at the printer sees it."""
+    seen, held = 0, 0
+
+    def news() -> list[str]:
+        nonlocal seen, held
+        lines = [
+            f"label {label.number} printed ({label.image.width / label.dpmm:g} x {label.image.height / label.dpmm:g} mm): "
+            f"{label.path}"
+            for label in printer.labels[seen:]
+        ]
+        seen = len(printer.labels)
+        if printer.held_labels != held:
+            held = printer.held_labels
+            if held:
+                lines.append(f"{held} label(s) wait in the printer: {', '.join(_problems(printer))}")
+        return lines
+
+    return news
+
+
+def _problems(printer: Any) -> list[str]:
+    return [name for name in ("paper_out", "head_open", "ribbon_out", "paused") if getattr(printer, name)] or ["?"]
 
 
 def _fiscal_news(register: Any) -> Callable[[], list[str]]:
@@ -230,14 +296,20 @@ def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str], stre
 
 
 async def serve(
-    kind: str, *, pty: Path | None = None, port: int | None = None, out: TextIO = sys.stdout, stdin: TextIO = sys.stdin
+    kind: str,
+    *,
+    pty: Path | None = None,
+    port: int | None = None,
+    labels: Path | None = None,
+    out: TextIO = sys.stdout,
+    stdin: TextIO = sys.stdin,
 ) -> None:
     """Run until SIGINT or SIGTERM; raises ``ServeError`` when it cannot start."""
 
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    served = await start(kind, pty=pty, port=port)
+    served = await start(kind, pty=pty, port=port, labels=labels)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -246,6 +318,8 @@ async def serve(
     threading.Thread(target=_read_lines, args=(loop, lines, stdin), daemon=True, name="sim-serve-stdin").start()
     try:
         say(f"{kind} on {served.where}")
+        if served.note:
+            say(served.note)
         say(f"{KINDS[kind]}. Type an action and Enter (`help` lists them); Ctrl-C stops it.")
         while not stop.is_set():
             for item in served.news():

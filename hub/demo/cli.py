@@ -8,9 +8,11 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import astuple
 from pathlib import Path
 
 from hub.cli_support import DEMO_DIR, demo_dir_option, load_or_explain, serve_hub
+from hub.demo.ports import PORT_SPAN, DemoPorts
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +25,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--port-base",
         type=_port_base,
         metavar="N",
-        help="listen on ports N to N+5 instead of the defaults (1884, 9002, 8080, 8090, 19100, 21007), "
+        help=f"listen on ports N to N+{PORT_SPAN - 1} instead of the defaults "
+        f"({', '.join(map(str, astuple(DemoPorts())))}), "
         "so two demos run side by side; the demo writes them to DIR/ports.json",
     )
     demo.add_argument(
@@ -63,8 +66,6 @@ def _cloud_dir_option(command: argparse.ArgumentParser) -> None:
 
 
 def _port_base(text: str) -> int:
-    from hub.demo.ports import PORT_SPAN
-
     base = int(text) if text.isdigit() else 0
     if not 1024 <= base <= 65536 - PORT_SPAN:
         raise argparse.ArgumentTypeError(f"a port base is 1024 to {65536 - PORT_SPAN}")
@@ -72,7 +73,7 @@ def _port_base(text: str) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo.ports import PORT_SPAN, DemoPorts, ports_taken_message
+    from hub.demo.ports import ports_taken_message
     from hub.demo.run import DemoRunning, hold_demo_folder, stop_leftovers
     from hub.demo.store import demo_secret, prepare_demo
 
@@ -123,21 +124,27 @@ def _sim_serve_options(sim: argparse.ArgumentParser) -> None:
     from devices.sim.serve import KINDS
 
     serve = sim.add_argument_group(
-        "storehub sim serve KIND [--pty PATH | --port N]",
+        "storehub sim serve KIND [--pty PATH | --port N] [--labels DIR]",
         f"run one simulator ({', '.join(KINDS)}) in the foreground for another driver, until Ctrl-C",
     )
     serve.add_argument("--pty", type=Path, metavar="PATH", help="make the simulator's pty reachable at this link")
     serve.add_argument("--port", type=int, metavar="N", help="listen on 127.0.0.1:N (default: a free port)")
+    serve.add_argument(
+        "--labels",
+        type=Path,
+        metavar="DIR",
+        help="a label printer: write each label's PNG here (default: a new folder in the temporary folder)",
+    )
 
 
 def _sim_serve(args: argparse.Namespace) -> int:
     from devices.sim.serve import ServeError, serve
 
     if args.action is None or args.args:
-        print("storehub sim serve KIND [--pty PATH | --port N]", file=sys.stderr)
+        print("storehub sim serve KIND [--pty PATH | --port N] [--labels DIR]", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(args.action, pty=args.pty, port=args.port))
+        asyncio.run(serve(args.action, pty=args.pty, port=args.port, labels=args.labels))
     except ServeError as exc:
         print(f"storehub sim serve: {exc}", file=sys.stderr)
         return 2
@@ -181,7 +188,6 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _cloud(args: argparse.Namespace) -> int:
     from cloud_link.reference.cli import DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_URL, run_cloud_command
-    from hub.demo.ports import DemoPorts
 
     if getattr(args, "dir", None) is not None:
         if args.url == DEFAULT_URL:

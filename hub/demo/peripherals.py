@@ -1,7 +1,9 @@
-"""The demo's devices: two echo devices inside the hub, and a checkout of simulated
+"""The demo's devices: two echo devices inside the hub, a checkout of simulated
 peripherals (scanner, customer display, receipt printer and its drawer, fiscal
-register, card terminal) driven by the real drivers.  The config names each device
-where its simulator listens, so the two halves live here together.
+register, card terminal) and the back office's label printers (a Zebra speaking ZPL II,
+a TSC speaking TSPL, and A4 sheets for the office printer), driven by the real drivers.
+The config names each device where its simulator listens, so the two halves live here
+together.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from hub.demo.ports import DemoPorts
 
 
 def demo_peripheral_devices(directory: Path, ports: DemoPorts) -> list[dict[str, Any]]:
-    """The checkout's peripherals: what they are and where the hub finds their simulators."""
+    """The shop's peripherals: what they are and where the hub finds their simulators."""
     dev = directory / "dev"
     printer = f"127.0.0.1:{ports.printer}"
     return [
@@ -45,6 +47,21 @@ def demo_peripheral_devices(directory: Path, ports: DemoPorts) -> list[dict[str,
             "kind": "payment_terminal",
             "options": {"host": "127.0.0.1", "port": ports.terminal, "currency": "EUR"},
         },
+        # The back office's label printers, on TCP as on the shop's LAN; the A4 sheets
+        # have no port: the hub writes them where managers download them (label-sheets).
+        {
+            "id": "labels-zpl-1",
+            "kind": "label_printer",
+            "port": f"tcp:127.0.0.1:{ports.zpl_printer}",
+            "options": {"profile": "zebra-zd421-203"},
+        },
+        {
+            "id": "labels-tspl-1",
+            "kind": "label_printer",
+            "port": f"tcp:127.0.0.1:{ports.tspl_printer}",
+            "options": {"profile": "tsc-te200"},
+        },
+        {"id": "labels-a4-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}},
     ]
 
 
@@ -57,6 +74,8 @@ class DemoPeripherals:
         from devices.sim.escpos_printer import EscposPrinterSimulator
         from devices.sim.fiscal_register import SerialFiscalRegister
         from devices.sim.scanner import SerialScannerSimulator
+        from devices.sim.tspl_printer import TsplPrinterSimulator
+        from devices.sim.zpl_printer import ZplPrinterSimulator
         from devices.sim.zvt_terminal import ZvtTerminalSimulator
 
         dev, sim = directory / "dev", directory / "sim"
@@ -68,6 +87,10 @@ class DemoPeripherals:
         # as a real register's outlives the hub: a restarted demo goes on numbering.
         self.register = SerialFiscalRegister(dev / "fiscal-1", state_dir=sim / "fiscal-1")
         self.terminal = ZvtTerminalSimulator(port=ports.terminal)
+        # Each label comes out as a PNG at the printer's dots (203 dpi: 8 dots a mm),
+        # numbered from 1 at every start, as the receipt printer's receipts are.
+        self.zpl_printer = ZplPrinterSimulator(port=ports.zpl_printer, dpmm=8, labels_dir=sim / "labels-zpl-1")
+        self.tspl_printer = TsplPrinterSimulator(port=ports.tspl_printer, dpmm=8, labels_dir=sim / "labels-tspl-1")
 
     async def start(self) -> None:
         self.scanner.start()
@@ -75,12 +98,16 @@ class DemoPeripherals:
         await self.printer.start()
         self.register.start()
         await self.terminal.start()
+        await self.zpl_printer.start()
+        await self.tspl_printer.start()
         for device, kind, simulator in (
             ("scanner-1", "scanner", self.scanner),
             ("display-1", "customer_display", self.display),
             ("printer-1", "receipt_printer", self.printer),
             ("fiscal-1", "fiscal_register", self.register),
             ("terminal-1", "payment_terminal", self.terminal),
+            ("labels-zpl-1", "label_printer", self.zpl_printer),
+            ("labels-tspl-1", "label_printer", self.tspl_printer),
         ):
             self.desk.register(device, kind, simulator.desk_handlers())
         await self.desk.start()
@@ -89,6 +116,8 @@ class DemoPeripherals:
         await self.desk.stop()
         await self.printer.stop()
         await self.terminal.stop()
+        await self.zpl_printer.stop()
+        await self.tspl_printer.stop()
         for simulator in (self.display, self.scanner, self.register):
             if simulator.running:
                 simulator.stop()

@@ -1,4 +1,4 @@
-"""The loopback ports the demo listens on: the README's defaults, or a run of six from
+"""The loopback ports the demo listens on: the README's defaults, or a run of eight from
 ``--port-base N``; ``<dir>/ports.json`` tells the other commands which; and whether
 another program holds one already.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class DemoPorts:
     """Every loopback port the demo listens on.  The defaults are the README's; with
-    ``--port-base N`` each is N plus its field's place in this list (0 to 5)."""
+    ``--port-base N`` each is N plus its field's place in this list (0 to 7)."""
 
     mqtt: int = 1884
     websockets: int = 9002
@@ -26,6 +26,10 @@ class DemoPorts:
     printer: int = 19100
     #: The simulated card terminal (a real one listens on 20007).
     terminal: int = 21007
+    #: The simulated Zebra label printer, ZPL II (a real one listens on 9100).
+    zpl_printer: int = 19101
+    #: The simulated TSC label printer, TSPL (a real one listens on 9100).
+    tspl_printer: int = 19102
 
     @classmethod
     def from_base(cls, base: int) -> DemoPorts:
@@ -61,6 +65,8 @@ PORT_NAMES = {
     "cloud": "the reference cloud's port",
     "printer": "the simulated receipt printer's port",
     "terminal": "the simulated card terminal's port",
+    "zpl_printer": "the simulated ZPL label printer's port",
+    "tspl_printer": "the simulated TSPL label printer's port",
 }
 
 

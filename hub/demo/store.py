@@ -20,6 +20,9 @@ from hub.throwaway import ECHO_DEVICES, Client, ManagedBus, write_hub_config
 
 DEMO_STORE = "demo-store"
 
+#: The shop's name as shoppers know it: its receipts say it, and every shelf label.
+DEMO_STORE_NAME = "Ромашка"
+
 DEMO_CLIENTS = (
     ("till-1", "till", "Till 1 at the checkout"),
     ("till-2", "till", "Till 2 at the checkout"),
@@ -165,6 +168,7 @@ def prepare_demo(directory: Path, ports: DemoPorts | None = None) -> tuple[Path,
             "Its cloud thresholds are low, so an outage drill shows warnings within minutes."
         ),
         store_id=DEMO_STORE,
+        settings={"store_name": DEMO_STORE_NAME},
         state_dir=directory / "state",
         bus=ManagedBus(ports.mqtt, ports.websockets),
         api_port=ports.rest,

@@ -72,9 +72,13 @@ def test_a_taken_port_stops_the_demo_before_it_starts_anything(tmp_path: Path):
 
 
 def test_the_default_ports_stay_the_readmes(tmp_path: Path):
-    assert DemoPorts() == DemoPorts(mqtt=1884, websockets=9002, rest=8080, cloud=8090, printer=19100, terminal=21007)
+    assert DemoPorts() == DemoPorts(
+        mqtt=1884, websockets=9002, rest=8080, cloud=8090, printer=19100, terminal=21007,
+        zpl_printer=19101, tspl_printer=19102,
+    )  # fmt: skip
     assert DemoPorts.read(tmp_path) == DemoPorts(), "a folder without ports.json is a demo on the defaults"
-    assert DemoPorts.from_base(20_000) == DemoPorts(20_000, 20_001, 20_002, 20_003, 20_004, 20_005)
+    assert DemoPorts.from_base(20_000) == DemoPorts(*range(20_000, 20_008))
+    assert PORT_SPAN == 8
 
 
 def test_a_killed_demo_is_replaced_by_a_fresh_one_and_leaves_nothing_running(tmp_path: Path, demos):
