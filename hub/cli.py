@@ -4,10 +4,10 @@ The first line is also `storehub --help`'s description, so it stays plain text.
 
 Each group of commands lives beside its code and adds itself (``add_commands``: its
 parsers, and the function that runs each, ``run``): the box's own in ``hub.commands``,
-the demo's in ``hub.demo.cli``, the reference cloud's in ``cloud_link.reference.cli``
-(mounted by the demo's, which points it at a demo's cloud), the benches' in
-``hub.bench.cli``.  What they
-share is in ``hub.cli_support``.
+the shelf labels' in ``hub.labels_cli``, the demo's in ``hub.demo.cli``, the reference
+cloud's in ``cloud_link.reference.cli`` (mounted by the demo's, which points it at a
+demo's cloud), the benches' in ``hub.bench.cli``.  What they share is in
+``hub.cli_support``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import sys
 
 from hub import commands as hub_commands
+from hub import labels_cli
 from hub.bench import cli as bench_cli
 from hub.demo import cli as demo_cli
 
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     # In the order `storehub --help` lists them.
     for add_commands in (
         hub_commands.add_commands,
+        labels_cli.add_commands,
         demo_cli.add_commands,
         demo_cli.add_cloud_commands,
         bench_cli.add_commands,

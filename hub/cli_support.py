@@ -1,6 +1,6 @@
 """What the command groups of `storehub` share: the options several of them take
-(``--config``, ``--json``, the demo's ``--dir``), the hub's logging, a config loaded or
-its problems explained, and a hub served until it stops.
+(``--config``, ``--json``, the demo's ``--dir``, a hub's ``--api`` and ``--token``), the
+hub's logging, a config loaded or its problems explained, and a hub served until it stops.
 
 Kept apart from ``hub.cli`` (the dispatcher, which imports every group) so that a
 group never imports the dispatcher.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -36,6 +37,34 @@ def json_option(parser: argparse.ArgumentParser) -> None:
 
 def demo_dir_option(parser: argparse.ArgumentParser, help: str = f"the demo's folder (default {DEMO_DIR})") -> None:
     parser.add_argument("--dir", type=Path, default=DEMO_DIR, help=help)
+
+
+def hub_access_options(parser: argparse.ArgumentParser, *, who: str, client: str, given_only: bool = False) -> None:
+    """``--api`` and ``--token`` for a command that talks to a hub over REST; without
+    them, the demo's in ``--dir`` and its ``client``.  ``given_only``: set only when given
+    (a sub-command whose group takes them too keeps the group's)."""
+    unset = {"default": argparse.SUPPRESS} if given_only else {}
+    parser.add_argument("--api", help="the hub's REST address (default: the demo's, from --dir)", **unset)
+    parser.add_argument(
+        "--token",
+        help=f"{who} ID:SECRET (default: env STOREHUB_TOKEN, else the demo's {client})",
+        **(unset or {"default": os.environ.get("STOREHUB_TOKEN")}),
+    )
+
+
+def hub_access(args: argparse.Namespace, *, who: str, client: str) -> tuple[str, str] | None:
+    """The hub's REST address and the bearer token from ``--api``/``--token``, the rest
+    from the demo in ``--dir``; None (having said why on stderr) when neither gives both."""
+    from hub.demo.store import demo_api_access
+
+    api, token = args.api, args.token
+    if api is None or token is None:
+        demo = demo_api_access(args.dir, client=client)
+        if demo is None:
+            print(f"no demo in {args.dir}: give --api and --token ({who} ID:SECRET)", file=sys.stderr)
+            return None
+        api, token = api or demo[0], token or demo[1]
+    return api.rstrip("/"), token
 
 
 def load_or_explain(path: Path) -> StoreHubConfig | None:

@@ -8,11 +8,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
-from hub.cli_support import config_option, demo_dir_option, json_option, load_or_explain, serve_hub
+from hub.cli_support import (
+    config_option,
+    demo_dir_option,
+    hub_access,
+    hub_access_options,
+    json_option,
+    load_or_explain,
+    serve_hub,
+)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -25,12 +32,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="the cloud link: `storehub sync state`, `pause` (a WAN outage drill: the store keeps selling), `resume`",
     )
     sync.add_argument("what", choices=("state", "pause", "resume"), help="what to do")
-    sync.add_argument("--api", help="the hub's REST address (default: the demo's, from --dir)")
-    sync.add_argument(
-        "--token",
-        default=os.environ.get("STOREHUB_TOKEN"),
-        help="a technician's ID:SECRET (default: env STOREHUB_TOKEN, else the demo's tech-1)",
-    )
+    hub_access_options(sync, who="a technician's", client="tech-1")
     demo_dir_option(sync)
     json_option(sync)
     sync.set_defaults(run=_sync)
@@ -65,20 +67,13 @@ def _run(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     import httpx
 
-    from hub.demo.store import demo_api_access
-
-    api, token = args.api, args.token
-    if api is None or token is None:
-        demo = demo_api_access(args.dir, client="tech-1")
-        if demo is None:
-            print(f"no demo in {args.dir}: give --api and --token (a technician's ID:SECRET)", file=sys.stderr)
-            return 2
-        api, token = api or demo[0], token or demo[1]
+    access = hub_access(args, who="a technician's", client="tech-1")
+    if access is None:
+        return 2
+    api, token = access
     method = "GET" if args.what == "state" else "POST"
     try:
-        answer = httpx.request(
-            method, f"{api.rstrip('/')}/api/v1/sync/{args.what}", headers={"Authorization": f"Bearer {token}"}
-        )
+        answer = httpx.request(method, f"{api}/api/v1/sync/{args.what}", headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
         print(f"the hub at {api} does not answer: {exc}", file=sys.stderr)
         return 1

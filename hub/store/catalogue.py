@@ -318,6 +318,8 @@ def label_queue(*, session: Session, limit: int = 1000, now: float | None = None
                 sku=label.sku,
                 gtin=product.gtin,
                 name=product.name,
+                category=product.category,
+                aisle=product.aisle,
                 amount=label.amount,
                 previous_amount=label.previous_amount,
                 price_version=label.price_version,

@@ -197,6 +197,8 @@ class LabelPublic(StoreModel):
     sku: str
     gtin: str | None
     name: str
+    category: str = Field(description="The product's category: print_labels' queue filter takes it.")
+    aisle: str
     amount: Money
     previous_amount: Money | None
     price_version: int
