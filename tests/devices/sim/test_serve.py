@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -145,3 +146,26 @@ def test_serve_refuses_what_it_cannot_do(serving):
     ):
         with pytest.raises(ServeError, match=says):
             asyncio.run(start(kind, **{"pty": None, "port": None, **where}))
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [
+        ("zpl_printer", b"^XA^PW464^LL320^FO20,20^A0N,40,40^FDMoloko 96.99^FS^PQ1^XZ"),
+        ("tspl_printer", b'SIZE 58 mm,40 mm\r\nCLS\r\nTEXT 20,20,"3",0,1,1,"Moloko 96.99"\r\nPRINT 1,1\r\n'),
+    ],
+)
+def test_a_served_label_printer_says_where_each_label_is_drawn(tmp_path: Path, serving, kind: str, label: bytes):
+    [port] = free_loopback_ports(1)
+    printer = serving(kind, "--port", str(port), "--labels", str(tmp_path))
+    assert printer.wait_for(rf"^{kind} on (\S+)$").group(1) == f"127.0.0.1:{port}"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as link:
+        link.sendall(label)
+    png = Path(printer.wait_for(r"^label 1 printed \([\d.]+ x [\d.]+ mm\): (\S+\.png)$").group(1))
+    assert png.parent == tmp_path and png.read_bytes().startswith(b"\x89PNG")
+
+    printer.tell("paper_out")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as link:
+        link.sendall(label)
+    printer.wait_for(r"^1 label\(s\) wait in the printer: .*paper")
+    assert printer.stop(signal.SIGINT) == 0
