@@ -35,8 +35,8 @@ NAME_WIDTH = 40
 CATEGORY_WIDTH = 18
 
 #: What to do about each problem a printer stops a run for.  The tags that did not print
-#: stay in the queue, so the same command prints exactly those once the fault is fixed.
-AGAIN = "then run the same command again: the labels not printed stay in the queue"
+#: are named, and a stale one stays in the queue until it prints.
+AGAIN = "then print those again: a stale label stays in the queue until it prints"
 WHAT_TO_DO = {
     "device_error": AGAIN,
     "device_offline": "check that the printer is on and its cable in (or its network), " + AGAIN,
