@@ -1,7 +1,9 @@
 """A manager prints the stale shelf labels over MQTT through a real hub: new prices from
 the reference cloud fill the label queue, the simulated Zebra prints the tags (zxing-cpp
 reads each GTIN off its label), the queue empties and the journal names the printer; the
-A4-sheet printer writes its PDF where managers download sheets from."""
+A4-sheet printer writes its PDF where managers download sheets from.  Paper that runs
+out mid-batch leaves the rest queued, and a till's receipt is answered while a 200-label
+batch prints on the same hub."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import httpx
 import pypdfium2
 import zxingcpp
 
+from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.zpl_printer import ZplPrinterSimulator
 from tests.conftest import CloudProcess, Connect, HubProcess, start_hub, until, until_device_online
 
@@ -79,3 +82,105 @@ async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(
     finally:
         await asyncio.to_thread(hub.cleanup)
         await printer.stop()
+
+
+def shelf(count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``count`` products with right GTINs and new prices: as many stale labels."""
+    from stdnum import ean
+
+    products, prices = [], []
+    for n in range(count):
+        stem = f"460000{n:06d}"
+        sku = f"P-{n:04d}"
+        products.append(
+            {
+                "sku": sku,
+                "version": 1,
+                "gtin": stem + ean.calc_check_digit(stem),
+                "name": f"Товар {n}",
+                "category": "Бакалея",
+            }
+        )
+        prices.append({"sku": sku, "version": 1, "amount": 10000 + n})
+    return products, prices
+
+
+async def test_paper_out_mid_batch_through_the_hub_leaves_the_rest_queued(
+    tmp_path: Path, cloud: CloudProcess, connect: Connect
+):
+    printer = ZplPrinterSimulator(dpmm=8)
+    await printer.start()
+    devices = [
+        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{printer.address}",
+         "options": {"profile": "zebra-zd421-203"}},
+    ]  # fmt: skip
+    await asyncio.to_thread(cloud.start)
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push"))
+    try:
+        manager = await connect(hub, "manager-1")
+        await until_device_online(manager, hub, "labels-1", DEVICE_ONLINE_TIMEOUT_S)
+        products, prices = shelf(120)
+        cloud.publish(products=products, prices=prices)
+        await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == 120, 30, "120 stale labels")
+
+        printer.paper_out_after(37)  # the roll ends with the 37th label
+        stopped = await manager.request("labels-1", "print_labels", {"queue": {}}, timeout=120)
+        assert stopped.error is not None and stopped.error.code == "device_error", stopped
+        details = stopped.error.details or {}
+        assert details["reason"] == "paper_out" and "printed 36 of 120" in stopped.error.message
+        assert len(details["printed"]) == 36 and len(details["not_printed"]) == 84
+        left = get(hub, "manager-1", "/api/v1/labels", limit=500).json()
+        assert left["count"] == 84
+        assert {label["sku"] for label in left["labels"]} == set(details["not_printed"])
+
+        printer.paper_out = False  # a new roll
+        await until(lambda: get(hub, "manager-1", "/api/v1/devices/labels-1").json()["status"] == "idle", 15, "ready")
+        rest = await manager.request("labels-1", "print_labels", {"queue": {}}, timeout=120)
+        assert rest.ok and rest.result is not None and rest.result["printed"] == 84, rest
+        assert get(hub, "manager-1", "/api/v1/labels").json()["count"] == 0
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        await printer.stop()
+
+
+async def test_a_receipt_is_answered_while_a_200_label_batch_prints_on_the_same_hub(
+    tmp_path: Path, cloud: CloudProcess, connect: Connect
+):
+    labels = ZplPrinterSimulator(dpmm=8)
+    receipts = EscposPrinterSimulator()
+    await labels.start()
+    await receipts.start()
+    labels.link_bytes_per_s = 200_000  # a real Zebra's 100 Mbit/s is not the point: the batch must last
+    devices = [
+        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{labels.address}",
+         "options": {"profile": "zebra-zd421-203"}},
+        {"id": "printer-1", "kind": "receipt_printer", "driver": "network", "port": receipts.address,
+         "model": "TM-T88V"},
+    ]  # fmt: skip
+    await asyncio.to_thread(cloud.start)
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push"))
+    try:
+        manager, till = await connect(hub, "manager-1"), await connect(hub, "till-1")
+        for device in ("labels-1", "printer-1"):
+            await until_device_online(manager, hub, device, DEVICE_ONLINE_TIMEOUT_S)
+        products, prices = shelf(200)
+        cloud.publish(products=products, prices=prices)
+        await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == 200, 30, "200 stale labels")
+
+        progress: list[int] = []
+        manager.on_event(lambda event: progress.append(event.data["done"]) if event.type == "progress" else None)
+        batch = asyncio.create_task(manager.request("labels-1", "print_labels", {"queue": {}}, timeout=300))
+        await until(lambda: len(progress) >= 3, 60, "the batch under way")
+        receipt = await till.request(
+            "printer-1", "print", {"blocks": [{"type": "text", "text": "Чек 1"}, {"type": "cut"}]}
+        )
+        assert receipt.ok, receipt
+        during = max(progress)
+        assert not batch.done() and during < 200, f"the receipt waited for the batch ({during} of 200 labels)"
+        finished = await batch
+        assert finished.ok and finished.result is not None and finished.result["printed"] == 200, finished
+        assert len(labels.labels) == 200 and receipts.receipts[-1].text == ["Чек 1"]
+    finally:
+        await asyncio.to_thread(hub.cleanup)
+        await labels.stop()
+        await receipts.stop()
