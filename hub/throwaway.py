@@ -434,6 +434,41 @@ class ThrowawayCloud:
             stores=stores,
         )
 
+    def hub_section(self, store: str | None = None, *, mode: str = "push", **settings: Any) -> dict[str, Any]:
+        """The `[cloud]` table of a hub that talks to this cloud (``store``: the only one
+        it serves unless named), with quick timings: a throwaway store does not wait."""
+        return {
+            "mode": mode,
+            "url": self.url,
+            "token": self.store_tokens[store or self._only_store()],
+            "request_timeout_s": 2,
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "inbound_wait_s": 5,
+            "state_interval_s": 0.5,
+        } | settings
+
+    def admin(self, method: str, path: str, **request: Any) -> httpx.Response:
+        """A call to the cloud's admin API, as the chain's head office makes it."""
+        return httpx.request(
+            method,
+            self.url + path,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            verify=self.verify,
+            **({"timeout": 10} | request),
+        )
+
+    def publish(self, store: str | None = None, **items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Products, prices or pickups the head office publishes for ``store``."""
+        answer = self.admin("POST", f"/v1/admin/stores/{store or self._only_store()}/inbound", json=items)
+        if answer.status_code != 200:
+            raise RuntimeError(f"the cloud refused the publication: {answer.status_code} {answer.text}")
+        return answer.json()
+
+    def _only_store(self) -> str:
+        [store] = self.store_tokens
+        return store
+
     def start(self) -> None:
         """Its config as the fields say now, then the cloud, waited for until it answers."""
         self.write_config()

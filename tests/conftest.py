@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from bus.broker import find_mosquitto
@@ -222,28 +221,6 @@ class CloudProcess(ThrowawayCloud):
 
     store_tokens: dict[str, str] = field(default_factory=lambda: {STORE: new_secret()}, repr=False)
 
-    def hub_section(self, store: str = STORE, *, mode: str = "push", **settings: Any) -> dict[str, Any]:
-        """The `[cloud]` table of a hub that talks to this cloud, with test-sized timings."""
-        return {
-            "mode": mode,
-            "url": self.url,
-            "token": self.store_tokens[store],
-            "request_timeout_s": 2,
-            "backoff_initial_s": 0.05,
-            "backoff_max_s": 0.5,
-            "inbound_wait_s": 5,
-            "state_interval_s": 0.5,
-        } | settings
-
-    def admin(self, method: str, path: str, **request: Any) -> httpx.Response:
-        return httpx.request(
-            method,
-            self.url + path,
-            headers={"Authorization": f"Bearer {self.admin_token}"},
-            verify=self.verify,
-            **({"timeout": 10} | request),
-        )
-
     def store(self, store: str = STORE) -> dict[str, Any]:
         answer = self.admin("GET", "/v1/admin/stores")
         assert answer.status_code == 200, answer.text
@@ -263,11 +240,6 @@ class CloudProcess(ThrowawayCloud):
 
     def faults(self, **faults: Any) -> dict[str, Any]:
         answer = self.admin("POST", "/v1/admin/faults", json=faults)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def publish(self, store: str = STORE, **items: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = self.admin("POST", f"/v1/admin/stores/{store}/inbound", json=items)
         assert answer.status_code == 200, answer.text
         return answer.json()
 

@@ -102,3 +102,22 @@ async def test_fiscal_bench_prints_every_answered_receipt_and_stands_beside_the_
     assert report["wire_ms_per_receipt"] <= report["p50_ms"]
     assert "wire floor" in fiscal_table(report)
     assert bench_processes() - before == set()
+
+
+async def test_labels_bench_prints_the_batch_during_the_receipts_and_stands_beside_the_link_floor() -> None:
+    from hub.bench.labels import labels_table, run_labels_bench
+
+    before = bench_processes()
+    report = await run_labels_bench(labels=8, tills=2, seconds=0.5, link_bytes_per_s=200_000)
+    assert report["printed"] == 8 and report["labels_per_min"] > 0
+    # The link's floor is what the wire allows; through the hub is never faster.
+    assert report["wire_bytes_per_label"] > 0
+    assert 0 < report["labels_per_min"] <= report["wire_floor_labels_per_min"]
+    for phase in (report["receipts_alone"], report["receipts_during_batch"]):
+        assert phase["receipts"] > 0 and phase["errors"] == 0
+        assert 0 < phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    assert report["receipt_p99_ratio"] > 0
+    assert 0 < report["price_to_queue_ms"]["p50"] <= report["price_to_queue_ms"]["max"]
+    table = labels_table(report)
+    assert "during the batch" in table and "the link's floor" in table and "label in the queue" in table
+    assert bench_processes() - before == set()

@@ -44,6 +44,22 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     fiscal.add_argument("--baudrate", type=int, default=115200, help="the register's line speed (default 115200)")
     json_option(fiscal)
 
+    labels = benches.add_parser(
+        "labels",
+        help="a long batch of shelf labels to the simulated Zebra beside the link's floor, and the tills' receipts "
+        "during it beside without it, and a price's way from the cloud to the label queue",
+    )
+    labels.add_argument("--labels", type=int, default=500, help="labels in the batch (default 500)")
+    labels.add_argument("--tills", type=int, default=20, help="tills printing receipts meanwhile (default 20)")
+    _bench_options(labels, seconds=10.0, phases=False)
+    labels.add_argument(
+        "--link-bytes-per-s",
+        type=int,
+        default=11_520,
+        help="the label printer's link speed; 0 = unclocked (default 11520: a 115200-baud serial line)",
+    )
+    json_option(labels)
+
     api = benches.add_parser(
         "api",
         help="product lookups through the store API beside /healthz, and the outbox's append rate (single vs batched)",
@@ -107,6 +123,13 @@ def _bench(args: argparse.Namespace) -> int:
 
         bench = run_fiscal_bench(seconds=args.seconds, lines=args.lines, baudrate=args.baudrate)
         table = fiscal_table
+    elif args.bench == "labels":
+        from hub.bench.labels import labels_table, run_labels_bench
+
+        bench = run_labels_bench(
+            labels=args.labels, tills=args.tills, seconds=args.seconds, link_bytes_per_s=args.link_bytes_per_s
+        )
+        table = labels_table
     elif args.bench == "api":
         from hub.bench.api import run_api_bench
 

@@ -72,7 +72,7 @@ def say(line: str) -> None:
 # -- the throwaway store -------------------------------------------------------------
 
 
-def bench_store_plan(root: Path, tills: int) -> ThrowawayStore:
+def bench_store_plan(root: Path, tills: int, staff: tuple[Client, ...] = ()) -> ThrowawayStore:
     """The store the bench builds and throws away: ``tills`` bench tills, the echo
     devices, and its hub logging in to the bench's own broker (``bench_broker``), which
     the raw phase needs before any hub runs.  A bench adds devices and clients to it
@@ -80,7 +80,7 @@ def bench_store_plan(root: Path, tills: int) -> ThrowawayStore:
     store = ThrowawayStore(
         root,
         BENCH_STORE,
-        clients=[Client(f"bench-{n}", "till") for n in range(1, tills + 1)],
+        clients=[Client(f"bench-{n}", "till") for n in range(1, tills + 1)] + list(staff),
         devices=[{"id": device, "kind": "echo", "options": {"sharing": sharing}} for device, sharing in BENCH_DEVICES],
         log_level="warning",
         comment="Written by `storehub bench` for one run; thrown away after it.",
@@ -94,11 +94,11 @@ def bench_tills(store: ThrowawayStore) -> list[Client]:
 
 
 def bench_broker(store: ThrowawayStore) -> ManagedBroker:
-    """The bench's Mosquitto: the tills and the hub may log in."""
+    """The bench's Mosquitto: the tills, the staff a bench brings and the hub may log in."""
     assert isinstance(store.bus, ExternalBus)
     plan = BrokerPlan(
         store=BENCH_STORE,
-        users=tuple(BrokerUser(till.id, hash_secret(till.secret)) for till in bench_tills(store)),
+        users=tuple(BrokerUser(client.id, hash_secret(client.secret)) for client in store.clients),
         host="127.0.0.1",
         port=store.mqtt_port,
         websockets_port=None,
@@ -372,8 +372,11 @@ async def connected_tills(store: ThrowawayStore) -> AsyncIterator[list[StoreHubC
 
 
 @contextlib.asynccontextmanager
-async def bench_store(tills: int) -> AsyncIterator[tuple[ThrowawayStore, list[StoreHubClient]]]:
-    """A throwaway store with its Mosquitto running and ``tills`` bench tills logged in.
+async def bench_store(
+    tills: int, staff: tuple[Client, ...] = ()
+) -> AsyncIterator[tuple[ThrowawayStore, list[StoreHubClient]]]:
+    """A throwaway store with its Mosquitto running and ``tills`` bench tills logged in;
+    ``staff`` (a manager, say) may log in too, and the bench connects them itself.
 
     The hub is not started: a bench adds its devices to ``store.devices`` and starts
     their simulators, then enters ``hub_process``.  Everything started here is
@@ -384,7 +387,7 @@ async def bench_store(tills: int) -> AsyncIterator[tuple[ThrowawayStore, list[St
     with stopped_by_sigterm(), tempfile.TemporaryDirectory(prefix="storehub-bench-") as folder:
         # Run as root, the broker files say `user root` (bus.broker), so Mosquitto can
         # read them inside this private folder.
-        store = bench_store_plan(Path(folder), tills)
+        store = bench_store_plan(Path(folder), tills, staff)
         broker = bench_broker(store)
         say(f"broker: starting Mosquitto on 127.0.0.1:{store.mqtt_port}…")
         try:
