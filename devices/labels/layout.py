@@ -28,7 +28,7 @@ from PIL import ImageFont
 from devices.gtin import is_valid_gtin
 from devices.labels.tag import LabelRefused, TagData
 from devices.labels.template import BarcodeField, Template, TextField, font_path
-from devices.labels.wording import CUTTABLE_FIELDS, field_text, rubles, words
+from devices.labels.wording import CUTTABLE_FIELDS, field_text, rubles, without_dangling_separator, words
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +307,7 @@ def _text_block(tag: TagData, template: Template, field: TextField) -> TextBlock
             field=field.name,
         )
     lines, size = fitted
+    lines = tuple(without_dangling_separator(line) for line in lines)
     ascent, descent = line_metrics(field.font, size)
     pitch = ascent + descent
     room = field.box.height - len(lines) * pitch

@@ -87,8 +87,23 @@ def _money(kopecks: int | None) -> str | None:
     return None if kopecks is None else rubles(kopecks)
 
 
+#: A space between a number and its unit ("250 г", "0,9 л", "3,2 %"): Russian
+#: typesetting never breaks a line there, so neither does a tag.
+_NUMBER_AND_UNIT = re.compile(r"(?<=\d) +(?=(?:кг|г|мг|л|мл|шт|м|см|мм|%)(?![^\W\d_]))")
+
+
+def unbreakable_units(text: str) -> str:
+    """``text`` with a no-break space between each number and its unit."""
+    return _NUMBER_AND_UNIT.sub("\u00a0", text)
+
+
+def without_dangling_separator(line: str) -> str:
+    """A wrapped meta line that ends in its separator ("03.12.2026 · v2 ·"): without it."""
+    return line.removesuffix(META_SEPARATOR.rstrip())
+
+
 _FIELD_TEXT = {
-    "name": lambda tag: tag.name,
+    "name": lambda tag: unbreakable_units(tag.name),
     "grade": lambda tag: tag.grade,
     "price": lambda tag: rubles(tag.price),
     "old_price": lambda tag: _money(tag.old_price),

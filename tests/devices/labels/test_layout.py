@@ -53,6 +53,9 @@ def text_blocks(layout: TagLayout) -> list[TextBlock]:
     return [block for block in layout.blocks if isinstance(block, TextBlock)]
 
 
+NBSP = "\u00a0"
+
+
 def block_of(layout: TagLayout, template_name: str, field: str) -> TextBlock | BarcodeBlock:
     """The block of a template's field: blocks follow the template's fields in order."""
     template = load_template(template_name)
@@ -85,8 +88,8 @@ def test_any_name_wraps_inside_its_box_and_is_cut_with_an_ellipsis(name: str, te
     assert field.floor <= block.size <= field.size
     assert_within_box(block)
     cut = block.lines[-1].endswith(ELLIPSIS)
-    printed = "".join(block.lines).removesuffix(ELLIPSIS).replace(" ", "")
-    whole = printable(name).replace(" ", "")
+    printed = "".join(block.lines).removesuffix(ELLIPSIS).replace(" ", "").replace(NBSP, "")
+    whole = printable(name).replace(" ", "").replace(NBSP, "")
     # The words in order, none lost in the middle; the end only when cut, and then "…".
     assert whole.startswith(printed)
     assert (printed != whole) == cut
@@ -97,7 +100,7 @@ def test_any_name_wraps_inside_its_box_and_is_cut_with_an_ellipsis(name: str, te
 def test_a_short_name_keeps_the_largest_size():
     layout = lay_out(milk(name="Кефир 1 %"), load_template("shelf-58x40"))
     block = block_of(layout, "shelf-58x40", "name")
-    assert block.lines == ("Кефир 1 %",) and block.size == 3.4
+    assert block.lines == (f"Кефир 1{NBSP}%",) and block.size == 3.4
 
 
 def test_a_long_name_shrinks_before_it_is_cut():
@@ -105,7 +108,14 @@ def test_a_long_name_shrinks_before_it_is_cut():
     layout = lay_out(milk(name=name), load_template("a4-70x37"))
     block = block_of(layout, "a4-70x37", "name")
     assert block.size < 3.4 and not block.lines[-1].endswith(ELLIPSIS)
-    assert " ".join(block.lines) == name
+    assert " ".join(block.lines).replace(NBSP, " ") == name
+
+
+def test_a_number_and_its_unit_stay_on_one_line():
+    block = block_of(
+        lay_out(milk(name="Сыр Умалат Рикотта 40% 250 г"), load_template("shelf-58x40")), "shelf-58x40", "name"
+    )
+    assert block.lines == ("Сыр Умалат Рикотта 40%", f"250{NBSP}г")
 
 
 def test_a_name_too_long_for_the_tag_ends_in_an_ellipsis():
@@ -252,6 +262,13 @@ def test_the_meta_line_is_small_and_may_be_cut():
     assert block.lines[0].startswith("03.12.2026")
     assert block.lines[-1].endswith(ELLIPSIS)
     assert_within_box(block)
+
+
+def test_a_wrapped_meta_line_does_not_end_in_its_separator():
+    block = block_of(
+        lay_out(milk(store="Ромашка", price_version=2), load_template("shelf-58x40")), "shelf-58x40", "meta"
+    )
+    assert block.lines == (f"03.12.2026{NBSP}· v2", "Ромашка")
 
 
 def test_every_block_lies_on_the_tag():

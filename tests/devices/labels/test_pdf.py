@@ -98,7 +98,7 @@ def test_the_page_text_has_the_names_and_prices(tmp_path: Path):
     assert printed("132,74 ₽ за 1 л") in text
     # The name is wrapped as the layout wrapped it: the same lines, in order.
     name = lay_out(milk(), load_template("a4-70x37")).blocks[1]
-    assert name.lines == ("Молоко пастеризованное «Домик в", "деревне» 3,2 % 930 мл в бутылке ПЭТ")
+    assert name.lines == ("Молоко пастеризованное «Домик в", "деревне» 3,2\u00a0% 930\u00a0мл в бутылке ПЭТ")
     assert printed("\r\n".join(name.lines)) in text
 
 

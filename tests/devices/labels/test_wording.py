@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.labels.tag import TagUnitPrice
-from devices.labels.wording import field_text, meta_text, printable, rubles, unit_price_text, words
+from devices.labels.wording import (
+    field_text,
+    meta_text,
+    printable,
+    rubles,
+    unbreakable_units,
+    unit_price_text,
+    words,
+)
 from tests.devices.labels.shelf_tags import bread, milk
 
 NNBSP, NBSP = "\u202f", "\u00a0"
@@ -60,8 +68,22 @@ def test_fields_a_tag_has_not_got_are_none():
 
 def test_control_characters_never_reach_the_paper():
     assert printable("Сыр\tгауда\u200b 45%\x00") == "Сыр гауда 45%"
-    assert field_text("name", milk(name="Кефир\n1 %\x07")) == "Кефир 1 %"
+    assert field_text("name", milk(name="Кефир\n1 %\x07")) == f"Кефир 1{NBSP}%"
 
 
 def test_lines_break_at_spaces_but_never_inside_a_price():
     assert words(f"Сыр  гауда {rubles(123450)} за 1 кг") == ["Сыр", "гауда", f"1{NNBSP}234,50{NBSP}₽", "за", "1", "кг"]
+
+
+@pytest.mark.parametrize(
+    ("name", "bound"),
+    [
+        ("Сыр 40% 250 г", f"Сыр 40% 250{NBSP}г"),
+        ("Молоко 3,2 % 0,9 л", f"Молоко 3,2{NBSP}% 0,9{NBSP}л"),
+        ("Яйца 10 шт.", f"Яйца 10{NBSP}шт."),
+        ("Вода 5 литров", "Вода 5 литров"),  # a word, not a unit
+        ("Хлеб 2 года", "Хлеб 2 года"),
+    ],
+)
+def test_a_number_and_its_unit_are_bound_by_a_no_break_space(name: str, bound: str):
+    assert unbreakable_units(name) == bound
