@@ -99,3 +99,14 @@ def test_the_api_docs_page_loads_nothing_from_outside(web: httpx.Client) -> None
     assert sources and not [s for s in sources if "//" in s], sources
     for source in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
         assert web.get(source).status_code == 200, source
+
+
+def test_the_labels_page_shows_the_stale_count_the_store_has(web: httpx.Client, shared_hub: HubProcess) -> None:
+    assert _sign_in(web, "manager-1", shared_hub.secrets["manager-1"]).status_code == 303
+    queue = httpx.get(f"{shared_hub.api_url}/api/v1/labels", headers=shared_hub.headers("manager-1")).json()
+    page = web.get("/manage/labels")
+    assert page.status_code == 200
+    assert f'data-figure="stale">{queue["count"]}<' in page.text
+    assert "ценников устарело" in page.text
+    for label in queue["labels"][:100]:
+        assert label["name"] in page.text
