@@ -4,13 +4,15 @@ rate limit on wrong secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import HubProcess
+from tests.conftest import CloudProcess, HubProcess, start_hub, until
 
 
 def _csrf(page: str) -> str:
@@ -110,3 +112,22 @@ def test_the_labels_page_shows_the_stale_count_the_store_has(web: httpx.Client, 
     assert "ценников устарело" in page.text
     for label in queue["labels"][:100]:
         assert label["name"] in page.text
+
+
+CHEESE = {"sku": "CHS-200", "version": 1, "gtin": "4600000000046", "name": "Сыр российский 200 г",
+          "unit_price_basis": "kg", "net_content": "0.200", "category": "Сыры"}  # fmt: skip
+
+
+async def test_a_price_from_the_cloud_puts_its_label_on_the_page(tmp_path: Path, cloud: CloudProcess) -> None:
+    await asyncio.to_thread(cloud.start)
+    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", cloud=cloud.hub_section(mode="push"))
+    try:
+        with httpx.Client(base_url=hub.api_url) as web:
+            assert _sign_in(web, "manager-1", hub.secrets["manager-1"]).status_code == 303
+            assert 'data-figure="stale">0<' in web.get("/manage/labels").text
+            cloud.publish(products=[CHEESE], prices=[{"sku": "CHS-200", "version": 1, "amount": 25990}])
+            await until(lambda: 'data-figure="stale">1<' in web.get("/manage/labels").text, 15, "the stale label")
+            page = web.get("/manage/labels").text
+            assert "Сыр российский 200 г" in page and "259,90" in page
+    finally:
+        await asyncio.to_thread(hub.cleanup)
