@@ -44,6 +44,7 @@ from hub.store.journal import StoreDeviceJournal
 from hub.store.room import DatabaseRoom
 from hub.store.schemas import ShelfTruth
 from hub.sync import HubOutbox
+from hub.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class Hub:
                 link=self.cloud_link,
             )
         )
+        install_web(app)  # the managers' page, beside the REST API
         server_config = uvicorn.Config(
             app,
             host=self.config.api.host,

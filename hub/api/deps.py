@@ -102,9 +102,18 @@ async def authenticated_client(
     if credentials is None:
         raise unknown_caller
     client_id, _, secret = credentials.credentials.partition(":")
+    client = client_with_secret(config, client_id, secret)
+    if client is None:
+        raise unknown_caller
+    return client
+
+
+def client_with_secret(config: StoreHubConfig, client_id: str, secret: str) -> ClientConfig | None:
+    """The configured client with this id, if ``secret`` is its secret (REST's bearer
+    token and the managers' page's sign-in check it the same way)."""
     client = config.client(client_id)
     if client is None or not secret or not verify_secret(secret, client.secret_hash):
-        raise unknown_caller
+        return None
     return client
 
 
