@@ -69,6 +69,7 @@ class BusLink:
         self.client.watch("dev/+/state", self._on_document)
         self.client.watch("dev/+/event", self._on_document)
         self.client.watch("hub/state", self._on_document)
+        self.client.bus.on_connected(lambda: self._report(True))
         while True:
             try:
                 await self.client.connect(timeout=5)

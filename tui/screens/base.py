@@ -40,9 +40,10 @@ class ConsoleScreen(Screen):
         self.show_banner(self.app.banner)
 
     def show_banner(self, text: str) -> None:
-        banner = self.query_one("#banner", Static)
-        banner.update(text)
-        banner.display = bool(text)
+        # A screen still composing, or closing as the console quits, has no banner.
+        for banner in self.query("#banner").results(Static):
+            banner.update(text)
+            banner.display = bool(text)
 
     def store_changed(self, device: str | None) -> None:
         """The app heard something new about ``device`` (``None``: about the whole store)."""

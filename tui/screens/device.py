@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -18,6 +19,11 @@ from tui.screens.confirm import ConfirmScreen
 #: What a test print puts on paper.
 TEST_RECEIPT = {"blocks": [{"type": "text", "text": "StoreHub: test print"}, {"type": "cut"}]}
 EVENTS_SHOWN = 10
+
+
+def titled(title: str, body: str) -> Text:
+    """A bold title over plain text (JSON's brackets are not markup)."""
+    return Text.assemble((title, "bold"), "\n", body)
 
 
 class DeviceScreen(ConsoleScreen):
@@ -56,17 +62,17 @@ class DeviceScreen(ConsoleScreen):
         return self.app.devices.get(self.device, {})
 
     def store_changed(self, device: str | None) -> None:
-        if not self.is_mounted or device not in (None, self.device):
+        if not self.query("#state") or device not in (None, self.device):
             return
         words, doc = self.app.words, self.doc
         shown = {k: v for k, v in doc.items() if k != "capabilities"}
         stale = " (stale)" if self.app.stale else ""
-        self.query_one("#state", Static).update(f"[b]{words['state']}{stale}[/b]\n{json.dumps(shown, indent=1)}")
+        self.query_one("#state", Static).update(titled(words["state"] + stale, json.dumps(shown, indent=1)))
         capabilities = json.dumps(doc.get("capabilities", {}), indent=1)
-        self.query_one("#capabilities", Static).update(f"[b]{words['capabilities']}[/b]\n{capabilities}")
+        self.query_one("#capabilities", Static).update(titled(words["capabilities"], capabilities))
         events = self.app.events.get(self.device, [])[-EVENTS_SHOWN:]
         lines = "\n".join(f"{e.get('type')} {json.dumps(e.get('data', {}))}" for e in reversed(events))
-        self.query_one("#events", Static).update(f"[b]{words['events']}[/b]\n{lines}", markup=True)
+        self.query_one("#events", Static).update(titled(words["events"], lines))
 
     # -- actions (each in a worker: the screen keeps answering keys) ----------------------
 
@@ -75,7 +81,7 @@ class DeviceScreen(ConsoleScreen):
             answer = await self.app.ask(target, action, args)
             self.last_answer = answer.model_dump(exclude_none=True)
             text = json.dumps(self.last_answer, indent=1, ensure_ascii=False)
-            self.query_one("#answer", Static).update(f"{self.app.words['answer']}: {action}\n{text}")
+            self.query_one("#answer", Static).update(titled(f"{self.app.words['answer']}: {action}", text))
 
         self.run_worker(ask(), group="actions")
 

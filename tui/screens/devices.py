@@ -70,9 +70,10 @@ class DevicesScreen(ConsoleScreen):
         return self.filter_text.lower() in haystack.lower()
 
     def store_changed(self, device: str | None) -> None:
-        if not self.is_mounted:
+        tables = list(self.query("#devices").results(DataTable))
+        if not tables:
             return
-        table = self.query_one("#devices", DataTable)
+        table = tables[0]
         now, stale = time.time(), self.app.stale
         wanted = self.shown()
         for key in [str(row.value) for row in list(table.rows)]:
@@ -87,7 +88,7 @@ class DevicesScreen(ConsoleScreen):
                     table.update_cell(name, column, cell)
             else:
                 table.add_row(*cells, key=name)
-        table.sort("id")
+        table.sort("id", key=lambda cell: cell.plain)
 
     def filter_changed(self, text: str) -> None:
         self.filter_text = text
