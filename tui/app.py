@@ -23,8 +23,8 @@ class ConsoleApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "StoreHub"
     BINDINGS = [
-        Binding("question_mark", "keys", "?", key_display="?"),
-        Binding("q", "quit", "q"),
+        Binding("question_mark", "keys", "keys", key_display="?"),
+        Binding("q", "quit", "quit"),
     ]
 
     def __init__(self, settings: ConsoleSettings) -> None:

@@ -15,9 +15,9 @@ from textual.widgets import Footer, Header, Input, Static
 class ConsoleScreen(Screen):
     CSS_PATH = Path(__file__).with_name("base.tcss")
     BINDINGS = [
-        Binding("colon", "jump", ":", key_display=":"),
-        Binding("slash", "filter", "/", key_display="/"),
-        Binding("escape", "back", "Esc"),
+        Binding("colon", "jump", "screen", key_display=":"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("escape", "back", "back", key_display="Esc"),
     ]
 
     def compose(self) -> ComposeResult:

@@ -26,6 +26,15 @@ def titled(title: str, body: str) -> Text:
     return Text.assemble((title, "bold"), "\n", body)
 
 
+def state_lines(doc: dict[str, Any]) -> str:
+    """The state document one field a line, the counters together (fits 80 columns)."""
+    lines = [
+        f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in doc.items() if k not in ("capabilities", "counters")
+    ]
+    counters = ", ".join(f"{k} {v}" for k, v in doc.get("counters", {}).items())
+    return "\n".join([*lines, f"counters: {counters}"])
+
+
 class DeviceScreen(ConsoleScreen):
     CSS_PATH = [ConsoleScreen.CSS_PATH, Path(__file__).with_name("device.tcss")]
     BINDINGS = [
@@ -65,9 +74,8 @@ class DeviceScreen(ConsoleScreen):
         if not self.query("#state") or device not in (None, self.device):
             return
         words, doc = self.app.words, self.doc
-        shown = {k: v for k, v in doc.items() if k != "capabilities"}
         stale = " (stale)" if self.app.stale else ""
-        self.query_one("#state", Static).update(titled(words["state"] + stale, json.dumps(shown, indent=1)))
+        self.query_one("#state", Static).update(titled(words["state"] + stale, state_lines(doc)))
         capabilities = json.dumps(doc.get("capabilities", {}), indent=1)
         self.query_one("#capabilities", Static).update(titled(words["capabilities"], capabilities))
         events = self.app.events.get(self.device, [])[-EVENTS_SHOWN:]
