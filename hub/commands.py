@@ -53,6 +53,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     hash_cmd.add_argument("--generate", action="store_true", help="make up a new secret and print both")
     hash_cmd.set_defaults(run=_hash_secret)
 
+    tui = commands.add_parser("tui", help="the technician's console over the bus (finds the demo by default)")
+    tui.add_argument("--hub", help="the broker's HOST or HOST:PORT (default: the demo's, from --dir)")
+    tui.add_argument("--client", default="tech-1", help="the technician's client id (default tech-1)")
+    tui.add_argument("--store", help="the store id (default: the demo's)")
+    tui.add_argument(
+        "--secret-file",
+        type=Path,
+        help="read the secret from this file (else env STOREHUB_SECRET, the demo's, or a prompt)",
+    )
+    tui.add_argument("--readonly", action="store_true", help="look only: every action is refused")
+    tui.add_argument("--lang", choices=("ru", "en"), default="ru", help="the console's language (default ru)")
+    demo_dir_option(tui)
+    tui.set_defaults(run=_tui)
+
     broker = commands.add_parser("broker-files", help="write Mosquitto's conf, password file and ACL for a store")
     config_option(broker)
     broker.add_argument("--out", type=Path, required=True, help="folder to write them into")
@@ -101,6 +115,28 @@ def sync_summary(state: dict) -> str:
         f"cloud reachable: {reachable}" + (f" (last error: {state['last_error']})" if state["last_error"] else ""),
     ]
     return "\n".join(lines)
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from hub.demo.ports import DemoPorts
+    from hub.demo.store import DEMO_STORE, demo_secret
+    from tui.run import run_console
+    from tui.settings import ConsoleSettings, resolve_secret
+
+    host, _, port = (args.hub or "").partition(":")
+    demo_port = DemoPorts.read(args.dir).mqtt
+    given = None if args.secret_file or os.environ.get("STOREHUB_SECRET") else demo_secret(args.dir, args.client)
+    secret = resolve_secret(given, args.secret_file)
+    settings = ConsoleSettings(
+        store=args.store or DEMO_STORE,
+        client_id=args.client,
+        secret=secret or "",
+        host=host or "127.0.0.1",
+        port=int(port) if port else demo_port,
+        readonly=args.readonly,
+        language=args.lang,
+    )
+    return run_console(settings)
 
 
 def _devices(args: argparse.Namespace) -> int:

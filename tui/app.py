@@ -1,0 +1,135 @@
+"""The technician's console: the app, its banner, and the store as the bus tells it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from bus.payloads import ErrorCode, Response
+from tui.link import BusChanged, BusLink, DeviceEventArrived, DeviceStateChanged, HubStateChanged
+from tui.screens.devices import DevicesScreen
+from tui.screens.keys import KeysScreen
+from tui.settings import ConsoleSettings
+from tui.words import words
+
+#: How many events the console keeps per device.
+EVENTS_KEPT = 50
+
+
+class ConsoleApp(App):
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "StoreHub"
+    BINDINGS = [
+        Binding("question_mark", "keys", "keys", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, settings: ConsoleSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.words = words(settings.language)
+        self.devices: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.hub_state: dict[str, Any] | None = None
+        self.bus_connected = False
+        self.link = BusLink(settings, self)
+        self.banner = ""
+
+    @property
+    def stale(self) -> bool:
+        return not self.bus_connected or (self.hub_state or {}).get("state") != "online"
+
+    def on_mount(self) -> None:
+        self.title = self.words["title"]
+        self.sub_title = f"{self.settings.client_id}@{self.settings.host}:{self.settings.port}" + (
+            " [readonly]" if self.settings.readonly else ""
+        )
+        self.push_screen(DevicesScreen())
+        self._show_banner()
+        self.run_worker(self.link.run(), name="bus", exclusive=True, group="bus")
+
+    # -- what the bus says --------------------------------------------------------------
+
+    def on_bus_changed(self, message: BusChanged) -> None:
+        self.bus_connected = message.connected
+        self._show_banner()
+        self._refresh()
+
+    def on_hub_state_changed(self, message: HubStateChanged) -> None:
+        back = self.stale and (message.doc or {}).get("state") == "online"
+        self.hub_state = message.doc
+        self._show_banner()
+        self._refresh()
+        if back:
+            self.notify("hub online", timeout=3)
+
+    def on_device_state_changed(self, message: DeviceStateChanged) -> None:
+        if message.doc is None:
+            self.devices.pop(message.device, None)
+        else:
+            self.devices[message.device] = message.doc
+        self._refresh(message.device)
+
+    def on_device_event_arrived(self, message: DeviceEventArrived) -> None:
+        kept = self.events.setdefault(message.device, [])
+        kept.append(message.event)
+        del kept[:-EVENTS_KEPT]
+        self._refresh(message.device)
+
+    def _refresh(self, device: str | None = None) -> None:
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "store_changed", None)
+            if refresh is not None:
+                refresh(device)
+
+    def _show_banner(self) -> None:
+        if not self.bus_connected:
+            text = self.words["bus_lost"]
+        elif (self.hub_state or {}).get("state") != "online":
+            text = self.words["hub_offline"]
+        else:
+            text = ""
+        self.banner = text
+        for screen in self.screen_stack:
+            show = getattr(screen, "show_banner", None)
+            if show is not None:
+                show(text)
+
+    # -- acting -------------------------------------------------------------------------
+
+    async def ask(self, target: str, action: str, args: dict[str, Any] | None = None) -> Response:
+        """Send one request (refused here in read-only mode) and say the answer."""
+        if self.settings.readonly:
+            answer = Response.failure(None, ErrorCode.FORBIDDEN, self.words["readonly"])
+        else:
+            try:
+                answer = await self.link.request(target, action, args)
+            except TimeoutError as exc:
+                answer = Response.failure(None, ErrorCode.TIMEOUT, str(exc))
+        if answer.ok:
+            self.notify(f"{target} {action}: ok", timeout=4)
+        else:
+            assert answer.error is not None
+            self.notify(f"{target} {action}: {answer.error.code} — {answer.error.message}", severity="error", timeout=6)
+        return answer
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def action_keys(self) -> None:
+        self.push_screen(KeysScreen())
+
+    def jump(self, name: str) -> None:
+        """``:`` NAME: ``devices``, or a device id."""
+        name = name.strip().lower()
+        if name in ("devices", "устройства", "d"):
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+        elif name in self.devices:
+            from tui.screens.device import DeviceScreen
+
+            self.push_screen(DeviceScreen(name))
+        else:
+            self.notify(self.words["no_such_screen"].format(name=name), severity="warning")

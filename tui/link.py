@@ -1,0 +1,103 @@
+"""The console's bus link: a StoreHubClient run in a Textual worker.
+
+Everything it hears becomes a Textual message posted to the app; the screens change
+only in their message handlers, so a slow broker never blocks a key press.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from textual.message import Message
+
+from bus.client import StoreHubClient
+from bus.mqtt import BrokerAddress
+from bus.payloads import Response
+from bus.topics import DeviceEventTopic, DeviceStateTopic, HubStateTopic
+from tui.settings import ConsoleSettings
+
+log = logging.getLogger(__name__)
+
+#: How often the link looks whether the broker connection is still up.
+WATCH_INTERVAL_S = 0.25
+
+
+class DeviceStateChanged(Message):
+    def __init__(self, device: str, doc: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.device = device
+        self.doc = doc
+
+
+class DeviceEventArrived(Message):
+    def __init__(self, device: str, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.device = device
+        self.event = event
+
+
+class HubStateChanged(Message):
+    def __init__(self, doc: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.doc = doc
+
+
+class BusChanged(Message):
+    def __init__(self, connected: bool) -> None:
+        super().__init__()
+        self.connected = connected
+
+
+class BusLink:
+    """Connects, keeps connected, and turns topics into messages for ``target``."""
+
+    def __init__(self, settings: ConsoleSettings, target: Any) -> None:
+        self.settings = settings
+        self.target = target
+        self.client = StoreHubClient(
+            store=settings.store,
+            client_id=settings.client_id,
+            secret=settings.secret,
+            address=BrokerAddress(settings.host, settings.port),
+        )
+        self._connected: bool | None = None
+
+    async def run(self) -> None:
+        """The worker: subscribe, connect (retrying), then watch the connection."""
+        self.client.watch("dev/+/state", self._on_document)
+        self.client.watch("dev/+/event", self._on_document)
+        self.client.watch("hub/state", self._on_document)
+        self.client.bus.on_connected(lambda: self._report(True))
+        while True:
+            try:
+                await self.client.connect(timeout=5)
+                break
+            except (OSError, TimeoutError) as exc:
+                log.warning("console cannot reach the broker at %s:%s: %s", self.settings.host, self.settings.port, exc)
+                self._report(False)
+                await asyncio.sleep(1.0)
+        try:
+            while True:
+                self._report(self.client.bus.connected)
+                await asyncio.sleep(WATCH_INTERVAL_S)
+        finally:
+            await self.client.close()
+
+    def _report(self, connected: bool) -> None:
+        if connected != self._connected:
+            self._connected = connected
+            self.target.post_message(BusChanged(connected))
+
+    def _on_document(self, topic: str, doc: Any) -> None:
+        match self.client.topics.parse(topic):
+            case DeviceStateTopic(device):
+                self.target.post_message(DeviceStateChanged(device, doc if isinstance(doc, dict) else None))
+            case DeviceEventTopic(device) if isinstance(doc, dict):
+                self.target.post_message(DeviceEventArrived(device, doc))
+            case HubStateTopic():
+                self.target.post_message(HubStateChanged(doc if isinstance(doc, dict) else None))
+
+    async def request(self, target: str, action: str, args: dict[str, Any] | None = None) -> Response:
+        return await self.client.request(target, action, args, timeout=10)

@@ -1,0 +1,81 @@
+"""What every console screen has: the header, the offline banner, ``:`` and ``/``
+inputs, and the footer of keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Static
+
+
+class ConsoleScreen(Screen):
+    CSS_PATH = Path(__file__).with_name("base.tcss")
+    BINDINGS = [
+        Binding("colon", "jump", "screen", key_display=":"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("escape", "back", "back", key_display="Esc"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.app.banner, id="banner")
+        yield from self.body()
+        yield Input(id="jump")
+        yield Input(id="filter")
+        yield Footer()
+
+    def body(self) -> list[Widget]:
+        return []
+
+    def on_mount(self) -> None:
+        words = self.app.words
+        self.query_one("#jump", Input).placeholder = f": {words['jump']}"
+        self.query_one("#filter", Input).placeholder = f"/ {words['filter']}"
+        for box in self.query(Input):
+            box.display = False
+        self.show_banner(self.app.banner)
+
+    def show_banner(self, text: str) -> None:
+        # A screen still composing, or closing as the console quits, has no banner.
+        for banner in self.query("#banner").results(Static):
+            banner.update(text)
+            banner.display = bool(text)
+
+    def store_changed(self, device: str | None) -> None:
+        """The app heard something new about ``device`` (``None``: about the whole store)."""
+
+    def filter_changed(self, text: str) -> None:
+        """The ``/`` filter changed."""
+
+    def action_jump(self) -> None:
+        self._open(self.query_one("#jump", Input))
+
+    def action_filter(self) -> None:
+        self._open(self.query_one("#filter", Input))
+
+    def _open(self, box: Input) -> None:
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        for box in self.query(Input):
+            if box.display:
+                box.display = False
+                return
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_changed(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.display = False
+        if event.input.id == "jump":
+            self.app.jump(event.value)
+            event.input.value = ""
