@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import ssl
@@ -91,12 +92,37 @@ ECHO_DEVICES: tuple[dict[str, Any], ...] = (
 
 
 def free_loopback_ports(count: int) -> list[int]:
-    """Ports the kernel says are free on 127.0.0.1 (all held open at once, so distinct)."""
+    """Ports free on 127.0.0.1 now (all held open at once, so distinct), drawn below the
+    kernel's ephemeral range: a port the kernel hands out for ``bind(0)`` is the next
+    one any outgoing connection may take as its source (another test's, a till's)
+    before the server binds it; a port below the range is taken only by whoever asks."""
+    highest = _ephemeral_ports_start() - 1
+    chosen: list[int] = []
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+        for _ in range(FREE_PORT_TRIES):
+            if len(chosen) == count:
+                return chosen
+            port = random.randint(LOWEST_FREE_PORT, highest)
+            probe = stack.enter_context(socket.socket())
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen.append(port)
+    raise RuntimeError(f"no {count} free loopback ports between {LOWEST_FREE_PORT} and {highest}")
+
+
+#: Where the throwaway stores' ports are drawn from, up to the ephemeral range.
+LOWEST_FREE_PORT = 10_000
+FREE_PORT_TRIES = 1000
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return max(low, LOWEST_FREE_PORT + 1000)
 
 
 # -- the hub's config ----------------------------------------------------------------

@@ -12,7 +12,9 @@ PHASE_KEYS = {"requests", "throughput", "p50_ms", "p90_ms", "p99_ms", "max_ms", 
 
 
 def bench_processes() -> set[int]:
-    """Processes the bench starts: Mosquitto and the hub in a storehub-bench-* folder, the echoer."""
+    """Processes a bench of this test process started and left: Mosquitto and the hub in
+    a storehub-bench-* folder, the echoer.  Its own children (or orphans), not those of
+    another pytest worker's bench."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -21,9 +23,28 @@ def bench_processes() -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"storehub-bench-" in cmdline or b"hub.bench.echo" in cmdline:
+        if (b"storehub-bench-" in cmdline or b"hub.bench.echo" in cmdline) and _ours(int(entry.name)):
             found.add(int(entry.name))
     return found
+
+
+def _ours(pid: int) -> bool:
+    """``pid`` descends from this process, or lost its parent (as a leaked one would)."""
+    parent = _parent(pid)
+    if parent == 1:
+        return True
+    while parent > 1:
+        if parent == os.getpid():
+            return True
+        parent = _parent(parent)
+    return False
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 async def test_both_phases_answer_every_request_and_leave_nothing_running() -> None:
