@@ -63,6 +63,7 @@ from typing import Any
 
 import httpx
 import tomli_w
+from stdnum import ean
 
 from bus.broker import stop_stale_broker
 from bus.mqtt import BrokerAddress
@@ -123,6 +124,19 @@ def _ephemeral_ports_start() -> int:
     except (OSError, ValueError, IndexError):
         low = 32768  # Linux's default
     return max(low, LOWEST_FREE_PORT + 1000)
+
+
+def shelf_products(count: int, first: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``count`` products with right EAN-13s and a price each, as the head office
+    publishes them (``ThrowawayCloud.publish``): as many new shelf labels in a store."""
+    products, prices = [], []
+    for n in range(first, first + count):
+        stem = f"460{n:09d}"
+        sku = f"B-{n:05d}"
+        name = f"Товар для полки №{n}, 500 г"
+        products.append({"sku": sku, "version": 1, "gtin": stem + ean.calc_check_digit(stem), "name": name})
+        prices.append({"sku": sku, "version": 1, "amount": 9990 + n})
+    return products, prices
 
 
 # -- the hub's config ----------------------------------------------------------------

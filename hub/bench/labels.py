@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 import httpx
-from stdnum import ean
 
 from bus.client import StoreHubClient
 from bus.passwords import new_secret
@@ -42,7 +41,7 @@ from hub.bench.harness import (
     say,
     wait_until_online,
 )
-from hub.throwaway import Client, ThrowawayCloud, ThrowawayStore
+from hub.throwaway import Client, ThrowawayCloud, ThrowawayStore, shelf_products
 
 LABEL_PRINTER = "labels-1"
 RECEIPT_PRINTER = "printer-1"
@@ -73,18 +72,6 @@ RECEIPT = [
     {"type": "text", "text": "ИТОГО                               89.90"},
     {"type": "cut"},
 ]
-
-
-def bench_products(first: int, count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Products with right EAN-13s and a price each, as the head office publishes them."""
-    products, prices = [], []
-    for n in range(first, first + count):
-        stem = f"460{n:09d}"
-        sku = f"B-{n:05d}"
-        name = f"Товар для полки №{n}, 500 г"
-        products.append({"sku": sku, "version": 1, "gtin": stem + ean.calc_check_digit(stem), "name": name})
-        prices.append({"sku": sku, "version": 1, "amount": 9990 + n})
-    return products, prices
 
 
 async def run_labels_bench(
@@ -196,7 +183,7 @@ async def price_to_queue(cloud: ThrowawayCloud, api: httpx.AsyncClient, n: int) 
 
 async def publish_and_wait(cloud: ThrowawayCloud, api: httpx.AsyncClient, first: int, count: int, total: int) -> None:
     if count:
-        products, prices = bench_products(first, count)
+        products, prices = shelf_products(count, first)
         await asyncio.to_thread(cloud.publish, BENCH_STORE, products=products, prices=prices)
     deadline = time.monotonic() + PRICE_TIMEOUT_S
     while await queued(api) < total:

@@ -8,7 +8,9 @@ batch prints on the same hub."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import zxingcpp
 
 from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.zpl_printer import ZplPrinterSimulator
+from hub.throwaway import shelf_products
 from tests.conftest import CloudProcess, Connect, HubProcess, start_hub, until, until_device_online
 
 #: The hub opens its devices after it reports ready; the printers are up well within this.
@@ -34,25 +37,49 @@ def get(hub: HubProcess, who: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(hub.api_url + path, headers=hub.headers(who), params=params, timeout=10)
 
 
+@contextlib.asynccontextmanager
+async def store_with_a_zebra(
+    tmp_path: Path, cloud: CloudProcess, zebra: ZplPrinterSimulator, *more: dict[str, Any]
+) -> AsyncIterator[HubProcess]:
+    """The reference cloud and a hub whose label printer ``labels-1`` is the simulated
+    ``zebra`` (started here, stopped after), beside the ``more`` devices."""
+    await zebra.start()
+    devices = [
+        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{zebra.address}",
+         "options": {"profile": "zebra-zd421-203"}},
+        *more,
+    ]  # fmt: skip
+    try:
+        await asyncio.to_thread(cloud.start)
+        hub = await asyncio.to_thread(
+            start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push")
+        )
+        try:
+            yield hub
+        finally:
+            await asyncio.to_thread(hub.cleanup)
+    finally:
+        await zebra.stop()
+
+
+async def publish_stale(cloud: CloudProcess, hub: HubProcess, products: list[dict], prices: list[dict]) -> None:
+    """New products and prices from the head office, waited for in the store's label queue."""
+    cloud.publish(products=products, prices=prices)
+    count = len(products)
+    await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == count, 30, f"{count} stale labels")
+
+
 async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(
     tmp_path: Path, cloud: CloudProcess, connect: Connect
 ):
     printer = ZplPrinterSimulator(dpmm=8)
-    await printer.start()
-    devices = [
-        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{printer.address}",
-         "options": {"profile": "zebra-zd421-203"}},
-        {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}},
-    ]  # fmt: skip
-    await asyncio.to_thread(cloud.start)
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push"))
-    try:
+    sheets = {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}}
+    async with store_with_a_zebra(tmp_path, cloud, printer, sheets) as hub:
         manager = await connect(hub, "manager-1")
         deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
         for device in ("labels-1", "sheets-1"):
             await until_device_online(manager, hub, device, deadline - time.monotonic())
-        cloud.publish(products=PRODUCTS, prices=PRICES)
-        await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == 2, 15, "two stale labels")
+        await publish_stale(cloud, hub, PRODUCTS, PRICES)
 
         printed = await manager.request("labels-1", "print_labels", {"queue": {}})
         assert printed.ok and printed.result is not None, printed
@@ -79,49 +106,16 @@ async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(
         refused = await kiosk.request("labels-1", "print_labels", {"queue": {}})
         assert refused.error is not None and refused.error.code == "forbidden", refused
         assert len(printer.labels) == 2
-    finally:
-        await asyncio.to_thread(hub.cleanup)
-        await printer.stop()
-
-
-def shelf(count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``count`` products with right GTINs and new prices: as many stale labels."""
-    from stdnum import ean
-
-    products, prices = [], []
-    for n in range(count):
-        stem = f"460000{n:06d}"
-        sku = f"P-{n:04d}"
-        products.append(
-            {
-                "sku": sku,
-                "version": 1,
-                "gtin": stem + ean.calc_check_digit(stem),
-                "name": f"Товар {n}",
-                "category": "Бакалея",
-            }
-        )
-        prices.append({"sku": sku, "version": 1, "amount": 10000 + n})
-    return products, prices
 
 
 async def test_paper_out_mid_batch_through_the_hub_leaves_the_rest_queued(
     tmp_path: Path, cloud: CloudProcess, connect: Connect
 ):
     printer = ZplPrinterSimulator(dpmm=8)
-    await printer.start()
-    devices = [
-        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{printer.address}",
-         "options": {"profile": "zebra-zd421-203"}},
-    ]  # fmt: skip
-    await asyncio.to_thread(cloud.start)
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push"))
-    try:
+    async with store_with_a_zebra(tmp_path, cloud, printer) as hub:
         manager = await connect(hub, "manager-1")
         await until_device_online(manager, hub, "labels-1", DEVICE_ONLINE_TIMEOUT_S)
-        products, prices = shelf(120)
-        cloud.publish(products=products, prices=prices)
-        await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == 120, 30, "120 stale labels")
+        await publish_stale(cloud, hub, *shelf_products(120))
 
         printer.paper_out_after(37)  # the roll ends with the 37th label
         stopped = await manager.request("labels-1", "print_labels", {"queue": {}}, timeout=120)
@@ -138,49 +132,36 @@ async def test_paper_out_mid_batch_through_the_hub_leaves_the_rest_queued(
         rest = await manager.request("labels-1", "print_labels", {"queue": {}}, timeout=120)
         assert rest.ok and rest.result is not None and rest.result["printed"] == 84, rest
         assert get(hub, "manager-1", "/api/v1/labels").json()["count"] == 0
-    finally:
-        await asyncio.to_thread(hub.cleanup)
-        await printer.stop()
 
 
 async def test_a_receipt_is_answered_while_a_200_label_batch_prints_on_the_same_hub(
     tmp_path: Path, cloud: CloudProcess, connect: Connect
 ):
     labels = ZplPrinterSimulator(dpmm=8)
-    receipts = EscposPrinterSimulator()
-    await labels.start()
-    await receipts.start()
     labels.link_bytes_per_s = 200_000  # a real Zebra's 100 Mbit/s is not the point: the batch must last
-    devices = [
-        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{labels.address}",
-         "options": {"profile": "zebra-zd421-203"}},
-        {"id": "printer-1", "kind": "receipt_printer", "driver": "network", "port": receipts.address,
-         "model": "TM-T88V"},
-    ]  # fmt: skip
-    await asyncio.to_thread(cloud.start)
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push"))
+    receipts = EscposPrinterSimulator()
+    await receipts.start()
+    printer = {"id": "printer-1", "kind": "receipt_printer", "driver": "network", "port": receipts.address,
+               "model": "TM-T88V"}  # fmt: skip
     try:
-        manager, till = await connect(hub, "manager-1"), await connect(hub, "till-1")
-        for device in ("labels-1", "printer-1"):
-            await until_device_online(manager, hub, device, DEVICE_ONLINE_TIMEOUT_S)
-        products, prices = shelf(200)
-        cloud.publish(products=products, prices=prices)
-        await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == 200, 30, "200 stale labels")
+        async with store_with_a_zebra(tmp_path, cloud, labels, printer) as hub:
+            manager, till = await connect(hub, "manager-1"), await connect(hub, "till-1")
+            for device in ("labels-1", "printer-1"):
+                await until_device_online(manager, hub, device, DEVICE_ONLINE_TIMEOUT_S)
+            await publish_stale(cloud, hub, *shelf_products(200))
 
-        progress: list[int] = []
-        manager.on_event(lambda event: progress.append(event.data["done"]) if event.type == "progress" else None)
-        batch = asyncio.create_task(manager.request("labels-1", "print_labels", {"queue": {}}, timeout=300))
-        await until(lambda: len(progress) >= 3, 60, "the batch under way")
-        receipt = await till.request(
-            "printer-1", "print", {"blocks": [{"type": "text", "text": "Чек 1"}, {"type": "cut"}]}
-        )
-        assert receipt.ok, receipt
-        during = max(progress)
-        assert not batch.done() and during < 200, f"the receipt waited for the batch ({during} of 200 labels)"
-        finished = await batch
-        assert finished.ok and finished.result is not None and finished.result["printed"] == 200, finished
-        assert len(labels.labels) == 200 and receipts.receipts[-1].text == ["Чек 1"]
+            progress: list[int] = []
+            manager.on_event(lambda event: progress.append(event.data["done"]) if event.type == "progress" else None)
+            batch = asyncio.create_task(manager.request("labels-1", "print_labels", {"queue": {}}, timeout=300))
+            await until(lambda: len(progress) >= 3, 60, "the batch under way")
+            receipt = await till.request(
+                "printer-1", "print", {"blocks": [{"type": "text", "text": "Чек 1"}, {"type": "cut"}]}
+            )
+            assert receipt.ok, receipt
+            during = max(progress)
+            assert not batch.done() and during < 200, f"the receipt waited for the batch ({during} of 200 labels)"
+            finished = await batch
+            assert finished.ok and finished.result is not None and finished.result["printed"] == 200, finished
+            assert len(labels.labels) == 200 and receipts.receipts[-1].text == ["Чек 1"]
     finally:
-        await asyncio.to_thread(hub.cleanup)
-        await labels.stop()
         await receipts.stop()

@@ -119,7 +119,7 @@ async def test_the_hub_killed_shows_the_banner_and_the_console_recovers(hub: Hub
     app = console_for(hub)
     async with app.run_test(size=SIZE):
         await until(lambda: cell(app, "echo-1", "status") == "idle", 15, "echo-1 in the table")
-        assert app.banner == ""
+        await until(lambda: app.banner == "", 15, "the hub online (its retained state may follow the devices')")
         await asyncio.to_thread(hub.kill)
         await until(lambda: app.banner != "", 15, "the offline banner")
         assert app.stale
