@@ -43,9 +43,10 @@ $(STAMP): pyproject.toml
 
 # What the hub takes from Debian: Mosquitto and its clients (the hub runs the broker
 # itself) and the DejaVu fonts shelf labels are drawn in.  `make test` adds what only
-# the tests use (TEST_PACKAGES).  Each is installed once, when missing.
+# the tests use (TEST_PACKAGES: Tesseract reads labels back, Chromium opens the
+# managers' page).  Each is installed once, when missing.
 RUN_PACKAGES  := mosquitto mosquitto-clients fonts-dejavu-core
-TEST_PACKAGES := tesseract-ocr tesseract-ocr-rus
+TEST_PACKAGES := tesseract-ocr tesseract-ocr-rus chromium
 PACKAGES      ?= $(RUN_PACKAGES)
 
 system:
