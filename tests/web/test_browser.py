@@ -40,3 +40,11 @@ async def test_the_loopback_guard_catches_a_page_reaching_out(shop: Shop) -> Non
     await page.wait_for_load_state("networkidle")
     assert shop.refused == ["https://cdn.example.com/logo.png"]
     shop.refused.clear()  # caught, as the guard must; the fixture would fail the test otherwise
+
+
+async def test_the_api_reference_renders_with_only_loopback_reachable(shop: Shop, shared_hub: HubProcess) -> None:
+    page = await shop.page()
+    await page.goto(f"{shared_hub.api_url}/docs")
+    await page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)  # drawn by the hub's own Swagger UI
+    assert await page.locator(".opblock").count() > 10
+    await screenshot(page, "api-reference")
