@@ -6,7 +6,8 @@ store gives the tags (``DevicePort.label_tags``), the actor refuses the run befo
 anything prints if any tag cannot be printed right, then per tag: lays it out on the
 template (``labels.layout``), draws it in the printer's dots (``labels.raster``), encodes
 it in the profile's language, sends it and asks the printer's status.  A tag counts as
-printed once its bytes went out and the printer's answer after them is not a problem.
+printed once the printer's answer says it has left its buffer (ZPL) or, where the
+language cannot say (TSPL), once its bytes went out and the answer after them is clean.
 The batch is bulk work: after each tag a waiting receipt or status question runs first.
 
 Paper out, ribbon out, head open or a paused printer stop the run: the store hears which
@@ -28,6 +29,7 @@ import functools
 import importlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,12 @@ log = logging.getLogger(__name__)
 #: at it with a new roll; a status line a second costs the printer nothing.
 ERROR_POLL_S = 1.0
 
+#: While a printer works through the labels in its buffer it is asked this often how
+#: many are left; a buffer that does not shrink for BUFFER_STALL_S stops the run (the
+#: longest label, 991 mm, takes about 20 s at the slowest speed, 2 inches a second).
+BUFFER_POLL_S = 0.2
+BUFFER_STALL_S = 60.0
+
 #: The longest status answer read: ZPL's ``~HS`` is three short lines (~80 bytes), TSPL's
 #: ``<ESC>!?`` one byte.  A printer that babbles past this is cut off, not waited for.
 STATUS_REPLY_MAX = 512
@@ -83,6 +91,7 @@ PROBLEM_WORDS = {
     "head_too_cold": "the print head is too cold; let the printer warm up",
     "temperature_out_of_range": "the print head is too hot or too cold; wait a little",
     "settings_lost": "the printer lost its settings; calibrate it",
+    "not_printing": "the printer holds labels and prints none; look at it, then print the rest again",
 }
 
 
@@ -109,7 +118,8 @@ class LabelPrinterOptions(LinkOptions):
     status_after_each: bool = Field(
         True,
         description="Ask the printer's status after every tag, so a stop names exactly the tags that printed.  "
-        "Off: asked after the last one only, and a stop counts none of the run as printed.",
+        "Off: asked after the last one only; a stop then counts as printed what the printer says left its "
+        "buffer (ZPL), or none of the run (TSPL).",
     )
 
     @model_validator(mode="after")
@@ -174,6 +184,24 @@ class LabelRun:
     def details(self, printed: list[PrintedTag], reason: str) -> dict[str, Any]:
         """What a stopped run's answer says: why, and which SKUs printed and which not."""
         return {"reason": reason, "printed": [tag.sku for tag in printed], "not_printed": self.unprinted(len(printed))}
+
+
+def _vouch(sent: list[PrintedTag], printed: list[PrintedTag], status: LabelStatus) -> None:
+    """Extend ``printed`` with the sent tags this status answer vouches for, or raise
+    ``LabelStopped`` when it reports a problem.
+
+    A printer that says how many labels wait in its buffer vouches for all but those; one
+    that does not, for everything sent when its answer is clean.  With a problem, the
+    last label that left the buffer is not vouched for either: it may be the one the
+    roll ran out on, half printed."""
+    if status.waiting is not None:
+        vouched = len(sent) - status.waiting - (1 if status.problems else 0)
+    else:
+        vouched = len(printed) if status.problems else len(sent)
+    if vouched > len(printed):
+        printed += sent[len(printed) : vouched]
+    if status.problems:
+        raise LabelStopped(status)
 
 
 class LabelStopped(Exception):
@@ -346,27 +374,44 @@ class LabelPrinter(EscposActor):
     # -- print_labels: on a label printer ---------------------------------------------------
 
     async def _print_run(self, job: Job, run: LabelRun, printed: list[PrintedTag]) -> None:
-        """Send the run tag by tag, adding to ``printed`` each tag the printer confirmed;
+        """Send the run tag by tag, adding to ``printed`` each tag the printer vouched for;
         ``LabelStopped`` when it reports a problem, ``DeviceGone`` when it went away."""
         async with self._talking:
             before = await self._status_now()
         if before is not None and before.problems:
             raise LabelStopped(before)
-        unconfirmed: list[PrintedTag] = []
+        sent: list[PrintedTag] = []
+        after: LabelStatus | None = None
         for index, ((tag, copies), layout) in enumerate(zip(run.tags, run.layouts, strict=True)):
             data = await self.blocking(self._label_bytes, layout, copies)
             ask = self.options.status_after_each or index == len(run.tags) - 1
             async with self._talking:
                 await self.blocking(self._link().write, data)
                 after = await self._status_now(after_label=True) if ask else None
-            if after is not None and after.problems:
-                raise LabelStopped(after)
-            unconfirmed.append(PrintedTag(sku=tag.sku, price_version=tag.price_version, copies=copies))
-            if ask:
-                printed += unconfirmed
-                unconfirmed = []
+            sent.append(PrintedTag(sku=tag.sku, price_version=tag.price_version, copies=copies))
+            if ask:  # no whole answer (or none to ask) vouches as before: for what went out
+                _vouch(sent, printed, after or LabelStatus())
             self.progress(job, index + 1, len(run.tags))
             await self.between_items()
+        await self._until_printed(sent, printed, after)
+
+    async def _until_printed(self, sent: list[PrintedTag], printed: list[PrintedTag], last: LabelStatus | None) -> None:
+        """Wait while the printer works through the labels in its buffer: a tag is printed
+        when it has left the buffer, not when it reached it (a Zebra takes in a batch far
+        faster than it prints it, and a roll running out strands what is still inside)."""
+        stalled_since = time.monotonic()
+        while last is not None and last.waiting:
+            await asyncio.sleep(BUFFER_POLL_S)
+            async with self._talking:
+                answer = await self._status_now(after_label=True)
+            if answer is not None:
+                vouched = len(printed)
+                _vouch(sent, printed, answer)
+                if len(printed) > vouched:
+                    stalled_since = time.monotonic()
+                last = answer
+            if time.monotonic() - stalled_since > BUFFER_STALL_S:
+                raise LabelStopped(LabelStatus(other=("not_printing",), waiting=last.waiting))
 
     def _label_bytes(self, layout: TagLayout, copies: int) -> bytes:
         assert self.profile is not None
@@ -378,6 +423,7 @@ class LabelPrinter(EscposActor):
         try:
             await self._print_run(job, run, printed)
         except LabelStopped as exc:
+            await self._strand_nothing(exc.status)
             raise self._stopped(run, printed, exc.status) from None
         except DeviceGone as exc:
             raise DeviceGone(f"{exc.message}; {run.so_far(printed)}", run.details(printed, "disconnected")) from None
@@ -387,6 +433,21 @@ class LabelPrinter(EscposActor):
         finally:
             await self._report(job, run, printed)
         return self._done(job, run, printed)
+
+    async def _strand_nothing(self, status: LabelStatus) -> None:
+        """A stopped run's labels still in the buffer are thrown away (ZPL's ``~JA``): they
+        are not printed, so they stay in the queue, and must not come out by themselves
+        with the next roll, beside the ones a manager prints again."""
+        cancel = self._lang().cancel_bytes
+        if not status.waiting or cancel is None:
+            return
+        try:
+            async with self._talking:
+                await self.blocking(self._link().write, cancel)
+        except DeviceGone as exc:
+            log.warning("%s: %d labels left in its buffer, not cancelled: %s", self.id, status.waiting, exc.message)
+            return
+        log.info("%s: the run stopped; %d labels in its buffer cancelled", self.id, status.waiting)
 
     def _stopped(self, run: LabelRun, printed: list[PrintedTag], status: LabelStatus) -> DeviceError:
         return DeviceError(

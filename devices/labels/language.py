@@ -21,6 +21,9 @@ class LabelStatus:
     paused: bool = False
     #: Anything else the printer reports as wrong, named (e.g. "head_too_hot").
     other: tuple[str, ...] = field(default=())
+    #: Labels the printer has taken in and not printed yet (ZPL's "formats in receive
+    #: buffer"); None when its language does not say (TSPL).
+    waiting: int | None = None
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -52,3 +55,5 @@ class LabelLanguage(Protocol):
     feed_bytes: bytes | None
     #: Measure the label and gap length; ``None`` where the language has none.
     calibrate_bytes: bytes | None
+    #: Throw away the labels waiting in the printer's buffer; ``None`` where it has none.
+    cancel_bytes: bytes | None

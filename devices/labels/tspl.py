@@ -59,6 +59,8 @@ class TsplLanguage:
     status_query = b"\x1b!?"
     feed_bytes: bytes | None = b"FORMFEED" + CRLF
     calibrate_bytes: bytes | None = b"GAPDETECT" + CRLF
+    #: TSPL's status byte says nothing of a buffer, and there is nothing to cancel by.
+    cancel_bytes: bytes | None = None
 
     def label_bytes(self, label: DotLabel, *, copies: int) -> bytes:
         if not 1 <= copies <= MAX_COPIES:

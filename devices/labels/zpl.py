@@ -59,7 +59,14 @@ _HEX = frozenset("0123456789ABCDEFabcdef")
 _ROW_ENDS = {",": "0", "!": "F"}
 
 #: ~HS string 1: ``aaa,b,c,dddd,eee,f,g,h,iii,j,k,l``; string 2: ``mmm,n,o,p,q,r,s,t,u…,v,www``.
-S1_PAPER_OUT, S1_PAUSE, S1_CORRUPT_RAM, S1_UNDER_TEMPERATURE, S1_OVER_TEMPERATURE = 1, 2, 9, 10, 11
+S1_PAPER_OUT, S1_PAUSE, S1_FORMATS_WAITING, S1_CORRUPT_RAM, S1_UNDER_TEMPERATURE, S1_OVER_TEMPERATURE = (
+    1,
+    2,
+    4,
+    9,
+    10,
+    11,
+)
 S1_FIELDS = 12
 S2_HEAD_UP, S2_RIBBON_OUT = 2, 3
 S2_FIELDS = 11
@@ -76,6 +83,8 @@ class ZplLanguage:
     feed_bytes: bytes | None = b"~PH"
     #: ~JC: media sensor calibration, which measures the label and the gap.
     calibrate_bytes: bytes | None = b"~JC"
+    #: ~JA: cancel all, every format waiting in the buffer.
+    cancel_bytes: bytes | None = b"~JA"
 
     def label_bytes(self, label: DotLabel, *, copies: int) -> bytes:
         if not 1 <= copies <= MAX_COPIES:
@@ -102,6 +111,7 @@ class ZplLanguage:
             head_open=_flag(second, S2_HEAD_UP),
             ribbon_out=_flag(second, S2_RIBBON_OUT),
             other=tuple(name for index, name in S1_OTHER.items() if _flag(first, index)),
+            waiting=_count(first, S1_FORMATS_WAITING),
         )
 
 
@@ -272,6 +282,13 @@ def _status_strings(data: bytes) -> list[str]:
         if sep:
             strings.append(body.decode("ascii", "replace").strip())
     return strings
+
+
+def _count(fields: list[str], index: int) -> int:
+    value = fields[index].strip()
+    if not value.isdigit():
+        raise ValueError(f"a ~HS count is digits, not {value!r}")
+    return int(value)
 
 
 def _flag(fields: list[str], index: int) -> bool:

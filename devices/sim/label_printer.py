@@ -13,6 +13,10 @@ Faults are attributes to flip while it runs, or desk actions (``storehub sim``):
   once the printer is ready again (paper loaded, head closed, resumed).  The status
   answer says how many wait (ZPL's "formats in receive buffer").  ``cancel_held()`` is
   ZPL's ``~JA``, or switching the printer off.
+* ``labels_per_s``: the printer's speed (a Zebra ZD421 at 6 ips prints about three
+  58x40 tags a second).  Unset, a label comes out the moment it arrives; set, labels
+  wait in the buffer and come out one by one at that pace, so the status answer sees
+  them waiting, as on a real printer while a batch feeds through it.
 * ``link_bytes_per_s``: the link carries this many bytes a second (a slow serial line, a
   weak Wi-Fi bridge); the hub's writes then take as long as they would there.
 * ``disconnect_after(n)``: the connection drops after n more labels have come in (a
@@ -93,6 +97,9 @@ class LabelPrinterSimulator(TcpDevice):
         self._paper_out = self._head_open = self._ribbon_out = self._paused = False
         #: Labels left on the roll (None: endless); at 0 the paper is out.
         self.paper_labels_left: int | None = None
+        #: Labels a second the head prints (None or 0: each at once, as it arrives).
+        self.labels_per_s: float | None = None
+        self._printing: asyncio.Task[None] | None = None
         #: Bytes a second the link carries (None or 0: as fast as the socket).
         self.link_bytes_per_s: int | None = None
         #: Labels still to come in before the connection drops (None: it does not).
@@ -185,6 +192,7 @@ class LabelPrinterSimulator(TcpDevice):
     def normal(self) -> None:
         """Paper in, head closed, ribbon in, resumed, full speed, online."""
         self.link_bytes_per_s = None
+        self.labels_per_s = None
         self.labels_before_disconnect = None
         self.offline = False
         self._paper_out = self._head_open = self._ribbon_out = self._paused = False
@@ -270,12 +278,37 @@ class LabelPrinterSimulator(TcpDevice):
                 self._disconnect()
 
     def _print_held(self) -> None:
+        if self.labels_per_s:
+            self._print_at_speed()
+            return
         while self.held and self.ready:
-            held = self.held[0]
-            self._print(held.image)
-            held.copies -= 1
-            if held.copies == 0:
-                self.held.pop(0)
+            self._print_next()
+
+    def _print_next(self) -> None:
+        held = self.held[0]
+        self._print(held.image)
+        held.copies -= 1
+        if held.copies == 0:
+            self.held.pop(0)
+
+    def _print_at_speed(self) -> None:
+        """The head works through the buffer at ``labels_per_s``, in the background."""
+        if self._printing is not None and not self._printing.done():
+            return
+        self._printing = asyncio.get_running_loop().create_task(self._feed_through())
+
+    async def _feed_through(self) -> None:
+        while self.held and self.ready and self.labels_per_s:
+            await asyncio.sleep(1 / self.labels_per_s)
+            if self.held and self.ready:
+                self._print_next()
+        if not self.labels_per_s:
+            self._print_held()  # full speed again: the rest at once
+
+    async def stop(self) -> None:
+        if self._printing is not None:
+            self._printing.cancel()
+        await super().stop()
 
     def _print(self, image: Image.Image) -> None:
         number = len(self.labels) + 1
@@ -328,6 +361,10 @@ class LabelPrinterSimulator(TcpDevice):
         def slow(args: dict[str, Any]) -> None:
             self.link_bytes_per_s = int(args.get("bytes_per_s", 2000)) or None
 
+        def speed(args: dict[str, Any]) -> None:
+            self.labels_per_s = float(args.get("labels_per_s", 3)) or None
+            self._print_held()
+
         def disconnect(args: dict[str, Any]) -> None:
             self.disconnect_after(int(args.get("after", 0)), stay_offline=bool(args.get("stay_offline", False)))
 
@@ -346,6 +383,7 @@ class LabelPrinterSimulator(TcpDevice):
             "pause": flag("paused", True),
             "resume": flag("paused", False),
             "slow": then_describe(slow),
+            "speed": then_describe(speed),
             "disconnect": then_describe(disconnect),
             "unplug": flag("offline", True),
             "plug_in": flag("offline", False),
@@ -365,6 +403,7 @@ class LabelPrinterSimulator(TcpDevice):
             "ribbon_out": self.ribbon_out,
             "paused": self.paused,
             "offline": self.offline,
+            "labels_per_s": self.labels_per_s,
             "link_bytes_per_s": self.link_bytes_per_s,
             "labels_before_disconnect": self.labels_before_disconnect,
             "labels": len(self.labels),

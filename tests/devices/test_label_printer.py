@@ -266,6 +266,35 @@ async def test_paper_out_at_tag_37_of_120_reports_36_printed_and_the_rest_not(ri
     assert rig.events("paper_ok") == [{"cleared": "paper_out"}]
 
 
+async def test_a_batch_is_printed_once_it_is_out_of_the_printer_not_once_it_is_in_it(rig: Rig):
+    # A Zebra takes in a batch far faster than its head prints it: here 25 tags a second.
+    rig.sim.labels_per_s = 25
+    questions = rig.sim.status_queries
+    answer = await run(rig.device, "print_labels", {"queue": {"limit": 8}})
+    assert answer["printed"] == 8
+    # The answer waited for the last tag to leave the buffer, asking as it went.
+    assert len(rig.sim.labels) == 8 and rig.sim.held_labels == 0
+    assert rig.sim.status_queries - questions > 1 + 8
+    assert rig.port.printed_skus() == QUEUE[:8]
+
+
+async def test_a_roll_that_runs_out_mid_buffer_leaves_the_stranded_tags_queued_and_cancelled(rig: Rig):
+    rig.sim.labels_per_s = 25
+    rig.sim.paper_out_after(4)  # every tag is in the printer before the fourth comes out
+    error = await refused(rig.device, "print_labels", {"queue": {"limit": 10}})
+    assert error.details is not None and error.details["reason"] == "paper_out"
+    # Four came out, the fourth as the roll ended: three vouched for, seven to print again.
+    assert len(rig.sim.labels) == 4
+    assert error.details["printed"] == QUEUE[:3] and error.details["not_printed"] == QUEUE[3:10]
+    assert rig.port.printed_skus() == QUEUE[:3]
+    # The six still in the buffer were cancelled (~JA), so a new roll does not print them
+    # beside the ones a manager prints again from the queue.
+    assert rig.sim.held_labels == 0
+    rig.sim.paper_out = False
+    await until(lambda: rig.device.status == "idle", timeout=SETTLE_S, what="back from paper out")
+    assert len(rig.sim.labels) == 4
+
+
 async def test_a_printer_with_its_head_open_prints_nothing_and_may_be_asked_again(rig: Rig):
     rig.sim.head_open = True
     received = rig.sim.labels_received
@@ -408,7 +437,7 @@ async def test_status_feed_and_calibrate(rig: Rig):
     assert rig.device.capabilities["dpmm"] == 8 and rig.device.capabilities["language"] == "zpl"
 
 
-async def test_asked_only_at_the_end_a_stop_counts_none_of_the_run_as_printed():
+async def test_asked_only_at_the_end_a_stop_counts_what_left_the_buffer_before_the_roll_ran_out():
     sim = ZplPrinterSimulator()
     await sim.start()
     port = LabelPort(TAGS)
@@ -423,9 +452,13 @@ async def test_asked_only_at_the_end_a_stop_counts_none_of_the_run_as_printed():
         assert sim.status_queries - questions == 2  # before the run and after its last tag
         sim.paper_out_after(3)
         error = await refused(device, "print_labels", {"items": items})
-        assert error.details is not None and error.details["printed"] == []
-        assert error.details["not_printed"] == [sku(n) for n in range(1, 6)]
-        assert port.printed_skus() == [sku(n) for n in range(1, 6)]  # the first run's only
+        # Asked once, after the fifth: out of paper, two formats still in the buffer (then
+        # cancelled).  The third came out as the roll ended and is not vouched for: it is
+        # printed again.
+        assert sim.held_labels == 0 and len(sim.labels) == 5 + 3
+        assert error.details is not None and error.details["printed"] == [sku(1), sku(2)]
+        assert error.details["not_printed"] == [sku(n) for n in range(3, 6)]
+        assert port.printed_skus() == [sku(n) for n in range(1, 6)] + [sku(1), sku(2)]
     finally:
         await supervisor.stop()
         await sim.stop()
