@@ -41,6 +41,9 @@ from tests.devices.ports import RecordingPort
 
 #: Longest a test waits for the actor to reach a state.
 SETTLE_S = 5.0
+# Status questions a printer has had once online: the one on connecting, proving it
+# answers, and the watch's first look, which takes its state in.
+FIRST_LOOK = 2
 
 #: A real template file 120 mm wide: wider than any label printer here prints.
 WIDE_TEMPLATE = """
@@ -181,7 +184,9 @@ async def rig() -> AsyncIterator[Rig]:
     )
     device, supervisor = await start(spec, port)
     try:
-        await until(lambda: device.status == "idle" and sim.status_queries, timeout=SETTLE_S, what="online")
+        await until(
+            lambda: device.status == "idle" and sim.status_queries >= FIRST_LOOK, timeout=SETTLE_S, what="online"
+        )
         yield Rig(sim, device, port)
     finally:
         await supervisor.stop()
@@ -445,7 +450,9 @@ async def test_asked_only_at_the_end_a_stop_counts_what_left_the_buffer_before_t
     spec = DeviceSpec(id="labels-5", kind="label_printer", port=sim.address, options=options)
     device, supervisor = await start(spec, port)
     try:
-        await until(lambda: device.status == "idle" and sim.status_queries, timeout=SETTLE_S, what="online")
+        await until(
+            lambda: device.status == "idle" and sim.status_queries >= FIRST_LOOK, timeout=SETTLE_S, what="online"
+        )
         questions = sim.status_queries
         items = [{"sku": sku(n)} for n in range(1, 6)]
         assert (await run(device, "print_labels", {"items": items}))["printed"] == 5
@@ -505,7 +512,9 @@ async def test_a_tspl_printer_prints_the_same_tags_and_says_when_its_paper_is_ou
         DeviceSpec(id="labels-7", kind="label_printer", port=sim.address, options={"profile": profile}), port
     )
     try:
-        await until(lambda: device.status == "idle" and sim.status_queries, timeout=SETTLE_S, what="online")
+        await until(
+            lambda: device.status == "idle" and sim.status_queries >= FIRST_LOOK, timeout=SETTLE_S, what="online"
+        )
         items = [{"sku": sku(n)} for n in range(1, 6)] + [{"sku": sku(6), "copies": 2}]
         assert (await run(device, "print_labels", {"items": items}))["printed"] == 6
         assert printed_gtins(sim) == [gtin(n) for n in range(1, 6)] + [gtin(6)] * 2

@@ -84,9 +84,8 @@ async def rig(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
         )
     )
     try:
-        await until(
-            lambda: device.status == "idle" and sim.status_requests >= 4, timeout=SETTLE_S
-        )  # online, first status taken
+        # Online and the watch's first look taken: two full questions of four requests each.
+        await until(lambda: device.status == "idle" and sim.status_requests >= 2 * 4, timeout=SETTLE_S)
         yield Rig(sim, device, port, supervisor)
     finally:
         await supervisor.stop()
