@@ -23,8 +23,8 @@ class ConsoleApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "StoreHub"
     BINDINGS = [
-        Binding("question_mark", "keys", "keys", key_display="?"),
-        Binding("q", "quit", "quit"),
+        Binding("question_mark", "keys", "keys", key_display="?", id="keys"),
+        Binding("q", "quit", "quit", id="quit"),
     ]
 
     def __init__(self, settings: ConsoleSettings) -> None:
@@ -37,6 +37,7 @@ class ConsoleApp(App):
         self.bus_connected = False
         self.link = BusLink(settings, self)
         self.banner = ""
+        self.set_keymap(settings.keys)
 
     @property
     def stale(self) -> bool:
@@ -48,6 +49,8 @@ class ConsoleApp(App):
             " [readonly]" if self.settings.readonly else ""
         )
         self.push_screen(DevicesScreen())
+        if self.settings.keys_problem:
+            self.notify(self.settings.keys_problem, severity="warning", timeout=10)
         self._show_banner()
         self.run_worker(self.link.run(), name="bus", exclusive=True, group="bus")
 

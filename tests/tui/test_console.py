@@ -19,7 +19,7 @@ from tui.settings import ConsoleSettings
 SIZE = (100, 30)
 
 
-def console_for(hub: HubProcess, *, readonly: bool = False) -> ConsoleApp:
+def console_for(hub: HubProcess, *, readonly: bool = False, keys: dict[str, str] | None = None) -> ConsoleApp:
     address = hub.address
     settings = ConsoleSettings(
         store=STORE,
@@ -29,6 +29,7 @@ def console_for(hub: HubProcess, *, readonly: bool = False) -> ConsoleApp:
         port=address.port,
         readonly=readonly,
         language="en",
+        keys=keys or {},
     )
     return ConsoleApp(settings)
 
@@ -46,9 +47,9 @@ def cell(app: ConsoleApp, device: str, column: str) -> str:
     return str(table.get_cell(device, column))
 
 
-async def open_device(app: ConsoleApp, pilot, device: str) -> DeviceScreen:
+async def open_device(app: ConsoleApp, pilot, device: str, jump: str = "colon") -> DeviceScreen:
     await until(lambda: cell(app, device, "status") in ("idle", "busy"), 15, f"{device} in the table")
-    await pilot.press("colon", *device, "enter")
+    await pilot.press(jump, *device, "enter")
     await until(lambda: isinstance(app.screen, DeviceScreen), 5, "the device screen")
     return app.screen
 
