@@ -142,3 +142,17 @@ async def test_labels_bench_prints_the_batch_during_the_receipts_and_stands_besi
     table = labels_table(report)
     assert "during the batch" in table and "the link's floor" in table and "label in the queue" in table
     assert bench_processes() - before == set()
+
+
+async def test_tui_bench_times_the_console_under_a_busy_store_and_leaves_nothing_running() -> None:
+    from hub.bench.tui import run_tui_bench, tui_table
+
+    before = bench_processes()
+    report = await run_tui_bench(devices=5, rate=5, seconds=1.0, presses=2)
+    state = report["state_to_screen"]
+    assert 4 * 5 <= state["published"] <= 6 * 5 and 0 < state["on_screen"] <= state["published"], state
+    assert state["p99_ms"] > 0
+    for phase in ("keys_quiet", "keys_busy"):
+        assert report[phase]["count"] == 4 and report[phase]["lost"] == 0, report[phase]
+    assert "publish to screen" in tui_table(report) and "key to screen, busy" in tui_table(report)
+    assert bench_processes() - before == set()
