@@ -20,6 +20,8 @@ from tui.words import words
 
 #: How many events the console keeps per device.
 EVENTS_KEPT = 50
+#: How long a device's change may wait to be drawn with the others that come meanwhile.
+REDRAW_S = 0.05
 
 
 def few_colours(environ: Mapping[str, str]) -> bool:
@@ -57,6 +59,7 @@ class ConsoleApp(App):
         self.bus_connected = False
         self.link = BusLink(settings, self)
         self.banner = ""
+        self._changed: set[str] = set()
         self.set_keymap(settings.keys)
 
     @property
@@ -94,7 +97,18 @@ class ConsoleApp(App):
             self.devices.pop(message.device, None)
         else:
             self.devices[message.device] = message.doc
-        self._refresh(message.device)
+        self._refresh_soon(message.device)
+
+    def _refresh_soon(self, device: str) -> None:
+        """Redraw ``device`` within ``REDRAW_S``: a busy store's changes are drawn together."""
+        if not self._changed:
+            self.set_timer(REDRAW_S, self._redraw_changed)
+        self._changed.add(device)
+
+    def _redraw_changed(self) -> None:
+        changed, self._changed = self._changed, set()
+        for device in sorted(changed):
+            self._refresh(device)
 
     def on_device_event_arrived(self, message: DeviceEventArrived) -> None:
         kept = self.events.setdefault(message.device, [])

@@ -78,6 +78,7 @@ class DevicesScreen(ConsoleScreen):
         for key in [str(row.value) for row in list(table.rows)]:
             if key not in wanted:
                 table.remove_row(key)
+        added = False
         for name in wanted:
             if device is not None and name != device and name in table.rows:
                 continue
@@ -87,7 +88,9 @@ class DevicesScreen(ConsoleScreen):
                     table.update_cell(name, column, cell)
             else:
                 table.add_row(*cells, key=name)
-        table.sort("id", key=lambda cell: cell.plain)
+                added = True
+        if added:  # the rows are sorted by id, which a change of state never moves
+            table.sort("id", key=lambda cell: cell.plain)
 
     def filter_changed(self, text: str) -> None:
         self.filter_text = text
