@@ -298,8 +298,26 @@ class StoreDomain:
     def pickup(self, order_id: str) -> PickupPublic:
         return self.read(lambda s: pickups.get_pickup(session=s, order_id=order_id, now=self.clock()))
 
-    def pickups(self, *, state: str | None = None, overdue: bool = False) -> PickupList:
-        return self.read(lambda s: pickups.list_pickups(session=s, state=state, overdue=overdue, now=self.clock()))
+    def pickups(
+        self,
+        *,
+        state: str | None = None,
+        overdue: bool = False,
+        search: str | None = None,
+        open_only: bool = False,
+        due_before: float | None = None,
+    ) -> PickupList:
+        return self.read(
+            lambda s: pickups.list_pickups(
+                session=s,
+                state=state,
+                overdue=overdue,
+                now=self.clock(),
+                search=search,
+                open_only=open_only,
+                due_before=due_before,
+            )  # fmt: skip
+        )
 
     async def transition_pickup(self, order_id: str, body: PickupTransition, client: str) -> PickupPublic:
         return await self.writer.run(
