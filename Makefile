@@ -46,7 +46,7 @@ $(STAMP): pyproject.toml
 # the tests use (TEST_PACKAGES: Tesseract reads labels back, Chromium opens the
 # managers' page).  Each is installed once, when missing.
 RUN_PACKAGES  := mosquitto mosquitto-clients fonts-dejavu-core
-TEST_PACKAGES := tesseract-ocr tesseract-ocr-rus chromium
+TEST_PACKAGES := tesseract-ocr tesseract-ocr-rus chromium tmux
 PACKAGES      ?= $(RUN_PACKAGES)
 
 system:

@@ -65,6 +65,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     tui.add_argument("--readonly", action="store_true", help="look only: every action is refused")
     tui.add_argument("--lang", choices=("ru", "en"), default="ru", help="the console's language (default ru)")
+    tui.add_argument("--keys", type=Path, help="a keys file (default ~/.config/storehub/tui.toml)")
     demo_dir_option(tui)
     tui.set_defaults(run=_tui)
 
@@ -122,12 +123,15 @@ def _tui(args: argparse.Namespace) -> int:
     from hub.demo.ports import DemoPorts
     from hub.demo.store import DEMO_STORE, demo_secret
     from tui.run import run_console
-    from tui.settings import ConsoleSettings, resolve_secret
+    from tui.settings import ConsoleSettings, load_keys, resolve_secret
 
     host, _, port = (args.hub or "").partition(":")
     demo_port = DemoPorts.read(args.dir).mqtt
     given = None if args.secret_file or os.environ.get("STOREHUB_SECRET") else demo_secret(args.dir, args.client)
     secret = resolve_secret(given, args.secret_file)
+    keys, keys_problem = load_keys(args.keys)
+    if keys_problem:
+        print(keys_problem, file=sys.stderr)
     settings = ConsoleSettings(
         store=args.store or DEMO_STORE,
         client_id=args.client,
@@ -136,6 +140,8 @@ def _tui(args: argparse.Namespace) -> int:
         port=int(port) if port else demo_port,
         readonly=args.readonly,
         language=args.lang,
+        keys=keys,
+        keys_problem=keys_problem,
     )
     return run_console(settings)
 

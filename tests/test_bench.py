@@ -160,3 +160,17 @@ async def test_web_bench_times_the_labels_page_a_manager_sees_beside_healthz() -
     table = web_table(report)
     assert "GET /manage/labels with 150 stale labels" in table and "labels/healthz" in table
     assert bench_processes() - before == set()
+
+
+async def test_tui_bench_times_the_console_under_a_busy_store_and_leaves_nothing_running() -> None:
+    from hub.bench.tui import run_tui_bench, tui_table
+
+    before = bench_processes()
+    report = await run_tui_bench(devices=5, rate=5, seconds=1.0, presses=2)
+    state = report["state_to_screen"]
+    assert 4 * 5 <= state["published"] <= 6 * 5 and 0 < state["on_screen"] <= state["published"], state
+    assert state["p99_ms"] > 0
+    for phase in ("keys_quiet", "keys_busy"):
+        assert report[phase]["count"] == 4 and report[phase]["lost"] == 0, report[phase]
+    assert "publish to screen" in tui_table(report) and "key to screen, busy" in tui_table(report)
+    assert bench_processes() - before == set()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +22,33 @@ from tui.words import words
 EVENTS_KEPT = 50
 
 
+def few_colours(environ: Mapping[str, str]) -> bool:
+    """Whether the terminal has only its 16 colours (the Linux console, a serial line)."""
+    system = environ.get("TEXTUAL_COLOR_SYSTEM", "auto")
+    if system != "auto":
+        return system == "standard"
+    term = environ.get("TERM", "")
+    return term in ("linux", "vt100", "vt220", "ansi", "screen") and not environ.get("COLORTERM")
+
+
 class ConsoleApp(App):
+    #: The wall clock the screens count leases with (frozen in the snapshots).
+    clock = staticmethod(time.time)
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "StoreHub"
     BINDINGS = [
-        Binding("question_mark", "keys", "keys", key_display="?"),
-        Binding("q", "quit", "quit"),
+        Binding("question_mark", "keys", "keys", key_display="?", id="keys"),
+        Binding("q", "quit", "quit", id="quit"),
     ]
 
-    def __init__(self, settings: ConsoleSettings) -> None:
-        super().__init__()
+    def __init__(self, settings: ConsoleSettings, environ: Mapping[str, str] = os.environ) -> None:
+        # In 16 colours the terminal's own palette draws everything (Textual's ansi-dark
+        # theme): the status colours are then the terminal's green, yellow, red and grey
+        # rather than a full-colour theme rounded to the nearest of 16.
+        self.few_colours = few_colours(environ)
+        super().__init__(ansi_color=True if self.few_colours else None)
+        if self.few_colours:
+            self.theme = "ansi-dark"
         self.settings = settings
         self.words = words(settings.language)
         self.devices: dict[str, dict[str, Any]] = {}
@@ -37,6 +57,7 @@ class ConsoleApp(App):
         self.bus_connected = False
         self.link = BusLink(settings, self)
         self.banner = ""
+        self.set_keymap(settings.keys)
 
     @property
     def stale(self) -> bool:
@@ -48,6 +69,8 @@ class ConsoleApp(App):
             " [readonly]" if self.settings.readonly else ""
         )
         self.push_screen(DevicesScreen())
+        if self.settings.keys_problem:
+            self.notify(self.settings.keys_problem, severity="warning", timeout=10)
         self._show_banner()
         self.run_worker(self.link.run(), name="bus", exclusive=True, group="bus")
 

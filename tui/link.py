@@ -13,7 +13,7 @@ from typing import Any
 from textual.message import Message
 
 from bus.client import StoreHubClient
-from bus.mqtt import BrokerAddress
+from bus.mqtt import BrokerAddress, BusError
 from bus.payloads import Response
 from bus.topics import DeviceEventTopic, DeviceStateTopic, HubStateTopic
 from tui.settings import ConsoleSettings
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: How often the link looks whether the broker connection is still up.
 WATCH_INTERVAL_S = 0.25
+#: How long the first connection may take before the console gives up (a shop's night).
+FIRST_CONNECT_WAIT_S = 24 * 3600.0
 
 
 class DeviceStateChanged(Message):
@@ -65,25 +67,31 @@ class BusLink:
         self._connected: bool | None = None
 
     async def run(self) -> None:
-        """The worker: subscribe, connect (retrying), then watch the connection."""
+        """The worker: subscribe once, connect, then watch the connection.
+
+        ``connect`` is called once: the connection then retries by itself and, at every
+        reconnect, renews this one set of subscriptions (``bus/mqtt.py``), so a broker
+        that comes and goes never doubles a handler.
+        """
         self.client.watch("dev/+/state", self._on_document)
         self.client.watch("dev/+/event", self._on_document)
         self.client.watch("hub/state", self._on_document)
         self.client.bus.on_connected(lambda: self._report(True))
-        while True:
-            try:
-                await self.client.connect(timeout=5)
-                break
-            except (OSError, TimeoutError) as exc:
-                log.warning("console cannot reach the broker at %s:%s: %s", self.settings.host, self.settings.port, exc)
-                self._report(False)
-                await asyncio.sleep(1.0)
+        connecting = asyncio.ensure_future(self._connect())
         try:
             while True:
                 self._report(self.client.bus.connected)
                 await asyncio.sleep(WATCH_INTERVAL_S)
         finally:
+            connecting.cancel()
             await self.client.close()
+
+    async def _connect(self) -> None:
+        try:
+            await self.client.connect(timeout=FIRST_CONNECT_WAIT_S)
+        except BusError as exc:
+            log.error("console cannot sign in at %s:%s: %s", self.settings.host, self.settings.port, exc)
+            self._report(False)
 
     def _report(self, connected: bool) -> None:
         if connected != self._connected:

@@ -99,6 +99,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     _bench_options(web)
     json_option(web)
+
+    tui_bench = benches.add_parser(
+        "tui", help="the technician's console: a busy store's state changes to the screen, and keys to their answer"
+    )
+    tui_bench.add_argument("--devices", type=int, default=100, help="devices publishing (default 100)")
+    tui_bench.add_argument("--rate", type=float, default=10.0, help="state changes per second per device (default 10)")
+    tui_bench.add_argument("--presses", type=int, default=20, help="? and Esc pairs in each phase (default 20)")
+    _bench_options(tui_bench, phases=False)
+    json_option(tui_bench)
     bench.set_defaults(run=_bench)
 
 
@@ -157,6 +166,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         bench = run_sync_bench(events=args.events, small=args.small, batch=args.batch)
         table = sync_table
+    elif args.bench == "tui":
+        from hub.bench.tui import run_tui_bench, tui_table
+
+        bench = run_tui_bench(devices=args.devices, rate=args.rate, seconds=args.seconds, presses=args.presses)
+        table = tui_table
     else:
         bench = run_contention_bench(tills=args.tills, seconds=args.seconds, warmup=args.warmup)
         table = contention_table

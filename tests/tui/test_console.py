@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 from textual.widgets import DataTable
 
@@ -17,7 +19,7 @@ from tui.settings import ConsoleSettings
 SIZE = (100, 30)
 
 
-def console_for(hub: HubProcess, *, readonly: bool = False) -> ConsoleApp:
+def console_for(hub: HubProcess, *, readonly: bool = False, keys: dict[str, str] | None = None) -> ConsoleApp:
     address = hub.address
     settings = ConsoleSettings(
         store=STORE,
@@ -27,6 +29,7 @@ def console_for(hub: HubProcess, *, readonly: bool = False) -> ConsoleApp:
         port=address.port,
         readonly=readonly,
         language="en",
+        keys=keys or {},
     )
     return ConsoleApp(settings)
 
@@ -44,9 +47,9 @@ def cell(app: ConsoleApp, device: str, column: str) -> str:
     return str(table.get_cell(device, column))
 
 
-async def open_device(app: ConsoleApp, pilot, device: str) -> DeviceScreen:
+async def open_device(app: ConsoleApp, pilot, device: str, jump: str = "colon") -> DeviceScreen:
     await until(lambda: cell(app, device, "status") in ("idle", "busy"), 15, f"{device} in the table")
-    await pilot.press("colon", *device, "enter")
+    await pilot.press(jump, *device, "enter")
     await until(lambda: isinstance(app.screen, DeviceScreen), 5, "the device screen")
     return app.screen
 
@@ -126,3 +129,38 @@ async def test_the_hub_killed_shows_the_banner_and_the_console_recovers(hub: Hub
         await asyncio.to_thread(hub.start)
         await until(lambda: app.banner == "", 30, "the banner gone once the hub is back")
         await until(lambda: cell(app, "echo-1", "status") == "idle", 15, "echo-1 back in the table")
+
+
+def handler_counts(app: ConsoleApp) -> dict[str, int]:
+    bus = app.link.client.bus
+    counts = {pattern: len(entry.handlers) for pattern, entry in bus._subscriptions.items()}
+    counts["(on connected)"] = len(bus._connected_hooks)
+    return counts
+
+
+async def test_the_broker_restarted_keeps_one_set_of_subscriptions(hub: HubProcess) -> None:
+    """Private fields are read on purpose: a doubled handler is invisible from outside
+    until it doubles a row or an announcement."""
+    app = console_for(hub)
+    async with app.run_test(size=SIZE):
+        await until(lambda: cell(app, "echo-1", "status") == "idle", 15, "echo-1 in the table")
+        before = handler_counts(app)
+        assert all(count == 1 for pattern, count in before.items() if pattern != "(on connected)"), before
+        for _ in range(2):
+            os.kill(hub.broker_pid(), signal.SIGKILL)
+            await until(lambda: not app.bus_connected, 15, "the console hearing the broker gone")
+            await until(lambda: app.bus_connected, 60, "the console back on the restarted broker")
+        assert handler_counts(app) == before
+        await until(lambda: cell(app, "echo-1", "status") == "idle", 30, "echo-1 in the table again")
+
+
+async def test_the_console_started_before_the_broker_connects_once_it_is_up(hub: HubProcess) -> None:
+    await asyncio.to_thread(hub.stop)
+    app = console_for(hub)
+    async with app.run_test(size=SIZE):
+        await until(lambda: app.banner == app.words["bus_lost"], 10, "the bus-lost banner")
+        await asyncio.sleep(6)  # past the old five-second first connect, which left a dead link
+        await asyncio.to_thread(hub.start)
+        await until(lambda: app.banner == "", 60, "the banner gone once the hub is up")
+        counts = handler_counts(app)
+        assert all(count == 1 for pattern, count in counts.items() if pattern != "(on connected)"), counts

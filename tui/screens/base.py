@@ -15,9 +15,9 @@ from textual.widgets import Footer, Header, Input, Static
 class ConsoleScreen(Screen):
     CSS_PATH = Path(__file__).with_name("base.tcss")
     BINDINGS = [
-        Binding("colon", "jump", "screen", key_display=":"),
-        Binding("slash", "filter", "filter", key_display="/"),
-        Binding("escape", "back", "back", key_display="Esc"),
+        Binding("colon", "jump", "screen", key_display=":", id="jump"),
+        Binding("slash", "filter", "filter", key_display="/", id="filter"),
+        Binding("escape", "back", "back", key_display="Esc", id="back"),
     ]
 
     def compose(self) -> ComposeResult:

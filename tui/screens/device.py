@@ -38,11 +38,11 @@ def state_lines(doc: dict[str, Any]) -> str:
 class DeviceScreen(ConsoleScreen):
     CSS_PATH = [ConsoleScreen.CSS_PATH, Path(__file__).with_name("device.tcss")]
     BINDINGS = [
-        Binding("s", "status", "status"),
-        Binding("p", "test_print", "print"),
-        Binding("o", "open_drawer", "drawer"),
-        Binding("c", "cancel_job", "cancel"),
-        Binding("f", "force_release", "release"),
+        Binding("s", "status", "status", id="status"),
+        Binding("p", "test_print", "print", id="test_print"),
+        Binding("o", "open_drawer", "drawer", id="open_drawer"),
+        Binding("c", "cancel_job", "cancel", id="cancel_job"),
+        Binding("f", "force_release", "release", id="force_release"),
     ]
 
     def __init__(self, device: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,7 @@ class DevicesScreen(ConsoleScreen):
         if not tables:
             return
         table = tables[0]
-        now, stale = time.time(), self.app.stale
+        now, stale = self.app.clock(), self.app.stale
         wanted = self.shown()
         for key in [str(row.value) for row in list(table.rows)]:
             if key not in wanted:

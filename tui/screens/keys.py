@@ -1,4 +1,4 @@
-"""``?``: every key of the console."""
+"""``?``: every key of the console, as remapped by the keys file."""
 
 from __future__ import annotations
 
@@ -9,34 +9,43 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.settings import shown_keys
+
+#: Each row: the key's name in the keys file (None: not movable, shown as is), and what it does.
 KEYS = {
     "ru": [
-        (":", "перейти к экрану (devices или id устройства)"),
-        ("/", "фильтр"),
+        ("jump", "перейти к экрану (devices или id устройства)"),
+        ("filter", "фильтр"),
         ("Enter", "открыть"),
-        ("Esc", "назад"),
-        ("?", "клавиши"),
-        ("s", "статус устройства"),
-        ("p", "пробная печать"),
-        ("o", "открыть ящик"),
-        ("c", "отменить задание в очереди"),
-        ("f", "освободить захват (с подтверждением)"),
-        ("q", "выход"),
+        ("back", "назад"),
+        ("keys", "клавиши"),
+        ("status", "статус устройства"),
+        ("test_print", "пробная печать"),
+        ("open_drawer", "открыть ящик"),
+        ("cancel_job", "отменить задание в очереди"),
+        ("force_release", "освободить захват (с подтверждением)"),
+        ("quit", "выход"),
     ],
     "en": [
-        (":", "jump to a screen (devices or a device id)"),
-        ("/", "filter"),
+        ("jump", "jump to a screen (devices or a device id)"),
+        ("filter", "filter"),
         ("Enter", "open"),
-        ("Esc", "back"),
-        ("?", "keys"),
-        ("s", "device status"),
-        ("p", "test print"),
-        ("o", "open the drawer"),
-        ("c", "cancel a queued job"),
-        ("f", "force-release the claim (asks first)"),
-        ("q", "quit"),
+        ("back", "back"),
+        ("keys", "keys"),
+        ("status", "device status"),
+        ("test_print", "test print"),
+        ("open_drawer", "open the drawer"),
+        ("cancel_job", "cancel a queued job"),
+        ("force_release", "force-release the claim (asks first)"),
+        ("quit", "quit"),
     ],
 }
+
+
+def key_rows(language: str, keymap: dict[str, str]) -> list[tuple[str, str]]:
+    """(the keys now, what they do) for every row of the keys screen."""
+    rows = KEYS.get(language, KEYS["ru"])
+    return [(name if name == "Enter" else shown_keys(name, keymap), what) for name, what in rows]
 
 
 class KeysScreen(ModalScreen):
@@ -44,6 +53,6 @@ class KeysScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Esc")]
 
     def compose(self) -> ComposeResult:
-        language = self.app.settings.language
-        rows = "\n".join(f"{key:>6}  {what}" for key, what in KEYS.get(language, KEYS["ru"]))
+        settings = self.app.settings
+        rows = "\n".join(f"{key:>6}  {what}" for key, what in key_rows(settings.language, settings.keys))
         yield Static(f"[b]{self.app.words['keys']}[/b]\n\n{rows}", id="keys")

@@ -1,0 +1,76 @@
+"""The console's keys moved by a keys file: what the file may say, and the keys at work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tests.conftest import HubProcess, until
+from tests.tui.test_console import console_for, open_device
+from tui.screens.keys import KeysScreen, key_rows
+from tui.settings import load_keys
+
+
+def keys_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tui.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_keys_file_moves_keys_by_name(tmp_path: Path) -> None:
+    keymap, problem = load_keys(keys_file(tmp_path, '[keys]\nstatus = "t"\nkeys = "h,F1"\njump = ";"\n'))
+    assert problem == ""
+    assert keymap == {"status": "t", "keys": "h,f1", "jump": "semicolon"}
+    shown = dict((what, key) for key, what in key_rows("en", keymap))
+    assert shown["device status"] == "t" and shown["keys"] == "h,f1" and shown["test print"] == "p"
+    assert shown["jump to a screen (devices or a device id)"] == ";"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[keys\nstatus = 't'", "default keys"),
+        ('[keys]\nstatuss = "t"\n', "unknown name 'statuss'"),
+        ("[keys]\nstatus = 3\n", "status must be a key in quotes"),
+        ('[keys]\nstatus = "f"\n', "'f' would press both status and force_release"),
+        ('keys = "t"\n', "[keys] must be a table"),
+        (b"\xff\xfe".decode("latin-1"), "default keys"),
+    ],
+)
+def test_a_bad_keys_file_says_why_in_one_line_and_keeps_the_defaults(tmp_path: Path, text: str, said: str) -> None:
+    keymap, problem = load_keys(keys_file(tmp_path, text))
+    assert keymap == {}
+    assert said in problem and "\n" not in problem and str(tmp_path) in problem
+
+
+def test_a_missing_keys_file_is_a_problem_only_when_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_keys(None) == ({}, "")
+    keymap, problem = load_keys(tmp_path / "nowhere.toml")
+    assert keymap == {} and "not found" in problem
+    (tmp_path / "storehub").mkdir()
+    (tmp_path / "storehub" / "tui.toml").write_text('[keys]\nquit = "x"\n')
+    assert load_keys(None) == ({"quit": "x"}, "")
+
+
+async def test_remapped_keys_open_what_they_should(shared_hub: HubProcess) -> None:
+    app = console_for(shared_hub, keys={"keys": "h", "status": "t", "jump": "semicolon"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("h")
+        await until(lambda: isinstance(app.screen, KeysScreen), 5, "the keys screen on h")
+        text = str(app.screen.query_one("#keys", Static).render())
+        assert "     t  device status" in text and "     h  keys" in text, text
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, KeysScreen), 5, "the keys screen closed")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, KeysScreen), "? still opens the keys screen after it moved to h"
+        screen = await open_device(app, pilot, "echo-1", jump="semicolon")
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert screen.last_answer is None, "s still asks for the status after it moved to t"
+        await pilot.press("t")
+        await until(lambda: screen.last_answer is not None, 10, "the status answer on t")
+        assert screen.last_answer.get("ok", True), screen.last_answer
