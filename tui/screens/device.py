@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from bus.topics import HUB_TARGET
+from tui.ages import moment
 from tui.screens.base import ConsoleScreen
 from tui.screens.confirm import ConfirmScreen
 
@@ -29,7 +30,9 @@ def titled(title: str, body: str) -> Text:
 def state_lines(doc: dict[str, Any]) -> str:
     """The state document one field a line, the counters together (fits 80 columns)."""
     lines = [
-        f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in doc.items() if k not in ("capabilities", "counters")
+        f"{k}: {moment(v) if k == 'updated_at' else json.dumps(v, ensure_ascii=False)}"
+        for k, v in doc.items()
+        if k not in ("capabilities", "counters")
     ]
     counters = ", ".join(f"{k} {v}" for k, v in doc.get("counters", {}).items())
     return "\n".join([*lines, f"counters: {counters}"])
