@@ -15,7 +15,6 @@ from textual.widgets import Static
 from bus.topics import HUB_TARGET
 from tui.ages import moment
 from tui.screens.base import ConsoleScreen
-from tui.screens.confirm import ConfirmScreen
 
 #: What a test print puts on paper.
 TEST_RECEIPT = {"blocks": [{"type": "text", "text": "StoreHub: test print"}, {"type": "cut"}]}
@@ -46,6 +45,7 @@ class DeviceScreen(ConsoleScreen):
         Binding("o", "open_drawer", "drawer"),
         Binding("c", "cancel_job", "cancel"),
         Binding("f", "force_release", "release"),
+        Binding("r", "restart", "restart"),
     ]
 
     def __init__(self, device: str) -> None:
@@ -125,14 +125,10 @@ class DeviceScreen(ConsoleScreen):
         self.run_worker(cancel(), group="actions")
 
     def action_force_release(self) -> None:
-        if self.app.settings.readonly:
-            self._ask(HUB_TARGET, "force_release", {"device": self.device})
-            return
         holder = self.doc.get("claimed_by") or "—"
         question = self.app.words["confirm_release"].format(device=self.device, holder=holder)
+        self.confirmed(question, lambda: self._ask(HUB_TARGET, "force_release", {"device": self.device}))
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._ask(HUB_TARGET, "force_release", {"device": self.device})
-
-        self.app.push_screen(ConfirmScreen(question), answered)
+    def action_restart(self) -> None:
+        question = self.app.words["confirm_restart"].format(device=self.device)
+        self.confirmed(question, lambda: self._ask(HUB_TARGET, "restart_device", {"device": self.device}))
