@@ -23,6 +23,7 @@ from tui.screens.clients import ClientsScreen
 from tui.screens.cloud import CloudScreen
 from tui.screens.device import DeviceScreen
 from tui.screens.events import EventsScreen
+from tui.screens.hub import HubScreen
 from tui.screens.labels import LabelsScreen
 from tui.settings import ConsoleSettings
 
@@ -192,3 +193,37 @@ async def test_labels_prints_the_queue_on_the_zpl_simulator(demo: Demo) -> None:
         assert screen.last_answer["result"]["printed"] == stale
         await until(lambda: app.retained["labels"]["count"] == 0, 10, "the queue empty")
         assert len(list(pngs.glob("*.png"))) == before + stale
+
+
+async def test_events_scrolled_up_stay_put_and_follow_again_at_the_bottom(demo: Demo) -> None:
+    app = console_for(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot, "events", EventsScreen)
+        for n in range(80):
+            app._heard("echo-1", "echoed", {"n": n})
+        view = screen.log_view
+        await until(lambda: 0 < view.max_scroll_y == view.scroll_y, 5, "the log at its bottom")
+        assert not screen.reading
+        view.scroll_home(animate=False)
+        await until(lambda: screen.reading, 5, "the technician reading further up")
+        app._heard("echo-1", "echoed", {"n": 80})
+        await pilot.pause()
+        await pilot.pause()
+        assert view.scroll_y == 0 and screen.unseen == 1, "a new event moved the page being read"
+        assert "1" in str(screen.query_one("#paused").render())
+        await pilot.press("end")
+        await until(lambda: not screen.reading and screen.unseen == 0, 5, "following the stream again")
+        app._heard("echo-1", "echoed", {"n": 81})
+        await until(lambda: not screen.reading and '"n": 81' in lines_of(screen), 5, "the newest event in view")
+
+
+async def test_the_hub_screen_shows_version_boot_broker_and_database(demo: Demo) -> None:
+    app = console_for(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(app, pilot, "hub", HubScreen)
+        await until(lambda: screen.status and "sync" in app.retained, 10, "the hub's status and sync/state")
+        await pilot.pause()
+        rows = dict((name, str(value)) for name, value in screen.rows())
+        assert rows["version"] == app.hub_state["version"] and rows["boot"] == str(app.hub_state["boot"])
+        assert rows["broker"].startswith("running") and rows["database"].endswith("B"), rows
+        assert rows["uptime"].endswith((" s", " min")), rows

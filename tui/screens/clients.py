@@ -84,7 +84,7 @@ class ClientsScreen(ConsoleScreen):
         for client, cells in rows.items():
             if client in table.rows:
                 for column, cell in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(client, column, cell)
+                    table.update_cell(client, column, cell, update_width=True)
             else:
                 table.add_row(*cells, key=client)
         table.sort("client", key=lambda cell: cell.plain)

@@ -44,9 +44,14 @@ class CloudScreen(PanelScreen):
             (w["level"], Text(level, style=LEVEL_STYLE.get(level, ""))),
             (w["paused"], Text(w["yes_word"], style="yellow") if doc.get("paused") else w["no_word"]),
             (w["backlog"], str(doc.get("backlog", "—"))),
-            (w["oldest"], "—" if oldest is None else span(oldest)),
+            (w["oldest"], "—" if oldest is None else span(oldest, self.app.settings.language)),
             (w["reachable"], w["unknown"] if reachable is None else w["yes_word" if reachable else "no_word"]),
-            (w["last_contact"], "—" if doc.get("last_contact_at") is None else moment(doc["last_contact_at"])),
+            (
+                w["last_contact"],
+                "—"
+                if doc.get("last_contact_at") is None
+                else moment(doc["last_contact_at"], self.app.settings.language),
+            ),
             (w["database"], f"{size(doc.get('bytes_used'))} / {size(doc.get('bytes_allowed'))}"),
         ]
 

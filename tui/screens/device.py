@@ -26,10 +26,10 @@ def titled(title: str, body: str) -> Text:
     return Text.assemble((title, "bold"), "\n", body)
 
 
-def state_lines(doc: dict[str, Any]) -> str:
+def state_lines(doc: dict[str, Any], language: str = "en") -> str:
     """The state document one field a line, the counters together (fits 80 columns)."""
     lines = [
-        f"{k}: {moment(v) if k == 'updated_at' else json.dumps(v, ensure_ascii=False)}"
+        f"{k}: {moment(v, language) if k == 'updated_at' else json.dumps(v, ensure_ascii=False)}"
         for k, v in doc.items()
         if k not in ("capabilities", "counters")
     ]
@@ -78,7 +78,9 @@ class DeviceScreen(ConsoleScreen):
             return
         words, doc = self.app.words, self.doc
         stale = " (stale)" if self.app.stale else ""
-        self.query_one("#state", Static).update(titled(words["state"] + stale, state_lines(doc)))
+        self.query_one("#state", Static).update(
+            titled(words["state"] + stale, state_lines(doc, self.app.settings.language))
+        )
         capabilities = json.dumps(doc.get("capabilities", {}), indent=1)
         self.query_one("#capabilities", Static).update(titled(words["capabilities"], capabilities))
         events = self.app.events.get(self.device, [])[-EVENTS_SHOWN:]

@@ -43,6 +43,8 @@ class EventsScreen(ConsoleScreen):
         self.filter_text = ""
         #: Events that came while the technician was reading further up.
         self.unseen = 0
+        #: At the bottom, new events scroll into view; scrolled up, they wait below.
+        self.following = True
 
     def body(self) -> list[Widget]:
         return [RichLog(id="stream", wrap=False, auto_scroll=False, max_lines=2000), Static(id="paused")]
@@ -52,7 +54,7 @@ class EventsScreen(ConsoleScreen):
         self.sub_title = self.app.words["events_all"]
         self.query_one("#paused", Static).display = False
         self.redraw()
-        self.set_interval(0.5, self._at_bottom_again)
+        self.watch(self.log_view, "scroll_y", self._scrolled, init=False)
 
     @property
     def log_view(self) -> RichLog:
@@ -61,8 +63,19 @@ class EventsScreen(ConsoleScreen):
     @property
     def reading(self) -> bool:
         """Scrolled up from the bottom: the technician is reading."""
+        return not self.following
+
+    def _scrolled(self, old: float, new: float) -> None:
+        """Up from where it was is the technician reading; at the bottom it follows again.
+        (The log's own moves after a write only go down, so they never pause it.)"""
         view = self.log_view
-        return view.max_scroll_y > 0 and view.scroll_y < view.max_scroll_y
+        if new < old and new < view.max_scroll_y:
+            self.following = False
+        elif new >= view.max_scroll_y:
+            self.following = True
+            if self.unseen:
+                self.unseen = 0
+                self._say_paused()
 
     def shown(self) -> list[dict[str, Any]]:
         return [e for e in self.app.stream if matches(e, self.filter_text)]
@@ -75,6 +88,7 @@ class EventsScreen(ConsoleScreen):
         view.scroll_end(animate=False, immediate=True)
         self.unseen = 0
         self._say_paused()
+        self.call_after_refresh(self.action_follow)
 
     def event_heard(self, event: dict[str, Any]) -> None:
         if not self.query("#stream") or not matches(event, self.filter_text):
@@ -85,11 +99,6 @@ class EventsScreen(ConsoleScreen):
             self.unseen += 1
             self._say_paused()
 
-    def _at_bottom_again(self) -> None:
-        if self.unseen and not self.reading:
-            self.unseen = 0
-            self._say_paused()
-
     def _say_paused(self) -> None:
         paused = self.query_one("#paused", Static)
         paused.display = bool(self.unseen)
@@ -97,6 +106,7 @@ class EventsScreen(ConsoleScreen):
 
     def action_follow(self) -> None:
         self.log_view.scroll_end(animate=False)
+        self.following = True
         self.unseen = 0
         self._say_paused()
 

@@ -50,13 +50,13 @@ class HubScreen(PanelScreen):
         self.run_worker(ask(), group="status", exclusive=True)
 
     def broker(self) -> str | Text:
-        broker = self.status.get("broker")
+        w, broker = self.app.words, self.status.get("broker")
         if not self.status:
             return "—"
         if broker is None:
-            return "external" if self.status.get("bus_connected") else Text("external, unreachable", style="red")
-        running = Text("running", style="green") if broker.get("running") else Text("stopped", style="red")
-        return Text.assemble(running, f", {self.app.words['restarts']} {broker.get('restarts', 0)}")
+            return w["external"] if self.status.get("bus_connected") else Text(w["unreachable"], style="red")
+        running = Text(w["running"], style="green") if broker.get("running") else Text(w["stopped"], style="red")
+        return Text.assemble(running, f", {w['restarts']} {broker.get('restarts', 0)}")
 
     def rows(self) -> list[tuple[str, str | Text]]:
         w, state, sync = self.app.words, self.app.hub_state or {}, self.app.retained.get("sync") or {}
@@ -65,15 +65,15 @@ class HubScreen(PanelScreen):
         used, allowed = sync.get("bytes_used"), sync.get("bytes_allowed")
         room = None if used is None or allowed is None else max(0, allowed - used)
         return [
-            ("state", Text(str(state.get("state", "—")), style="green" if online else "red")),
+            (w["hub_state"], Text(str(state.get("state", "—")), style="green" if online else "red")),
             (w["version"], str(state.get("version", "—"))),
             (w["boot"], str(state.get("boot", "—"))),
-            (w["uptime"], span(time.time() - started) if online and started else "—"),
-            ("started", "—" if started is None else moment(started)),
+            (w["uptime"], span(time.time() - started, self.app.settings.language) if online and started else "—"),
+            (w["started"], "—" if started is None else moment(started, self.app.settings.language)),
             (w["broker"], self.broker()),
             (w["database"], size(used)),
             (w["room"], size(room)),
-            (w["devices"], str(self.status.get("devices", len(self.app.devices)))),
+            (w["device_count"], str(self.status.get("devices", len(self.app.devices)))),
         ]
 
     def store_changed(self, device: str | None) -> None:

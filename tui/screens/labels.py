@@ -4,6 +4,7 @@ queue on the chosen one, with the label printer's own ``print_labels``."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,11 @@ class LabelsScreen(PanelScreen):
         if not self.query("#stale"):
             return
         w, doc = self.app.words, self.app.retained.get("labels") or {}
-        oldest = doc.get("oldest_age_s")
+        since = doc.get("oldest_queued_at")
+        oldest = None if since is None else time.time() - since
         rows: list[tuple[str, str | Text]] = [
             (w["stale_count"], Text(str(doc.get("count", "—")), style="yellow" if doc.get("count") else "green")),
-            (w["oldest_stale"], "—" if oldest is None else span(oldest)),
+            (w["oldest_stale"], "—" if oldest is None else span(oldest, self.app.settings.language)),
         ]
         self.query_one("#stale", Static).update(panel(w["labels"], rows, self.app.stale))
         self._show_printers()
@@ -70,7 +72,7 @@ class LabelsScreen(PanelScreen):
             ]
             if name in table.rows:
                 for column, cell in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(name, column, cell)
+                    table.update_cell(name, column, cell, update_width=True)
             else:
                 table.add_row(*cells, key=name)
 
