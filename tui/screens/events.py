@@ -21,7 +21,7 @@ TYPE_STYLE = {"offline": "red", "online": "green", "hub_offline": "red", "hub_on
 
 
 def line_of(event: dict[str, Any]) -> Text:
-    """One event on one line: time, source, type, its data (cut by the log at the edge)."""
+    """One event: time, source, type, its data (wrapped at the screen's edge, never cut)."""
     clock = time.strftime("%H:%M:%S", time.localtime(event["at"]))
     data = json.dumps(event.get("data") or {}, ensure_ascii=False)
     kind = event["type"]
@@ -47,7 +47,7 @@ class EventsScreen(ConsoleScreen):
         self.following = True
 
     def body(self) -> list[Widget]:
-        return [RichLog(id="stream", wrap=False, auto_scroll=False, max_lines=2000), Static(id="paused")]
+        return [RichLog(id="stream", wrap=True, auto_scroll=False, max_lines=2000), Static(id="paused")]
 
     def on_mount(self) -> None:
         super().on_mount()
