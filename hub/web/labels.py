@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from devices.labels.wording import rubles
+from devices.labels.wording import rubles, unbreakable_units
 from hub.api.deps import Store
 from hub.store.catalogue import MAX_LABEL_SEARCH
 from hub.web.frame import SignedIn, render
@@ -35,6 +35,8 @@ class QueueForm:
     search: str = ""
     category: str = ""
     page: int = 1
+    #: The page number as typed, shown back in its field when it is wrong.
+    page_typed: str = ""
     problems: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +46,7 @@ class QueueForm:
             form.problems["q"] = "The search is too long: at most %(most)d characters."
         if form.category and form.category not in categories:
             form.problems["category"] = "No stale labels in this category."
+        form.page_typed = page.strip()[: len(str(MAX_PAGE)) + 10]
         form.page = form._page_number(page.strip())
         return form
 
@@ -97,6 +100,7 @@ async def labels_page(
         queue=queue,
         age=_age(queue.oldest_age_s),
         money=rubles,
+        units=unbreakable_units,
         form=form,
         categories=categories,
         pages=pages,

@@ -4,7 +4,6 @@ told next to its field rather than with an error page."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,16 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.throwaway import shelf_products
-from tests.conftest import CloudProcess, HubProcess, start_hub, until
-
-SHELF = 250  # three pages
-
-
-def _csrf(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
+from tests.conftest import CloudProcess, HubProcess
+from tests.stale_shelf import SHELF, stale_shelf
 
 
 def _rows(page: str) -> list[str]:
@@ -30,22 +21,8 @@ def _rows(page: str) -> list[str]:
 
 @pytest.fixture
 async def shop(tmp_path: Path, cloud: CloudProcess) -> AsyncIterator[tuple[HubProcess, httpx.Client]]:
-    await asyncio.to_thread(cloud.start)
-    hub = await asyncio.to_thread(start_hub, tmp_path / "hub", cloud=cloud.hub_section(mode="push"))
-    try:
-        products, prices = shelf_products(SHELF)
-        for n, product in enumerate(products):
-            product["category"] = "Чай" if n % 5 == 0 else "Бакалея"
-        cloud.publish(products=products, prices=prices)
-        with httpx.Client(base_url=hub.api_url) as web:
-            token = _csrf(web.get("/manage/login").text)
-            web.post(
-                "/manage/login", data={"client_id": "manager-1", "secret": hub.secrets["manager-1"], "csrf": token}
-            )
-            await until(lambda: f'data-figure="stale">{SHELF}<' in web.get("/manage/labels").text, 30, "the shelf")
-            yield hub, web
-    finally:
-        await asyncio.to_thread(hub.cleanup)
+    async with stale_shelf(tmp_path, cloud) as hub_and_page:
+        yield hub_and_page
 
 
 async def test_the_list_is_searched_filtered_and_paged(shop: tuple[HubProcess, httpx.Client]) -> None:
