@@ -14,9 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from devices.labels.wording import rubles, unbreakable_units
-from hub.api.deps import Store
+from hub.api.deps import Devices, Store
 from hub.store.catalogue import MAX_LABEL_SEARCH
 from hub.web.frame import SignedIn, render
+from hub.web.labels_print import print_choices
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _age(seconds: float | None) -> tuple[int, str] | None:
 
 @router.get("/labels", response_class=HTMLResponse)
 async def labels_page(
-    request: Request, session: SignedIn, store: Store, q: str = "", category: str = "", page: str = ""
+    request: Request, session: SignedIn, store: Store, devices: Devices, q: str = "", category: str = "", page: str = ""
 ) -> HTMLResponse:
     categories = store.label_categories()
     form = QueueForm.read(q, category, page, categories)
@@ -104,5 +105,6 @@ async def labels_page(
         form=form,
         categories=categories,
         pages=pages,
+        choices=print_choices(devices),
         limits={"q": MAX_LABEL_SEARCH, "page": MAX_PAGE},
     )

@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pypdfium2
 import pytest
+import zxingcpp
 
-from tests.conftest import CloudProcess, HubProcess
-from tests.stale_shelf import SHELF, stale_shelf
+from devices.sim.zpl_printer import ZplPrinterSimulator
+from hub.throwaway import shelf_products
+from tests.conftest import CloudProcess, HubProcess, until
+from tests.stale_shelf import SHELF, csrf, publish_stale, stale_shelf, store_with_a_zebra
 
 
 def _rows(page: str) -> list[str]:
@@ -68,3 +72,64 @@ async def test_a_form_filled_in_wrong_is_told_next_to_its_field(shop: tuple[HubP
         assert 'aria-invalid="true"' in page.text and len(_rows(page.text)) == 100, "the list stays, unfiltered"
     api = httpx.get(f"{hub.api_url}/api/v1/labels", params={"search": "х" * 65}, headers=hub.headers("manager-1"))
     assert api.status_code == 400 and api.json()["error"]["code"] == "invalid_request"
+
+
+def _sign_in(hub: HubProcess, web: httpx.Client) -> str:
+    """manager-1 signed in; the session's CSRF token."""
+    token = csrf(web.get("/manage/login").text)
+    web.post("/manage/login", data={"client_id": "manager-1", "secret": hub.secrets["manager-1"], "csrf": token})
+    return csrf(web.get("/manage/labels").text)
+
+
+def _idle(hub: HubProcess, device: str) -> bool:
+    answer = httpx.get(f"{hub.api_url}/api/v1/devices/{device}", headers=hub.headers("manager-1"), timeout=10)
+    return answer.json()["status"] == "idle"
+
+
+async def _run_answered(web: httpx.Client, run: str) -> str:
+    """The run's fragment, polled as the page's htmx does, once it shows the printer's answer."""
+    fragment = ""
+
+    def answered() -> bool:
+        nonlocal fragment
+        fragment = web.get(run, headers={"HX-Request": "true"}).text
+        return "hx-trigger" not in fragment
+
+    await until(answered, 60, "the print run's answer")
+    return fragment
+
+
+async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: Path, cloud: CloudProcess) -> None:
+    zebra = ZplPrinterSimulator(dpmm=8)
+    sheets = {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}}
+    async with store_with_a_zebra(tmp_path, cloud, zebra, sheets) as hub:
+        products, prices = shelf_products(5)
+        await publish_stale(cloud, hub, products, prices)
+        await until(lambda: _idle(hub, "labels-1") and _idle(hub, "sheets-1"), 15, "the printers ready")
+        with httpx.Client(base_url=hub.api_url) as web:
+            token = _sign_in(hub, web)
+            three = ["B-00000", "B-00002", "B-00004"]
+            refused = web.post("/manage/labels/print", data={"printer": "labels-1", "sku": three})
+            assert refused.status_code == 403 and zebra.labels == [], "a post without its CSRF token prints nothing"
+
+            started = web.post("/manage/labels/print", data={"csrf": token, "printer": "labels-1", "sku": three})
+            assert started.status_code == 303
+            fragment = await _run_answered(web, started.headers["location"])
+            assert re.findall(r'data-printed="([^"]+)"', fragment) == three
+            assert len(zebra.labels) == 3
+            assert sorted(_rows(web.get("/manage/labels").text)) == ["B-00001", "B-00003"]
+
+            data = {"csrf": token, "printer": "sheets-1", "all": "1", "q": "№3"}
+            fragment = await _run_answered(web, web.post("/manage/labels/print", data=data).headers["location"])
+            assert re.findall(r'data-printed="([^"]+)"', fragment) == ["B-00003"], "all found: the search's only"
+            sheet = re.search(r'href="(/manage/labels/sheets/[^"]+)"', fragment)
+            assert sheet, fragment
+            pdf = web.get(sheet.group(1))
+            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+            page = pypdfium2.PdfDocument(pdf.content)[0].render(scale=300 / 72).to_pil().convert("L")
+            assert [code.text for code in zxingcpp.read_barcodes(page)] == [products[3]["gtin"]]
+
+            assert web.get("/manage/labels/sheets/..%2Fhub.toml").status_code == 404
+            assert (
+                web.post("/manage/labels/print", data={"csrf": token, "printer": "nope", "all": "1"}).status_code == 422
+            )
