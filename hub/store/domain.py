@@ -187,8 +187,17 @@ class StoreDomain:
     def search(self, query: str, limit: int) -> ProductSearch:
         return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit))
 
-    def labels(self, limit: int = 1000) -> LabelQueue:
-        return self.read(lambda s: catalogue.label_queue(session=s, now=self.clock(), limit=limit))
+    def labels(
+        self, limit: int = 1000, *, offset: int = 0, search: str | None = None, category: str | None = None
+    ) -> LabelQueue:
+        return self.read(
+            lambda s: catalogue.label_queue(
+                session=s, now=self.clock(), limit=limit, offset=offset, search=search, category=category
+            )
+        )
+
+    def label_categories(self) -> list[str]:
+        return self.read(lambda s: catalogue.label_categories(session=s))
 
     # -- shelf labels ------------------------------------------------------------------
 
