@@ -83,6 +83,19 @@ class DeviceSupervisor:
             self.restarts[actor.id] += 1
             backoff = min(backoff * 2, RESTART_BACKOFF_MAX_S)
 
+    async def restart(self, device_id: str, reason: str) -> None:
+        """Stop one actor (its running job is cancelled and answered, it goes offline),
+        close its transport and start it again at once.  Its claims stay as they were:
+        a till that held the device holds it when it is back."""
+        actor = self._actors[device_id]
+        task = self._tasks[device_id]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        actor.went_offline(reason)
+        await _close_quietly(actor)
+        self.restarts[device_id] += 1
+        self._tasks[device_id] = asyncio.create_task(self._keep_running(actor), name=f"device-{device_id}")
+
     async def stop(self) -> None:
         """Stop every actor: the running job is cancelled and answered, devices go offline."""
         for task in self._tasks.values():

@@ -11,8 +11,9 @@ that take no arguments ignore whatever ``args`` come, as they always have.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +26,8 @@ from devices.supervisor import DeviceSupervisor
 from hub.requests import HubAction, unknown_device
 from hub.store.domain import StoreDomain
 from hub.store.schemas import Card, Gtin, Sku
+
+log = logging.getLogger(__name__)
 
 Result = dict[str, Any]
 
@@ -127,12 +130,14 @@ class HubActions:
         devices: DeviceSupervisor,
         store: StoreDomain,
         link: CloudLink,
+        roles: Mapping[str, str] | None = None,
     ) -> None:
         self._boot = boot
         self._status = status
         self._devices = devices
         self._store = store
         self._link = link
+        self._roles = dict(roles or {})
 
     def by_name(self) -> dict[str, HubAction]:
         """The request router's table of them."""
@@ -143,6 +148,8 @@ class HubActions:
             "list_claims": Action(self.list_claims),
             "list_queue": Action(self.list_queue, DeviceQuery),
             "force_release": Action(self.force_release, DeviceQuery),
+            "restart_device": Action(self.restart_device, DeviceQuery),
+            "list_clients": Action(self.list_clients),
             "product": Action(self.product, ProductQuery),
             "search_products": Action(self.search_products, ProductSearchQuery),
             "loyalty_balance": Action(self.loyalty_balance, CardQuery),
@@ -186,6 +193,30 @@ class HubActions:
         actor = self._device(query.device)
         previous = actor.claims.holder
         return {"device_id": actor.id, "released": actor.claims.force_release(by=client), "holder_was": previous}
+
+    async def restart_device(self, client: str, query: DeviceQuery) -> Result:
+        """The technician's restart: the actor stops, goes offline and starts again."""
+        actor = self._device(query.device)
+        log.warning("%s: %s restarted the device actor", actor.id, client)
+        await self._devices.restart(actor.id, f"restarted by {client}")
+        return {"device_id": actor.id, "restarted": True, "restarts": self._devices.restarts[actor.id]}
+
+    async def list_clients(self, client: str) -> Result:
+        """Every client of the store's configuration with its role and the claims it holds
+        or waits for (whether it is online is its retained ``client/{id}/state``)."""
+        holds: dict[str, list[str]] = {}
+        waits: dict[str, list[str]] = {}
+        for actor in self._devices.actors():
+            if actor.claims.holder:
+                holds.setdefault(actor.claims.holder, []).append(actor.id)
+            for waiter in actor.claims.waiters:
+                waits.setdefault(waiter.client, []).append(actor.id)
+        return {
+            "clients": [
+                {"client_id": c, "role": role, "holds": holds.get(c, []), "waits_for": waits.get(c, [])}
+                for c, role in sorted(self._roles.items())
+            ]
+        }
 
     async def product(self, client: str, query: ProductQuery) -> Result:
         """The checkout's lookup, as GET /api/v1/products/…"""

@@ -222,7 +222,12 @@ class Hub:
         assert self.bus is not None and self.devices is not None and self.metrics is not None
         assert self.health is not None and self.store is not None and self.cloud_link is not None
         actions = HubActions(
-            boot=self.boot, status=self.health.status, devices=self.devices, store=self.store, link=self.cloud_link
+            boot=self.boot,
+            status=self.health.status,
+            devices=self.devices,
+            store=self.store,
+            link=self.cloud_link,
+            roles={client.id: client.role for client in self.config.clients},
         )
         self.router = RequestRouter(
             topics=self.topics,

@@ -47,6 +47,10 @@ FORBIDDEN_ARGS: dict[str, dict[tuple[str, str], frozenset[str]]] = {
 STAFF_ROLES = frozenset({"technician", "manager"})
 HUB_STAFF_ACTIONS = frozenset({"force_release"})
 
+#: Hub actions for the technician alone: restarting a device's actor, and the list of
+#: clients with the claims each holds (the technician's console uses both).
+HUB_TECHNICIAN_ACTIONS = frozenset({"restart_device", "list_clients"})
+
 
 def check_device_action(role: str | None, kind: str, action: str, args: dict | None = None) -> None:
     """Raise ``forbidden`` if ``role`` may not ask a ``kind`` device for ``action``."""
@@ -66,6 +70,8 @@ def check_hub_action(role: str | None, action: str) -> None:
         raise DeviceError(ErrorCode.FORBIDDEN, "unknown client: not in this store's configuration")
     if action in HUB_STAFF_ACTIONS and role not in STAFF_ROLES:
         raise DeviceError(ErrorCode.FORBIDDEN, f"{action} is for technicians and managers, not a {role}")
+    if action in HUB_TECHNICIAN_ACTIONS and role != "technician":
+        raise DeviceError(ErrorCode.FORBIDDEN, f"{action} is for technicians, not a {role}")
     if action in HUB_STORE_ACTIONS:
         check_store_access(role, HUB_STORE_ACTIONS[action])
 

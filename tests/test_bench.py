@@ -144,6 +144,24 @@ async def test_labels_bench_prints_the_batch_during_the_receipts_and_stands_besi
     assert bench_processes() - before == set()
 
 
+async def test_web_bench_times_the_labels_page_a_manager_sees_beside_healthz() -> None:
+    from hub.bench.cli import web_table
+    from hub.bench.web import run_web_bench
+
+    before = bench_processes()
+    # run_web_bench itself refuses a page that does not count every stale label.
+    report = await run_web_bench(stale=150, callers=1, seconds=0.5, warmup=0.1)
+    assert report["stale"] == 150 and report["page_bytes"] > 0
+    for name in ("healthz", "labels"):
+        phase = report[name]
+        assert PHASE_KEYS <= phase.keys() and phase["requests"] > 0 and phase["errors"] == 0
+        assert 0 < phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+    assert report["ratio"]["p99"] > 0 and report["goal"]["labels_p99_ms"] == report["labels"]["p99_ms"]
+    table = web_table(report)
+    assert "GET /manage/labels with 150 stale labels" in table and "labels/healthz" in table
+    assert bench_processes() - before == set()
+
+
 async def test_tui_bench_times_the_console_under_a_busy_store_and_leaves_nothing_running() -> None:
     from hub.bench.tui import run_tui_bench, tui_table
 

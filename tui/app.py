@@ -12,7 +12,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from bus.payloads import ErrorCode, Response
-from tui.link import BusChanged, BusLink, DeviceEventArrived, DeviceStateChanged, HubStateChanged
+from tui.link import BusChanged, BusLink, DeviceEventArrived, DeviceStateChanged, DocumentChanged, HubStateChanged
 from tui.screens.devices import DevicesScreen
 from tui.screens.keys import KeysScreen
 from tui.settings import ConsoleSettings
@@ -22,6 +22,9 @@ from tui.words import words
 EVENTS_KEPT = 50
 #: How long a device's change may wait to be drawn with the others that come meanwhile.
 REDRAW_S = 0.05
+
+#: How many events of the whole store (devices and hub) the Events screen can show.
+STREAM_KEPT = 500
 
 
 def few_colours(environ: Mapping[str, str]) -> bool:
@@ -56,6 +59,11 @@ class ConsoleApp(App):
         self.devices: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.hub_state: dict[str, Any] | None = None
+        #: ``client/{id}/state`` by client id; ``sync/state`` and ``hub/labels`` by kind.
+        self.clients: dict[str, dict[str, Any]] = {}
+        self.retained: dict[str, dict[str, Any]] = {}
+        #: The store's events as heard, oldest first: {"at", "source", "type", "data"}.
+        self.stream: list[dict[str, Any]] = []
         self.bus_connected = False
         self.link = BusLink(settings, self)
         self.banner = ""
@@ -87,6 +95,8 @@ class ConsoleApp(App):
     def on_hub_state_changed(self, message: HubStateChanged) -> None:
         back = self.stale and (message.doc or {}).get("state") == "online"
         self.hub_state = message.doc
+        doc = message.doc or {}
+        self._heard("hub", f"hub_{doc.get('state', 'cleared')}", {"boot": doc.get("boot")})
         self._show_banner()
         self._refresh()
         if back:
@@ -114,7 +124,24 @@ class ConsoleApp(App):
         kept = self.events.setdefault(message.device, [])
         kept.append(message.event)
         del kept[:-EVENTS_KEPT]
+        self._heard(message.device, str(message.event.get("type")), message.event.get("data") or {})
         self._refresh(message.device)
+
+    def on_document_changed(self, message: DocumentChanged) -> None:
+        kept = self.clients if message.kind == "client" else self.retained
+        if message.doc is None:
+            kept.pop(message.key, None)
+        else:
+            kept[message.key] = message.doc
+        self._refresh(None)
+
+    def _heard(self, source: str, kind: str, data: dict[str, Any]) -> None:
+        self.stream.append({"at": time.time(), "source": source, "type": kind, "data": data})
+        del self.stream[:-STREAM_KEPT]
+        for screen in self.screen_stack:
+            heard = getattr(screen, "event_heard", None)
+            if heard is not None:
+                heard(self.stream[-1])
 
     def _refresh(self, device: str | None = None) -> None:
         for screen in self.screen_stack:
@@ -161,9 +188,13 @@ class ConsoleApp(App):
     def jump(self, name: str) -> None:
         """``:`` NAME: ``devices``, or a device id."""
         name = name.strip().lower()
+        from tui.screens.named import screen_named
+
         if name in ("devices", "устройства", "d"):
             while len(self.screen_stack) > 2:
                 self.pop_screen()
+        elif (screen := screen_named(name)) is not None:
+            self.push_screen(screen)
         elif name in self.devices:
             from tui.screens.device import DeviceScreen
 

@@ -15,7 +15,14 @@ from textual.message import Message
 from bus.client import StoreHubClient
 from bus.mqtt import BrokerAddress, BusError
 from bus.payloads import Response
-from bus.topics import DeviceEventTopic, DeviceStateTopic, HubStateTopic
+from bus.topics import (
+    ClientStateTopic,
+    DeviceEventTopic,
+    DeviceStateTopic,
+    HubLabelsTopic,
+    HubStateTopic,
+    SyncStateTopic,
+)
 from tui.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,17 @@ class DeviceEventArrived(Message):
 class HubStateChanged(Message):
     def __init__(self, doc: dict[str, Any] | None) -> None:
         super().__init__()
+        self.doc = doc
+
+
+class DocumentChanged(Message):
+    """Another retained document: ``client`` (``key``: the client id), ``sync``
+    (``sync/state``) or ``labels`` (``hub/labels``); ``doc`` None when it is cleared."""
+
+    def __init__(self, kind: str, key: str, doc: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.key = key
         self.doc = doc
 
 
@@ -76,6 +94,8 @@ class BusLink:
         self.client.watch("dev/+/state", self._on_document)
         self.client.watch("dev/+/event", self._on_document)
         self.client.watch("hub/state", self._on_document)
+        for pattern in ("client/+/state", "sync/state", "hub/labels"):
+            self.client.watch(pattern, self._on_document)
         self.client.bus.on_connected(lambda: self._report(True))
         connecting = asyncio.ensure_future(self._connect())
         try:
@@ -106,6 +126,12 @@ class BusLink:
                 self.target.post_message(DeviceEventArrived(device, doc))
             case HubStateTopic():
                 self.target.post_message(HubStateChanged(doc if isinstance(doc, dict) else None))
+            case ClientStateTopic(client):
+                self.target.post_message(DocumentChanged("client", client, doc if isinstance(doc, dict) else None))
+            case SyncStateTopic():
+                self.target.post_message(DocumentChanged("sync", "sync", doc if isinstance(doc, dict) else None))
+            case HubLabelsTopic():
+                self.target.post_message(DocumentChanged("labels", "labels", doc if isinstance(doc, dict) else None))
 
     async def request(self, target: str, action: str, args: dict[str, Any] | None = None) -> Response:
         return await self.client.request(target, action, args, timeout=10)

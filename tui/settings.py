@@ -31,6 +31,7 @@ DEFAULT_KEYS: dict[str, str] = {
     "open_drawer": "o",
     "cancel_job": "c",
     "force_release": "f",
+    "restart": "r",
     "quit": "q",
 }
 

@@ -89,6 +89,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     sync_bench.add_argument("--batch", type=int, default=1000, help="events per pushed batch (default 1000)")
     json_option(sync_bench)
+
+    web = benches.add_parser(
+        "web", help="the managers' Labels page with thousands of stale labels, beside /healthz in the same run"
+    )
+    web.add_argument("--stale", type=int, default=5000, help="stale shelf labels in the store (default 5000)")
+    web.add_argument(
+        "--callers", type=int, default=2, help="managers' browsers, one connection each, closed loop (default 2)"
+    )
+    _bench_options(web)
+    json_option(web)
+
     tui_bench = benches.add_parser(
         "tui", help="the technician's console: a busy store's state changes to the screen, and keys to their answer"
     )
@@ -145,6 +156,11 @@ def _bench(args: argparse.Namespace) -> int:
             callers=args.callers, rate=args.rate, seconds=args.seconds, warmup=args.warmup, outbox_dir=args.outbox_dir
         )
         table = api_table
+    elif args.bench == "web":
+        from hub.bench.web import run_web_bench
+
+        bench = run_web_bench(stale=args.stale, callers=args.callers, seconds=args.seconds, warmup=args.warmup)
+        table = web_table
     elif args.bench == "sync":
         from hub.bench.sync import run_sync_bench, sync_table
 
@@ -283,6 +299,41 @@ def api_table(report: dict) -> str:
         f"(goal >= {goals['outbox_goal_events_per_s']:,}): {verdict[goals['batched_met']]}",
         f"batched outbox {goals['bulk_events_per_s']:,} events/s, {outbox['bulk']['events_per_write']} events/write "
         f"(goal >= {goals['outbox_goal_events_per_s']:,}): {verdict[goals['bulk_met']]}",
+    ]
+    return "\n".join(lines)
+
+
+def web_table(report: dict) -> str:
+    phase_row = "{:<14}{:>9}{:>8.0f}{:>8.2f}{:>8.2f}{:>8.2f}{:>8.2f}{:>7}{:>6}{:>8}"
+
+    def number(value: float | None, places: int = 2) -> str:
+        return "?" if value is None else f"{value:.{places}f}"
+
+    goal = report["goal"]
+    lines = [
+        f"storehub bench web: {report['callers']} signed-in manager(s), one keep-alive connection each, closed loop, "
+        f"{report['seconds']:g} s per phase after {report['warmup']:g} s warm-up",
+        f"{report['cpus']} CPU(s) shared by the hub and the load generator; machine load average "
+        f"{report['load_average']['before']} before, {report['load_average']['after']} after",
+        f"page: GET /manage/labels with {report['stale']} stale labels (seeded in {report['seed_s']:g} s), "
+        f"{report['page_bytes']:,} bytes; baseline: GET /healthz",
+        f"{'phase':<14}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+        f"{'errors':>7}{'hub':>6}{'hub ms':>8}",
+    ]
+    for name in ("healthz", "labels"):
+        p = report[name]
+        lines.append(
+            phase_row.format(
+                name if name == "healthz" else "labels page", p["requests"], p["throughput"], p["p50_ms"],
+                p["p90_ms"], p["p99_ms"], p["max_ms"], p["errors"], number(p.get("hub_cpu")),
+                number(p.get("hub_cpu_ms")),
+            )
+        )  # fmt: skip
+    r = report["ratio"]
+    verdict = "met" if goal["met"] else "NOT met"
+    lines += [
+        f"  labels/healthz: req/s {r['throughput']:.2f}x, p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x",
+        f"labels page p99 {goal['labels_p99_ms']:.2f} ms (goal <= {goal['labels_p99_goal_ms']:g} ms): {verdict}",
     ]
     return "\n".join(lines)
 

@@ -303,16 +303,55 @@ def shelf_truth(*, session: Session, now: float) -> ShelfTruth:
     )
 
 
-def label_queue(*, session: Session, limit: int = 1000, now: float | None = None) -> LabelQueue:
+#: The longest search a label queue takes: a product's name, or part of its SKU.
+MAX_LABEL_SEARCH = 64
+
+
+def _queue_matching(search: str | None, category: str | None) -> list[ColumnElement[bool]]:
+    """The queue's filter as SQL: a search in the name or the SKU, a category.  SQLite's
+    LIKE folds only Latin letters, so a Cyrillic word is also tried as typed lower and
+    capitalised ("сыр" finds "Сыр российский")."""
+    where: list[ColumnElement[bool]] = []
+    if search:
+        words = {search, search.lower(), search.capitalize()}
+        where.append(
+            or_(
+                Product.sku.contains(search, autoescape=True),
+                *(Product.name.contains(word, autoescape=True) for word in words),
+            )
+        )
+    if category is not None:
+        where.append(Product.category == category)
+    return where
+
+
+def label_queue(
+    *,
+    session: Session,
+    limit: int = 1000,
+    now: float | None = None,
+    offset: int = 0,
+    search: str | None = None,
+    category: str | None = None,
+) -> LabelQueue:
+    """The queue's numbers, and its labels in aisle order: those matching ``search`` and
+    ``category``, ``limit`` of them from ``offset``; ``matching`` counts them all."""
     truth = shelf_truth(session=session, now=time.time() if now is None else now)
+    where = _queue_matching(search, category)
+    matching = session.execute(
+        select(func.count()).select_from(StaleLabel).join(Product, Product.sku == StaleLabel.sku).where(*where)
+    ).scalar_one()
     rows = session.execute(
         select(StaleLabel, Product)
         .join(Product, Product.sku == StaleLabel.sku)
-        .order_by(Product.aisle, Product.name)
+        .where(*where)
+        .order_by(Product.aisle, Product.name, Product.sku)
+        .offset(offset)
         .limit(limit)
     ).all()
     return LabelQueue(
         **truth.model_dump(),
+        matching=matching,
         labels=[
             LabelPublic(
                 sku=label.sku,
@@ -329,6 +368,12 @@ def label_queue(*, session: Session, limit: int = 1000, now: float | None = None
             for label, product in rows
         ],
     )
+
+
+def label_categories(*, session: Session) -> list[str]:
+    """The categories the label queue has labels in, for its filter."""
+    query = select(Product.category).join(StaleLabel, StaleLabel.sku == Product.sku).distinct()
+    return sorted(session.execute(query).scalars())
 
 
 def clear_labels(*, session: Session, skus: list[str] | None = None) -> int:

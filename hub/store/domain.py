@@ -187,8 +187,17 @@ class StoreDomain:
     def search(self, query: str, limit: int) -> ProductSearch:
         return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit))
 
-    def labels(self, limit: int = 1000) -> LabelQueue:
-        return self.read(lambda s: catalogue.label_queue(session=s, now=self.clock(), limit=limit))
+    def labels(
+        self, limit: int = 1000, *, offset: int = 0, search: str | None = None, category: str | None = None
+    ) -> LabelQueue:
+        return self.read(
+            lambda s: catalogue.label_queue(
+                session=s, now=self.clock(), limit=limit, offset=offset, search=search, category=category
+            )
+        )
+
+    def label_categories(self) -> list[str]:
+        return self.read(lambda s: catalogue.label_categories(session=s))
 
     # -- shelf labels ------------------------------------------------------------------
 
@@ -298,8 +307,26 @@ class StoreDomain:
     def pickup(self, order_id: str) -> PickupPublic:
         return self.read(lambda s: pickups.get_pickup(session=s, order_id=order_id, now=self.clock()))
 
-    def pickups(self, *, state: str | None = None, overdue: bool = False) -> PickupList:
-        return self.read(lambda s: pickups.list_pickups(session=s, state=state, overdue=overdue, now=self.clock()))
+    def pickups(
+        self,
+        *,
+        state: str | None = None,
+        overdue: bool = False,
+        search: str | None = None,
+        open_only: bool = False,
+        due_before: float | None = None,
+    ) -> PickupList:
+        return self.read(
+            lambda s: pickups.list_pickups(
+                session=s,
+                state=state,
+                overdue=overdue,
+                now=self.clock(),
+                search=search,
+                open_only=open_only,
+                due_before=due_before,
+            )  # fmt: skip
+        )
 
     async def transition_pickup(self, order_id: str, body: PickupTransition, client: str) -> PickupPublic:
         return await self.writer.run(

@@ -12,7 +12,7 @@ import hmac
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from bus.payloads import ErrorCode
@@ -175,13 +175,42 @@ def get_pickup(*, session: Session, order_id: str, now: float) -> PickupPublic:
     return pickup_public(row, now)
 
 
-def list_pickups(*, session: Session, state: str | None, overdue: bool, now: float, limit: int = 500) -> PickupList:
-    """Orders by deadline; ``overdue``: still waiting for their shopper after the deadline."""
+#: The states of an order still waiting for its shopper.
+OPEN_STATES = ("arrived", "ready")
+
+
+def list_pickups(
+    *,
+    session: Session,
+    state: str | None,
+    overdue: bool,
+    now: float,
+    limit: int = 500,
+    search: str | None = None,
+    open_only: bool = False,
+    due_before: float | None = None,
+) -> PickupList:
+    """Orders by deadline; ``overdue``: still waiting for their shopper after the deadline.
+    ``search``: part of the order's id or of the customer's name; ``open_only``: still
+    waiting (arrived or ready); ``due_before``: a deadline before then (an epoch)."""
     query = select(Pickup).order_by(Pickup.deadline).limit(limit)
     if state is not None:
         query = query.where(Pickup.state == state)
     if overdue:
-        query = query.where(Pickup.deadline < now, Pickup.state.in_(("arrived", "ready")))
+        query = query.where(Pickup.deadline < now, Pickup.state.in_(OPEN_STATES))
+    if open_only:
+        query = query.where(Pickup.state.in_(OPEN_STATES))
+    if due_before is not None:
+        query = query.where(Pickup.deadline < due_before)
+    if search:
+        # SQLite's LIKE folds only Latin letters: a Cyrillic name is also tried capitalised.
+        names = {search, search.lower(), search.capitalize()}
+        query = query.where(
+            or_(
+                Pickup.id.contains(search, autoescape=True),
+                *(Pickup.customer_name.contains(name, autoescape=True) for name in names),
+            )
+        )
     rows = list(session.execute(query).scalars())
     return PickupList(count=len(rows), pickups=[pickup_public(row, now) for row in rows])
 
@@ -194,7 +223,7 @@ def pickup_public(row: Pickup, now: float) -> PickupPublic:
         customer_name=row.customer_name,
         customer_contact=row.customer_contact,
         deadline=aware(row.deadline),
-        overdue=row.deadline < now and row.state in ("arrived", "ready"),
+        overdue=row.deadline < now and row.state in OPEN_STATES,
         lines=[
             PickupLine(sku=line["sku"], quantity=decimal_quantity(line["quantity"]), name=line["name"])
             for line in _lines(row)

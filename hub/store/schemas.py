@@ -215,6 +215,7 @@ class ShelfTruth(StoreModel):
 
 
 class LabelQueue(ShelfTruth):
+    matching: int = Field(0, description="The stale labels the search and category match (all of them without).")
     labels: list[LabelPublic] = Field(description="The stale labels, in aisle order (up to `limit`).")
 
 

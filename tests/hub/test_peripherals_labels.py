@@ -8,9 +8,7 @@ batch prints on the same hub."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ import zxingcpp
 from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.zpl_printer import ZplPrinterSimulator
 from hub.throwaway import shelf_products
-from tests.conftest import CloudProcess, Connect, HubProcess, start_hub, until, until_device_online
+from tests.conftest import CloudProcess, Connect, HubProcess, until, until_device_online
+from tests.stale_shelf import publish_stale, store_with_a_zebra
 
 #: The hub opens its devices after it reports ready; the printers are up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 10.0
@@ -35,38 +34,6 @@ PRICES = [{"sku": "CHS-200", "version": 1, "amount": 25990}, {"sku": "MLK-900", 
 
 def get(hub: HubProcess, who: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(hub.api_url + path, headers=hub.headers(who), params=params, timeout=10)
-
-
-@contextlib.asynccontextmanager
-async def store_with_a_zebra(
-    tmp_path: Path, cloud: CloudProcess, zebra: ZplPrinterSimulator, *more: dict[str, Any]
-) -> AsyncIterator[HubProcess]:
-    """The reference cloud and a hub whose label printer ``labels-1`` is the simulated
-    ``zebra`` (started here, stopped after), beside the ``more`` devices."""
-    await zebra.start()
-    devices = [
-        {"id": "labels-1", "kind": "label_printer", "port": f"tcp:{zebra.address}",
-         "options": {"profile": "zebra-zd421-203"}},
-        *more,
-    ]  # fmt: skip
-    try:
-        await asyncio.to_thread(cloud.start)
-        hub = await asyncio.to_thread(
-            start_hub, tmp_path / "hub", devices=devices, cloud=cloud.hub_section(mode="push")
-        )
-        try:
-            yield hub
-        finally:
-            await asyncio.to_thread(hub.cleanup)
-    finally:
-        await zebra.stop()
-
-
-async def publish_stale(cloud: CloudProcess, hub: HubProcess, products: list[dict], prices: list[dict]) -> None:
-    """New products and prices from the head office, waited for in the store's label queue."""
-    cloud.publish(products=products, prices=prices)
-    count = len(products)
-    await until(lambda: get(hub, "manager-1", "/api/v1/labels").json()["count"] == count, 30, f"{count} stale labels")
 
 
 async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(

@@ -111,6 +111,11 @@ async def test_readonly_refuses_every_action(shared_hub: HubProcess, connect) ->
             await pilot.press("s")
             await until(lambda: screen.last_answer is not None, 5, "the refusal on screen")
             assert screen.last_answer["error"]["code"] == "forbidden"
+            screen.last_answer = None
+            await pilot.press("r")  # restart: refused without asking, and nothing is sent
+            await until(lambda: screen.last_answer is not None, 5, "the restart's refusal on screen")
+            assert screen.last_answer["error"]["code"] == "forbidden"
+            assert type(app.screen).__name__ != "ConfirmScreen"
             renew = await till.request("echo-2", "renew")
             assert renew.ok, f"till-2 lost its claim to a read-only console: {renew}"
             assert app.devices["echo-2"]["claimed_by"] == "till-2"

@@ -25,7 +25,8 @@ def test_a_keys_file_moves_keys_by_name(tmp_path: Path) -> None:
     assert keymap == {"status": "t", "keys": "h,f1", "jump": "semicolon"}
     shown = dict((what, key) for key, what in key_rows("en", keymap))
     assert shown["device status"] == "t" and shown["keys"] == "h,f1" and shown["test print"] == "p"
-    assert shown["jump to a screen (devices or a device id)"] == ";"
+    assert shown["screen: clients events cloud labels hub, id"] == ";"
+    assert shown["cloud: resume"] == "r" and shown["restart the device (asks first)"] == "r"  # fixed keys as they are
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ inputs, and the footer of keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -50,6 +51,21 @@ class ConsoleScreen(Screen):
 
     def filter_changed(self, text: str) -> None:
         """The ``/`` filter changed."""
+
+    def confirmed(self, question: str, act: Callable[[], None]) -> None:
+        """A destructive action: ``act`` once the technician says yes in the modal.  In
+        read-only mode it goes straight to ``act``, whose request the app refuses itself."""
+        if self.app.settings.readonly:
+            act()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                act()
+
+        from tui.screens.confirm import ConfirmScreen
+
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_jump(self) -> None:
         self._open(self.query_one("#jump", Input))

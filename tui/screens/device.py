@@ -13,8 +13,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from bus.topics import HUB_TARGET
+from tui.ages import moment
 from tui.screens.base import ConsoleScreen
-from tui.screens.confirm import ConfirmScreen
 
 #: What a test print puts on paper.
 TEST_RECEIPT = {"blocks": [{"type": "text", "text": "StoreHub: test print"}, {"type": "cut"}]}
@@ -26,10 +26,12 @@ def titled(title: str, body: str) -> Text:
     return Text.assemble((title, "bold"), "\n", body)
 
 
-def state_lines(doc: dict[str, Any]) -> str:
+def state_lines(doc: dict[str, Any], language: str = "en") -> str:
     """The state document one field a line, the counters together (fits 80 columns)."""
     lines = [
-        f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in doc.items() if k not in ("capabilities", "counters")
+        f"{k}: {moment(v, language) if k == 'updated_at' else json.dumps(v, ensure_ascii=False)}"
+        for k, v in doc.items()
+        if k not in ("capabilities", "counters")
     ]
     counters = ", ".join(f"{k} {v}" for k, v in doc.get("counters", {}).items())
     return "\n".join([*lines, f"counters: {counters}"])
@@ -43,6 +45,7 @@ class DeviceScreen(ConsoleScreen):
         Binding("o", "open_drawer", "drawer", id="open_drawer"),
         Binding("c", "cancel_job", "cancel", id="cancel_job"),
         Binding("f", "force_release", "release", id="force_release"),
+        Binding("r", "restart", "restart", id="restart"),
     ]
 
     def __init__(self, device: str) -> None:
@@ -75,7 +78,9 @@ class DeviceScreen(ConsoleScreen):
             return
         words, doc = self.app.words, self.doc
         stale = " (stale)" if self.app.stale else ""
-        self.query_one("#state", Static).update(titled(words["state"] + stale, state_lines(doc)))
+        self.query_one("#state", Static).update(
+            titled(words["state"] + stale, state_lines(doc, self.app.settings.language))
+        )
         capabilities = json.dumps(doc.get("capabilities", {}), indent=1)
         self.query_one("#capabilities", Static).update(titled(words["capabilities"], capabilities))
         events = self.app.events.get(self.device, [])[-EVENTS_SHOWN:]
@@ -122,14 +127,10 @@ class DeviceScreen(ConsoleScreen):
         self.run_worker(cancel(), group="actions")
 
     def action_force_release(self) -> None:
-        if self.app.settings.readonly:
-            self._ask(HUB_TARGET, "force_release", {"device": self.device})
-            return
         holder = self.doc.get("claimed_by") or "—"
         question = self.app.words["confirm_release"].format(device=self.device, holder=holder)
+        self.confirmed(question, lambda: self._ask(HUB_TARGET, "force_release", {"device": self.device}))
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._ask(HUB_TARGET, "force_release", {"device": self.device})
-
-        self.app.push_screen(ConfirmScreen(question), answered)
+    def action_restart(self) -> None:
+        question = self.app.words["confirm_restart"].format(device=self.device)
+        self.confirmed(question, lambda: self._ask(HUB_TARGET, "restart_device", {"device": self.device}))

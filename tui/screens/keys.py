@@ -9,12 +9,13 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.settings import shown_keys
+from tui.settings import DEFAULT_KEYS, shown_keys
 
-#: Each row: the key's name in the keys file (None: not movable, shown as is), and what it does.
+#: Each row: the key's name in the keys file (or, for a key not movable, the key as
+#: shown), and what it does.
 KEYS = {
     "ru": [
-        ("jump", "перейти к экрану (devices или id устройства)"),
+        ("jump", "экран: clients events cloud labels hub, id"),
         ("filter", "фильтр"),
         ("Enter", "открыть"),
         ("back", "назад"),
@@ -24,10 +25,14 @@ KEYS = {
         ("open_drawer", "открыть ящик"),
         ("cancel_job", "отменить задание в очереди"),
         ("force_release", "освободить захват (с подтверждением)"),
+        ("restart", "перезапуск устройства (с подтверждением)"),
+        ("p", "облако: пауза; ценники: печать очереди"),
+        ("r", "облако: продолжить"),
+        ("End", "события: снова следить за потоком"),
         ("quit", "выход"),
     ],
     "en": [
-        ("jump", "jump to a screen (devices or a device id)"),
+        ("jump", "screen: clients events cloud labels hub, id"),
         ("filter", "filter"),
         ("Enter", "open"),
         ("back", "back"),
@@ -37,6 +42,10 @@ KEYS = {
         ("open_drawer", "open the drawer"),
         ("cancel_job", "cancel a queued job"),
         ("force_release", "force-release the claim (asks first)"),
+        ("restart", "restart the device (asks first)"),
+        ("p", "cloud: pause; labels: print the queue"),
+        ("r", "cloud: resume"),
+        ("End", "events: follow the stream again"),
         ("quit", "quit"),
     ],
 }
@@ -45,7 +54,7 @@ KEYS = {
 def key_rows(language: str, keymap: dict[str, str]) -> list[tuple[str, str]]:
     """(the keys now, what they do) for every row of the keys screen."""
     rows = KEYS.get(language, KEYS["ru"])
-    return [(name if name == "Enter" else shown_keys(name, keymap), what) for name, what in rows]
+    return [(shown_keys(name, keymap) if name in DEFAULT_KEYS else name, what) for name, what in rows]
 
 
 class KeysScreen(ModalScreen):

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from hub.api.deps import Config, Manager, Store
 from hub.api.refusals import STORE_REFUSALS, JsonRoute
 from hub.label_sheets import list_sheets, sheet_path
+from hub.store.catalogue import MAX_LABEL_SEARCH
 from hub.store.labels import MAX_JOURNAL_ENTRIES
 from hub.store.schemas import LabelJournal, LabelQueue, LabelSheets, PickupList, Sku
 
@@ -18,8 +19,17 @@ router = APIRouter(prefix="/api/v1", tags=["manager"], responses=STORE_REFUSALS,
 
 
 @router.get("/labels", summary="Shelf labels whose price is no longer the price: count, oldest, list.")
-def labels(client: Manager, store: Store, limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> LabelQueue:
-    return store.labels(limit)
+def labels(
+    client: Manager,
+    store: Store,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Annotated[int, Query(ge=0, description="Skip this many of the matching labels (paging).")] = 0,
+    search: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_LABEL_SEARCH, description="Part of a product's name or SKU.")
+    ] = None,
+    category: Annotated[str | None, Query(max_length=200, description="One category's labels only.")] = None,
+) -> LabelQueue:
+    return store.labels(limit, offset=offset, search=search, category=category)
 
 
 @router.get("/labels/journal", summary="The labels printed, newest first: price version, printer, who asked.")

@@ -290,6 +290,7 @@ async def test_the_label_queue_says_how_many_lie_and_since_when(domain: StoreDom
     await seed_catalogue(domain, MILK, TEA)
     assert domain.labels().model_dump(exclude={"labels"}) == {
         "count": 0,
+        "matching": 0,
         "oldest_queued_at": None,
         "oldest_age_s": None,
     }
@@ -300,7 +301,7 @@ async def test_the_label_queue_says_how_many_lie_and_since_when(domain: StoreDom
     clock.advance(20.5)
     queue_now = domain.labels()
     assert (queue_now.count, queue_now.oldest_queued_at.timestamp(), queue_now.oldest_age_s) == (2, first, 120.5)
-    assert domain.shelf_truth() == ShelfTruth(**queue_now.model_dump(exclude={"labels"}))
+    assert domain.shelf_truth() == ShelfTruth(**queue_now.model_dump(exclude={"labels", "matching"}))
 
 
 async def test_watchers_hear_the_numbers_when_the_queue_changes(domain: StoreDomain, clock: Clock):
@@ -321,3 +322,25 @@ async def test_watchers_hear_the_numbers_when_the_queue_changes(domain: StoreDom
     await inbound(domain, prices=[price(TEA.sku, 3, 2)])
     await asyncio.sleep(0.6)
     assert len(heard) == told
+
+
+async def test_the_queue_is_searched_filtered_and_paged_in_the_store(domain: StoreDomain):
+    shelf = [
+        ProductIn(sku=f"SHL-{n:03d}", name=f"{'Сыр' if n % 3 == 0 else 'Кефир'} №{n}", aisle="A1",
+                  category="Сыры" if n % 3 == 0 else "Молочное", version=1)
+        for n in range(30)
+    ]  # fmt: skip
+    await seed_catalogue(domain, *shelf, TEA)
+    await inbound(domain, prices=[price(p.sku, 2, 5000) for p in [*shelf, TEA]])
+    assert domain.labels().matching == domain.labels().count == 31
+    cheese = domain.labels(search="сыр")
+    assert cheese.matching == 10 and {label.category for label in cheese.labels} == {"Сыры"}
+    assert cheese.count == 31, "the figure counts the whole queue, the search only the list"
+    assert {label.sku for label in domain.labels(search="shl-02").labels} == {f"SHL-02{n}" for n in range(10)}
+    assert domain.labels(search="КЕФИР").matching == 20, "a Cyrillic word is found typed in capitals too"
+    assert domain.labels(category="Молочное").matching == 20
+    assert domain.labels(search="%").matching == 0, "a wildcard is a character, not a wildcard"
+    pages = [domain.labels(8, offset=offset, category="Молочное").labels for offset in (0, 8, 16)]
+    assert [len(page) for page in pages] == [8, 8, 4]
+    assert len({label.sku for page in pages for label in page}) == 20, "no label on two pages"
+    assert domain.label_categories() == ["", "Молочное", "Сыры"]

@@ -227,6 +227,32 @@ async def test_the_overdue_list_holds_orders_still_waiting_past_their_deadline(d
     assert [p.id for p in domain.pickups().pickups] == ["CC-DONE", "CC-LATE", "CC-HELD", "CC-SOON"]
 
 
+async def test_the_counter_finds_an_order_by_its_number_or_the_shoppers_name(domain: StoreDomain, clock: Clock):
+    await seed_catalogue(domain, MILK)
+    await receive(domain, MILK.sku, "10")
+    now = clock()
+    orders = [("CC-1001", "Иванова Мария", now + 600), ("CC-1002", "Петров Олег", now + 90_000),
+              ("WEB-77", "Maria Smith", now - 60), ("CC-1003", "Иванов Пётр", now + 300)]  # fmt: skip
+    await inbound(
+        domain,
+        pickups=[
+            pickup_order(order, [(MILK.sku, "1")], deadline=deadline).model_copy(update={"customer_name": name})
+            for order, name, deadline in orders
+        ],
+    )
+    await go(domain, "CC-1003", "cancelled")
+
+    def found(**query) -> list[str]:
+        return [p.id for p in domain.pickups(**query).pickups]
+
+    assert found(search="1002") == ["CC-1002"]
+    assert found(search="иванов") == ["CC-1003", "CC-1001"]  # a lower-case Cyrillic name finds the capitalised
+    assert found(search="maria") == ["WEB-77"]
+    assert found(search="Иванов", open_only=True) == ["CC-1001"]
+    assert found(open_only=True, due_before=now + 3600) == ["WEB-77", "CC-1001"]  # due within the hour
+    assert found(search="%") == [] and found(search="_") == []  # LIKE's wildcards are only characters
+
+
 async def test_an_unknown_pickup_is_not_found(domain: StoreDomain):
     with pytest.raises(StoreError) as missing:
         await go(domain, "CC-404", "ready")

@@ -1,0 +1,56 @@
+"""The Labels page in Debian's Chromium against a real hub whose queue the reference
+cloud filled (tests/stale_shelf.py): the list searched, filtered and paged by keyboard
+and mouse as a manager does, at desk and phone sizes, with screenshots of each view."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CloudProcess, HubProcess
+from tests.stale_shelf import SHELF, stale_shelf
+from tests.web.conftest import DESK, PHONE, Shop, screenshot, sign_in
+
+
+@pytest.fixture
+async def shelf_hub(tmp_path: Path, cloud: CloudProcess) -> AsyncIterator[HubProcess]:
+    async with stale_shelf(tmp_path, cloud) as (hub, _):
+        yield hub
+
+
+async def test_the_list_is_searched_filtered_and_paged_in_the_browser(shop: Shop, shelf_hub: HubProcess) -> None:
+    for viewport in (DESK, PHONE):  # one hub for both sizes
+        page = await shop.page(viewport)
+        await sign_in(page, shelf_hub.api_url, "manager-1", shelf_hub.secrets["manager-1"])
+        assert await page.locator('[data-figure="stale"]').inner_text() == str(SHELF)
+        assert await page.locator("tbody tr").count() == 100
+        await screenshot(page, "labels-list")
+        wide = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        assert not wide, "the list scrolls sideways"
+
+        await page.get_by_label("Название товара или артикул").fill("№17")
+        await page.get_by_label("Название товара или артикул").press("Enter")  # the keyboard submits the form
+        await page.wait_for_url("**q=**")
+        assert await page.locator("tbody tr").count() == 11
+        await screenshot(page, "labels-search")
+
+        await page.get_by_label("Название товара или артикул").fill("")
+        await page.get_by_label("Категория").select_option("Чай")
+        await page.get_by_role("button", name="Найти").click()
+        await page.wait_for_url("**category=**")
+        assert await page.locator("tbody tr").count() == 50
+
+        await page.goto(f"{shelf_hub.api_url}/manage/labels")
+        await page.get_by_role("link", name="Дальше →").click()
+        await page.get_by_role("link", name="Дальше →").click()
+        assert await page.locator("tbody tr").count() == SHELF - 200
+
+        await page.get_by_label("Страница").fill("0")  # what was typed stays in the field, told why
+        await page.get_by_label("Страница").press("Enter")
+        await page.wait_for_load_state()
+        assert "от 1 до 10000" in await page.locator("#page-problem").inner_text()
+        assert await page.get_by_label("Страница").get_attribute("aria-invalid") == "true"
+        assert await page.get_by_label("Страница").input_value() == "0"
+        await screenshot(page, "labels-wrong-page")
