@@ -87,3 +87,21 @@ async def test_three_labels_print_on_the_zebra_from_the_browser(
 def _idle(hub: HubProcess, device: str) -> bool:
     answer = httpx.get(f"{hub.api_url}/api/v1/devices/{device}", headers=hub.headers("manager-1"), timeout=10)
     return answer.json()["status"] == "idle"
+
+
+async def test_a_price_from_the_cloud_appears_on_the_open_page_without_a_reload(
+    shop: Shop, tmp_path: Path, cloud: CloudProcess
+) -> None:
+    zebra = ZplPrinterSimulator(dpmm=8)
+    async with store_with_a_zebra(tmp_path, cloud, zebra) as hub:
+        await publish_stale(cloud, hub, *shelf_products(2))
+        page = await shop.page()
+        await sign_in(page, hub.api_url, "manager-1", hub.secrets["manager-1"])
+        assert await page.locator("tbody tr").count() == 2
+        loaded = await page.evaluate("performance.timeOrigin")
+        products, prices = shelf_products(1, first=2)
+        cloud.publish(products=products, prices=prices)
+        await page.wait_for_selector('tr[data-sku="B-00002"]', timeout=30_000)
+        assert await page.locator('[data-figure="stale"]').inner_text() == "3"
+        assert await page.evaluate("performance.timeOrigin") == loaded, "the page was not reloaded"
+        await screenshot(page, "labels-live")
