@@ -81,6 +81,12 @@ async def test_three_labels_print_on_the_zebra_from_the_browser(
             await page.goto(f"{hub.api_url}/manage/labels")
             for sku in skus:
                 assert await page.locator(f'tr[data-sku="{sku}"]').count() == 0, "a printed label left the list"
+            await page.get_by_role("link", name="Журнал печати →").click()
+            assert await page.locator("tr[data-journal]").count() >= len(skus)
+            await screenshot(page, "labels-journal")
+            assert not await page.evaluate("document.documentElement.scrollWidth > window.innerWidth"), (
+                "scrolls sideways"
+            )
         assert len(zebra.labels) == 5
 
 
