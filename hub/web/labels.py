@@ -25,6 +25,8 @@ router = APIRouter(prefix="/manage", include_in_schema=False)
 
 #: The rows shown at once.
 PAGE_SIZE = 100
+#: How often the open page asks whether the queue changed (new prices from the cloud).
+POLL_S = 5
 #: The highest page number the form takes: 10,000 pages of 100 is more than any shop's queue.
 MAX_PAGE = 10_000
 
@@ -93,9 +95,12 @@ async def labels_page(
             category=form.category or None,
         )
     pages = max(1, -(-queue.matching // PAGE_SIZE))
+    fragment = bool(request.headers.get("hx-request"))  # the page's poll: only the live part
     return render(
         request,
-        "labels.html",
+        "labels_queue.html" if fragment else "labels.html",
+        fragment=fragment,
+        poll_s=POLL_S,
         status=422 if form.problems else 200,
         session=session,
         queue=queue,

@@ -24,6 +24,7 @@ from bus.payloads import Request as DeviceRequest
 from bus.payloads import Response as DeviceResponse
 from devices.labels.tag import MAX_TAGS
 from devices.labels.template import known_templates
+from devices.labels.wording import rubles
 from hub.api.deps import Config, Devices, Router, Store
 from hub.label_sheets import sheet_path
 from hub.store.errors import StoreError
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
 
+#: The journal's lines on the page: the last day or two of a shop's printing.
+JOURNAL_LINES = 200
 #: The runs a page can still look at; older ones are forgotten (the journal keeps what printed).
 KEPT_RUNS = 50
 
@@ -109,6 +112,7 @@ async def print_labels(
     everything: Annotated[str, Form(alias="all", max_length=8)] = "",
     q: Annotated[str, Form(max_length=256)] = "",
     category: Annotated[str, Form(max_length=256)] = "",
+    reprint: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     printers = {p["id"]: p for p in label_printers(devices)}
     if printer not in printers:
@@ -116,16 +120,20 @@ async def print_labels(
     if template and template not in known_templates():
         raise WebRefusal(422, "Choose one of the templates.")
     skus = sku or []
-    if not skus and not everything:
+    if not skus and not everything and not reprint:
         raise WebRefusal(422, "Tick the labels to print, or choose all of them.")
-    queue = _selection(store, skus, bool(everything), q.strip(), category)
-    args: dict[str, Any] = {"queue": queue} | ({"template": template} if template else {})
+    what: dict[str, Any] = (
+        {"items": [{"sku": reprint}]}  # a tag from the journal, stale or not
+        if reprint
+        else {"queue": _selection(store, skus, bool(everything), q.strip(), category)}
+    )
+    args = what | ({"template": template} if template else {})
     run = PrintRun(
         id=secrets.token_urlsafe(9),
         client=session.client_id,
         printer=printer,
         sheet=printers[printer]["sheet"],
-        tags=len(queue["skus"]),
+        tags=len(what["items"] if reprint else what["queue"]["skus"]),
     )
     device_request = DeviceRequest(action="print_labels", args=args, request_id=f"web-{run.id}")
     run.task = asyncio.create_task(_run(request_router, run, device_request))
@@ -190,3 +198,11 @@ async def label_sheet(session: SignedIn, config: Config, name: Annotated[str, Pa
         log.info("labels page: sheet %r refused to %s: %s", name[:80], session.client_id, refusal.message)
         raise WebRefusal(404, "No such label sheet.") from None
     return FileResponse(path, media_type="application/pdf", filename=path.name)
+
+
+@router.get("/labels/journal", response_class=HTMLResponse)
+async def label_journal(request: Request, session: SignedIn, store: Store, devices: Devices) -> HTMLResponse:
+    """What reached the paper, newest first (the store's print journal), each with a reprint."""
+    journal = store.label_journal(limit=JOURNAL_LINES)
+    printers = {p["id"] for p in label_printers(devices)}
+    return render(request, "labels_journal.html", session=session, journal=journal, printers=printers, money=rubles)

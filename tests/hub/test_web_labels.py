@@ -119,6 +119,12 @@ async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: 
             assert len(zebra.labels) == 3
             assert sorted(_rows(web.get("/manage/labels").text)) == ["B-00001", "B-00003"]
 
+            journal = web.get("/manage/labels/journal").text
+            assert sorted(re.findall(r'data-journal="([^"]+)"', journal)) == three
+            reprint = {"csrf": token, "reprint": "B-00002", "printer": "labels-1", "template": "shelf-58x40"}
+            fragment = await _run_answered(web, web.post("/manage/labels/print", data=reprint).headers["location"])
+            assert re.findall(r'data-printed="([^"]+)"', fragment) == ["B-00002"] and len(zebra.labels) == 4
+
             data = {"csrf": token, "printer": "sheets-1", "all": "1", "q": "№3"}
             fragment = await _run_answered(web, web.post("/manage/labels/print", data=data).headers["location"])
             assert re.findall(r'data-printed="([^"]+)"', fragment) == ["B-00003"], "all found: the search's only"
