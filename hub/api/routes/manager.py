@@ -23,7 +23,9 @@ def labels(
     client: Manager,
     store: Store,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    offset: Annotated[int, Query(ge=0, description="Skip this many of the matching labels (paging).")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Skip this many of the matching labels (paging).")
+    ] = 0,
     search: Annotated[
         str | None, Query(min_length=1, max_length=MAX_LABEL_SEARCH, description="Part of a product's name or SKU.")
     ] = None,
