@@ -51,6 +51,7 @@ from hub.store.schemas import (
     RedemptionCreate,
     ShelfTruth,
     StockMoveCreate,
+    StoreDay,
     SyncAckResult,
 )
 from hub.store.writer import StoreWriter
@@ -383,6 +384,14 @@ class StoreDomain:
             log.info("receipt %s booked as event %d", receipt.reference(device_id), seq)
         return seq
 
+    def day(self, on: dt.date | None = None) -> StoreDay:
+        """The store's day ``on`` (today by default): local midnight to midnight in the
+        hub's own time zone (the box's: ``TZ`` or /etc/localtime), in all and per till."""
+        since = local_midnight(on or dt.datetime.fromtimestamp(self.clock()).date())
+        until = local_midnight(since.date() + dt.timedelta(days=1))
+        whole, tills = self.read(lambda s: sales.store_day(session=s, since=since.timestamp(), until=until.timestamp()))
+        return StoreDay(**whole.model_dump(), since=since, until=until, timezone=since.tzname() or "", tills=tills)
+
     async def book_journal_receipts(self) -> int:
         found = self.read(lambda s: sales.unbooked_journal_receipts(session=s))
         for device_id, receipt in found:
@@ -431,6 +440,11 @@ class StoreDomain:
 
         # Upkeep, as the pusher's mark: a pulling cloud's word is recorded even on a full disk.
         return await self.writer.run(work, upkeep=True)
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` in the hub's local time zone, with that moment's offset."""
+    return dt.datetime.combine(day, dt.time()).astimezone()
 
 
 def apply_inbound(*, session: Session, batch: InboundBatch, now: float) -> InboundReport:

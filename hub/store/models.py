@@ -208,6 +208,10 @@ class Sale(SQLModel, table=True):
     operation: str  # sale, refund
     fiscal_sign: int | None = None
     total: int
+    #: Paid by card and with points, minor units; cash is the rest.  NULL for a sale
+    #: booked before these were kept whose event was pruned (migration 0008).
+    card: int | None = None
+    points: int | None = None
     client: str = ""
     idempotency_key: str | None = None
     seq: int

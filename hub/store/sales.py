@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlmodel import Session
 
 from devices.fiscal_register import ClosedLine, ClosedReceipt
@@ -31,6 +31,7 @@ from devices.journal import JournalState
 from hub.store.loyalty import accrual_for, card_balance, ensure_card, record_points
 from hub.store.models import DeviceJournalRow, LoyaltyMove, Product, Sale
 from hub.store.outbox import NewEvent, append_event
+from hub.store.schemas import DayFigures, TillDay
 from hub.store.stock import record_move
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,15 @@ def record_receipt(
             device_id=device_id, fn_serial=receipt.fn_serial, document_number=receipt.document_number,
             operation=receipt.operation,
             fiscal_sign=receipt.fiscal_sign, total=receipt.total, client=receipt.client,
+            card=_paid(receipt, "card"), points=receipt.paid_with_points,
             idempotency_key=receipt.idempotency_key, seq=seq, recorded_at=now,
         )
     )  # fmt: skip
     return seq
+
+
+def _paid(receipt: ClosedReceipt, kind: str) -> int:
+    return sum(p.amount for p in receipt.payments if p.type == kind)
 
 
 def _line(session: Session, line: ClosedLine) -> tuple[dict[str, Any], str | None, int]:
@@ -180,3 +186,48 @@ def unbooked_journal_receipts(*, session: Session) -> list[tuple[str, ClosedRece
         except (ValueError, ValidationError):
             log.warning("journal entry %s/%s has no readable receipt; not booked", row.device_id, row.key)
     return found
+
+
+def store_day(*, session: Session, since: float, until: float) -> tuple[DayFigures, list[TillDay]]:
+    """The receipts booked from ``since`` to before ``until`` (Unix time), summed in one
+    query per till: counts, money, and how it was paid; a refund counts against the
+    day's revenue.  Returns the whole store's figures and each till's, by till name.
+
+    A till is the client that asked for the receipt (the register's id if the journal
+    kept none).  A document is one ``sale`` row, so a receipt delivered twice counts once."""
+    till = func.coalesce(func.nullif(Sale.client, ""), Sale.device_id)
+    sale, known = Sale.operation == "sale", Sale.card.is_not(None)  # type: ignore[union-attr]
+    sign = case((sale, 1), else_=-1)
+
+    def total(condition: Any, amount: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, amount), else_=0)), 0)
+
+    rows = session.execute(
+        select(
+            till,
+            total(sale, 1),
+            total(~sale, 1),
+            total(sale, Sale.total),
+            total(~sale, Sale.total),
+            total(known, sign * Sale.card),
+            total(known, sign * Sale.points),
+            total(known, sign * (Sale.total - Sale.card - Sale.points)),
+            total(~known, sign * Sale.total),
+        )
+        .where(Sale.recorded_at >= since, Sale.recorded_at < until)
+        .group_by(till)
+        .order_by(till)
+    ).all()
+    tills = [TillDay(till=row[0], **_figures(*row[1:])) for row in rows]
+    whole = _figures(*(sum(row[i] for row in rows) for i in range(1, 9)))
+    return DayFigures(**whole), tills
+
+
+def _figures(
+    receipts: int, refunds: int, sold: int, refunded: int, card: int, points: int, cash: int, unsplit: int
+) -> dict[str, Any]:
+    average = None if not receipts else (2 * sold + receipts) // (2 * receipts)  # half up, in integers
+    return {
+        "receipts": receipts, "refunds": refunds, "sold": sold, "refunded": refunded, "revenue": sold - refunded,
+        "average_receipt": average, "card": card, "cash": cash, "points": points, "unsplit": unsplit,
+    }  # fmt: skip

@@ -474,3 +474,37 @@ class SyncAck(StoreModel):
 class SyncAckResult(StoreModel):
     acked_seq: int
     moved: bool = Field(description="False when the cloud had acknowledged that far already.")
+
+
+# -- the store's day -----------------------------------------------------------------
+
+
+class DayFigures(StoreModel):
+    """Receipts and money over a stretch of the day, refunds taken off."""
+
+    receipts: int = Field(description="Sale receipts.")
+    refunds: int = Field(description="Refund receipts.")
+    sold: Money = Field(description="What the sale receipts came to.")
+    refunded: Money = Field(description="What the refund receipts gave back.")
+    revenue: int = Field(description="sold less refunded, minor units (below 0 if refunds outweigh sales).")
+    average_receipt: Money | None = Field(description="sold / receipts, rounded half up; null with no sale receipt.")
+    card: int = Field(description="Revenue paid by card, refunds by card taken off.")
+    cash: int = Field(description="Revenue paid in cash (the change not counted), refunds in cash taken off.")
+    points: int = Field(description="Revenue paid with loyalty points, refunds in points taken off.")
+    unsplit: int = Field(
+        description="Revenue of sales booked before the store kept payments, whose event is pruned: "
+        "how it was paid is not known (0 for any day after the upgrade)."
+    )
+
+
+class TillDay(DayFigures):
+    till: str = Field(description="The till (client) that asked for the receipts; the register's id if none did.")
+
+
+class StoreDay(DayFigures):
+    """The store's day: its receipts from local midnight to midnight, in all and per till."""
+
+    since: dt.datetime = Field(description="Local midnight the day starts at, with its UTC offset.")
+    until: dt.datetime = Field(description="The next midnight.")
+    timezone: str = Field(description="The hub's local time zone, whose midnights bound the day.")
+    tills: list[TillDay] = Field(description="One per till that booked a receipt that day, by name.")
