@@ -338,9 +338,11 @@ def label_queue(
     ``category``, ``limit`` of them from ``offset``; ``matching`` counts them all."""
     truth = shelf_truth(session=session, now=time.time() if now is None else now)
     where = _queue_matching(search, category)
-    matching = session.execute(
-        select(func.count()).select_from(StaleLabel).join(Product, Product.sku == StaleLabel.sku).where(*where)
-    ).scalar_one()
+    matching = truth.count
+    if where:
+        matching = session.execute(
+            select(func.count()).select_from(StaleLabel).join(Product, Product.sku == StaleLabel.sku).where(*where)
+        ).scalar_one()
     rows = session.execute(
         select(StaleLabel, Product)
         .join(Product, Product.sku == StaleLabel.sku)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -41,6 +42,9 @@ class DeviceJournalRow(SQLModel, table=True):
 
 class Product(SQLModel, table=True):
     """A catalogue entry, as the cloud last sent it (or the demo seeded it)."""
+
+    #: Shelf order, the label queue's: the Labels page reads a page without sorting them all.
+    __table_args__ = (Index("ix_product_shelf_order", "aisle", "name", "sku"),)
 
     sku: str = Field(primary_key=True)
     gtin: str | None = Field(default=None, unique=True)
