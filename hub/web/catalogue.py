@@ -37,7 +37,8 @@ class Catalogue:
     def gettext(self, language: str):  # noqa: ANN201 (a plain callable for templates)
         table = self.messages.get(language, self.messages[DEFAULT_LANGUAGE])
 
-        def translate(message: str, **values: object) -> str:
+        # The msgid is positional only: a template's value may be called ``message`` too.
+        def translate(message: str, /, **values: object) -> str:
             text = table.get(message, message)
             return text % values if values else text
 

@@ -139,3 +139,22 @@ async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: 
             assert (
                 web.post("/manage/labels/print", data={"csrf": token, "printer": "nope", "all": "1"}).status_code == 422
             )
+
+
+async def test_a_run_stopped_by_paper_out_tells_which_labels_did_not_print(tmp_path: Path, cloud: CloudProcess) -> None:
+    zebra = ZplPrinterSimulator(dpmm=8)
+    async with store_with_a_zebra(tmp_path, cloud, zebra) as hub:
+        products, prices = shelf_products(2)
+        await publish_stale(cloud, hub, products, prices)
+        await until(lambda: _idle(hub, "labels-1"), 15, "the printer ready")
+        zebra.paper_out_after(1)
+        with httpx.Client(base_url=hub.api_url) as web:
+            token = _sign_in(hub, web)
+            started = web.post("/manage/labels/print", data={"csrf": token, "printer": "labels-1", "sku": ["B-00000"]})
+            assert started.status_code == 303
+            fragment = await _run_answered(web, started.headers["location"])
+            assert 'data-run="stopped"' in fragment, fragment
+            assert re.findall(r'data-not-printed="([^"]+)"', fragment) == ["B-00000"]
+            page = web.get(started.headers["location"])
+            assert page.status_code == 200 and 'data-run="stopped"' in page.text
+            assert sorted(_rows(web.get("/manage/labels").text)) == ["B-00000", "B-00001"], "both still stale"
