@@ -24,6 +24,7 @@ from cloud_link.link import CloudLink
 from devices.actor import DeviceActor
 from devices.supervisor import DeviceSupervisor
 from hub.requests import HubAction, unknown_device
+from hub.store.catalogue import MAX_PRODUCT_SEARCH
 from hub.store.domain import StoreDomain
 from hub.store.schemas import Card, Gtin, Sku
 
@@ -81,7 +82,9 @@ class ProductSearchQuery(ActionArgs):
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=False)
 
-    query: str = Field(min_length=1, max_length=64, alias="q", description="Part of a name, sku or gtin.")
+    query: str = Field(
+        min_length=1, max_length=MAX_PRODUCT_SEARCH, alias="q", description="Part of a name, sku or gtin."
+    )
     limit: int = Field(20, ge=1, le=100)
 
 

@@ -260,18 +260,29 @@ def stock_here(on_hand: int, reserved: int) -> StockHere:
     )
 
 
-def search_products(*, session: Session, query: str, limit: int) -> ProductSearch:
-    """Products whose name, sku or gtin contains ``query`` (any case), by name."""
-    pattern = f"%{query.strip().lower()}%"
+#: The longest product search: a product's name, or part of it, its SKU or its barcode.
+MAX_PRODUCT_SEARCH = 64
+
+
+def search_products(*, session: Session, query: str, limit: int, offset: int = 0) -> ProductSearch:
+    """Products whose name, sku or gtin contains ``query`` (any case), by name; ``limit``
+    of them from ``offset``.  ``%`` and ``_`` are looked for as typed ("2%" finds "2%"),
+    and an empty query finds every product."""
+    part = query.strip().lower()
     rows = session.execute(
         select(Product, PriceRow.amount, StockLevel.on_hand, StockLevel.reserved)
         .select_from(Product)
         .outerjoin(PriceRow, on_the_shelf())
         .outerjoin(StockLevel, StockLevel.sku == Product.sku)
         .where(
-            or_(_lower(Product.name).like(pattern), func.lower(Product.sku).like(pattern), Product.gtin.like(pattern))
+            or_(
+                _lower(Product.name).contains(part, autoescape=True),
+                func.lower(Product.sku).contains(part, autoescape=True),
+                Product.gtin.contains(part, autoescape=True),
+            )
         )
-        .order_by(Product.name)
+        .order_by(Product.name, Product.sku)
+        .offset(offset)
         .limit(limit)
     ).all()
     return ProductSearch(

@@ -185,8 +185,8 @@ class StoreDomain:
     def product(self, *, sku: str | None = None, gtin: str | None = None) -> ProductPublic:
         return self.read(lambda s: catalogue.lookup_product(session=s, sku=sku, gtin=gtin, now=self.clock()))
 
-    def search(self, query: str, limit: int) -> ProductSearch:
-        return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit))
+    def search(self, query: str, limit: int, *, offset: int = 0) -> ProductSearch:
+        return self.read(lambda s: catalogue.search_products(session=s, query=query, limit=limit, offset=offset))
 
     def labels(
         self, limit: int = 1000, *, offset: int = 0, search: str | None = None, category: str | None = None

@@ -3,8 +3,10 @@ CSRF check on posts, and refusals shown as a page rather than the API's JSON."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,6 +64,17 @@ def web_state(request: Request) -> WebState:
 
 def language(request: Request) -> str:
     return chosen_language(request.cookies.get(LANGUAGE_COOKIE))
+
+
+def local_time(moment: dt.datetime) -> str:
+    """A moment as the shop's clock shows it, day and time: 04.12 10:45."""
+    return moment.astimezone().strftime("%d.%m %H:%M")
+
+
+def quantity(amount: Decimal) -> str:
+    """2, 0,5, 1,25: a quantity as the shop writes it, without trailing zeros and with
+    the decimal comma its prices have (the page writes money as "96,99 ₽" in either language)."""
+    return f"{amount.normalize():f}".replace(".", ",")
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

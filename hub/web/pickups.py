@@ -21,7 +21,7 @@ from bus.payloads import DeviceError, ErrorCode
 from hub.api.deps import Store
 from hub.permissions import check_store_access
 from hub.store.schemas import PickupTransition
-from hub.web.frame import PostedBySignedIn, SignedIn, render
+from hub.web.frame import PostedBySignedIn, SignedIn, local_time, quantity, render
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,6 @@ def _end_of_today() -> float:
     """Midnight ahead, in the hub's own time zone: the shop's day."""
     now = dt.datetime.now().astimezone()
     return (now.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)).timestamp()
-
-
-def _quantity(amount: Any) -> str:
-    """2, 0.5, 1.25: a quantity as the shopper ordered it, without trailing zeros."""
-    return f"{amount.normalize():f}"
-
-
-def _local(moment: dt.datetime) -> str:
-    return moment.astimezone().strftime("%d.%m %H:%M")
 
 
 def _listing(store: Any, view: str, search: str) -> Any:
@@ -74,7 +65,7 @@ def _page(
     return render(
         request, "pickups.html", status=status, session=session, listing=listing, view=view, views=VIEWS,
         search=search, problems=problems or {}, order=order, done=done, steps=COUNTER_STEPS,
-        may_act=_may_act(session.role), local=_local, quantity=_quantity,
+        may_act=_may_act(session.role), local=local_time, quantity=quantity,
     )  # fmt: skip
 
 
