@@ -341,6 +341,19 @@ async def test_a_fiscalized_receipt_lowers_stock_accrues_points_and_is_one_sale(
     # The points the cheese had earned (5 % of 287.99) are taken back.
     assert rest(hub, "till-1", "GET", "/loyalty/cards/7000123456789")["pending_redemptions"] == 1439
 
+    # The manager's day: one sale and one refund, the change given in cash not counted.
+    day = rest(hub, "manager-1", "GET", "/day")
+    assert (day["receipts"], day["refunds"], day["revenue"]) == (1, 1, RECEIPT_TOTAL - 28799), day
+    assert (day["card"], day["cash"], day["points"]) == (25000 - 28799, RECEIPT_TOTAL - 25000, 0), day
+    assert [till["till"] for till in day["tills"]] == ["till-1"]
+    assert rest(hub, "manager-1", "GET", "/day", params={"date": "2001-01-01"})["receipts"] == 0
+    for wrong in ("9999-12-31", "0001-01-01", "31.12.2026"):
+        refused = httpx.get(hub.api_url + "/api/v1/day", params={"date": wrong}, headers=hub.headers("manager-1"))
+        assert refused.status_code in (400, 422) and refused.json()["error"]["details"]["field"].endswith("date"), (
+            refused.text
+        )
+    assert httpx.get(hub.api_url + "/api/v1/day", headers=hub.headers("till-1")).status_code == 403
+
 
 def storehub_sim(directory: Path, *words: str) -> Any:
     """`storehub sim --dir DIR …` as a technician types it; its answer as data."""

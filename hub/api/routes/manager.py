@@ -1,19 +1,22 @@
 """The manager's views: the shelf labels a price change made stale, what the label
-printers printed (the print journal) and the A4 sheets they wrote, and the pickups past
-their deadline (docs/store.md: Shelf labels, Pickups).  Printing itself is a device
+printers printed (the print journal) and the A4 sheets they wrote, the pickups past
+their deadline, and the store's day (docs/store.md: Shelf labels, Pickups, Sales).  Printing itself is a device
 request, ``print_labels`` to a label printer, through the devices' route."""
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 
+from bus.payloads import ErrorCode
 from hub.api.deps import Config, Manager, Store
 from hub.api.refusals import STORE_REFUSALS, JsonRoute
 from hub.label_sheets import list_sheets, sheet_path
 from hub.store.catalogue import MAX_LABEL_SEARCH
+from hub.store.errors import StoreError
 from hub.store.labels import MAX_JOURNAL_ENTRIES
-from hub.store.schemas import LabelJournal, LabelQueue, LabelSheets, PickupList, Sku
+from hub.store.schemas import LabelJournal, LabelQueue, LabelSheets, PickupList, Sku, StoreDay
 
 router = APIRouter(prefix="/api/v1", tags=["manager"], responses=STORE_REFUSALS, route_class=JsonRoute)
 
@@ -63,3 +66,22 @@ def label_sheet(name: Annotated[str, Path(max_length=256)], client: Manager, con
 @router.get("/pickups-overdue", summary="Pickups past their deadline, still waiting.")
 def overdue_pickups(client: Manager, store: Store) -> PickupList:
     return store.pickups(overdue=True)
+
+
+#: The days a store can have books for; outside them a day is a typing slip.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+
+
+@router.get("/day", summary="The store's day: receipts, revenue, average receipt, card/cash, per till.")
+def store_day(
+    client: Manager,
+    store: Store,
+    date: Annotated[
+        dt.date | None, Query(description="The day (YYYY-MM-DD), the hub's local one; today if left out.")
+    ] = None,
+) -> StoreDay:
+    if date is not None and not FIRST_DAY <= date <= LAST_DAY:
+        raise StoreError(
+            ErrorCode.INVALID_REQUEST, f"no store day {date}: ask for one from {FIRST_DAY} to {LAST_DAY}", field="date"
+        )
+    return store.day(date)
