@@ -165,6 +165,7 @@ def test_a_served_label_printer_says_where_each_label_is_drawn(tmp_path: Path, s
     assert png.parent == tmp_path and png.read_bytes().startswith(b"\x89PNG")
 
     printer.tell("paper_out")
+    printer.wait_for(r'^\{.*"paper_out": true')  # the roll is out before the next label comes
     with socket.create_connection(("127.0.0.1", port), timeout=5) as link:
         link.sendall(label)
     printer.wait_for(r"^1 label\(s\) wait in the printer: .*paper")
