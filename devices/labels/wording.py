@@ -20,6 +20,8 @@ THOUSANDS = "\u202f"
 #: Between the amount and "₽": U+00A0 NO-BREAK SPACE, the sign stays with its number.
 BEFORE_SIGN = "\u00a0"
 ROUBLE = "₽"
+#: U+2212 MINUS SIGN, as a typeset figure has it (a hyphen is a dash of another kind).
+MINUS = "\u2212"
 
 #: The unit price's basis as a tag says it.
 UNIT_BASIS: dict[UnitBasis, str] = {"kg": "за 1 кг", "l": "за 1 л", "100g": "за 100 г", "100ml": "за 100 мл"}
@@ -30,10 +32,11 @@ META_SEPARATOR = "\u00a0· "
 
 
 def rubles(kopecks: int) -> str:
-    """``123450`` -> ``"1 234,50 ₽"`` (narrow no-break spaces between thousands)."""
-    whole, minor = divmod(kopecks, 100)
+    """``123450`` -> ``"1 234,50 ₽"`` (narrow no-break spaces between thousands);
+    ``-3799`` -> ``"−37,99 ₽"`` (a day's refunds by card may outweigh its card sales)."""
+    whole, minor = divmod(abs(kopecks), 100)
     digits = f"{whole:,}".replace(",", THOUSANDS)
-    return f"{digits},{minor:02d}{BEFORE_SIGN}{ROUBLE}"
+    return f"{MINUS if kopecks < 0 else ''}{digits},{minor:02d}{BEFORE_SIGN}{ROUBLE}"
 
 
 def unit_price_text(unit_price: TagUnitPrice) -> str:

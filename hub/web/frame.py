@@ -71,6 +71,16 @@ def local_time(moment: dt.datetime) -> str:
     return moment.astimezone().strftime("%d.%m %H:%M")
 
 
+def largest_unit(seconds: float | None) -> tuple[int, str] | None:
+    """A wait in its largest whole unit: (number, msgid of the unit: d, h, min or s)."""
+    if seconds is None:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return int(seconds // size), unit
+    return int(seconds), "s"
+
+
 def quantity(amount: Decimal) -> str:
     """2, 0,5, 1,25: a quantity as the shop writes it, without trailing zeros and with
     the decimal comma its prices have (the page writes money as "96,99 ₽" in either language)."""

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from devices.labels.wording import rubles, unbreakable_units
 from hub.api.deps import Devices, Store
 from hub.store.catalogue import MAX_LABEL_SEARCH
-from hub.web.frame import SignedIn, render
+from hub.web.frame import SignedIn, largest_unit, render
 from hub.web.labels_print import print_choices
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,6 @@ class QueueForm:
         return {"q": self.search, "category": self.category, "page": page}
 
 
-def _age(seconds: float | None) -> tuple[int, str] | None:
-    """The oldest label's age in its largest whole unit: (number, msgid of the unit)."""
-    if seconds is None:
-        return None
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return int(seconds // size), unit
-    return int(seconds), "s"
-
-
 @router.get("/labels", response_class=HTMLResponse)
 async def labels_page(
     request: Request, session: SignedIn, store: Store, devices: Devices, q: str = "", category: str = "", page: str = ""
@@ -104,7 +94,7 @@ async def labels_page(
         status=422 if form.problems else 200,
         session=session,
         queue=queue,
-        age=_age(queue.oldest_age_s),
+        age=largest_unit(queue.oldest_age_s),
         money=rubles,
         units=unbreakable_units,
         form=form,

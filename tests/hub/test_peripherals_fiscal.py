@@ -8,6 +8,7 @@ SIGKILL the hub at the very moment the register reaches a step of the receipt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -67,8 +68,8 @@ class Shop:
     till: StoreHubClient
 
 
-@pytest.fixture
-async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
+@contextlib.asynccontextmanager
+async def register_shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
     """The simulated register, a hub that opens it, and till-1 connected once it is online."""
     sim = SerialFiscalRegister(tmp_path / "dev" / "usb-SHTRIH-M_FR-if00", state_dir=tmp_path / "sim")
     sim.start()
@@ -83,6 +84,12 @@ async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
     finally:
         sim.stop()
         sim.register.close()
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, connect: Connect) -> AsyncIterator[Shop]:
+    async with register_shop(tmp_path, connect) as opened:
+        yield opened
 
 
 async def fiscalize_until_answered(till: Any, key: str, hub: HubProcess) -> Response:

@@ -32,18 +32,23 @@ NNBSP, NBSP = "\u202f", "\u00a0"
         (99999, "999,99 ₽"),
         (123450, f"1{NNBSP}234,50 ₽"),
         (1000000000, f"10{NNBSP}000{NNBSP}000,00 ₽"),
+        (-3799, "\u221237,99 ₽"),
+        (-5, "\u22120,05 ₽"),
+        (-123450, f"\u22121{NNBSP}234,50 ₽"),
     ],
 )
 def test_roubles_have_grouped_thousands_a_decimal_comma_and_the_sign(kopecks: int, text: str):
     assert rubles(kopecks) == text.replace(" ₽", f"{NBSP}₽")
 
 
-@given(st.integers(min_value=0, max_value=10**10))
-def test_any_price_reads_back_to_its_kopecks(kopecks: int):
+@given(st.integers(min_value=-(10**10), max_value=10**10))
+def test_any_amount_reads_back_to_its_kopecks(kopecks: int):
     text = rubles(kopecks)
-    match = re.fullmatch(rf"(\d{{1,3}}(?:{NNBSP}\d{{3}})*),(\d\d){NBSP}₽", text)
+    match = re.fullmatch(rf"(\u2212?)(\d{{1,3}}(?:{NNBSP}\d{{3}})*),(\d\d){NBSP}₽", text)
     assert match, text
-    assert int(match[1].replace(NNBSP, "")) * 100 + int(match[2]) == kopecks
+    sign = -1 if match[1] else 1
+    assert sign * (int(match[2].replace(NNBSP, "")) * 100 + int(match[3])) == kopecks
+    assert kopecks != 0 or not match[1]  # no "−0,00 ₽"
     # Nothing in it lets a line break inside the price.
     assert " " not in text
 
