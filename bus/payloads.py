@@ -244,6 +244,19 @@ class Event(Payload):
     ts: float = Field(default_factory=now)
 
 
+class JobProgress(Payload):
+    """The data of a ``progress`` event: how far a job of many items has come."""
+
+    request_id: str | None = Field(description="The request the job answers.")
+    done: int = Field(ge=0, description="Items done so far (a label printer: tags sent to the printer).")
+    total: int = Field(ge=0, description="Items in the job.")
+    printed: int | None = Field(
+        default=None,
+        ge=0,
+        description="A label printer: tags the printer says have left it, at most `done`.  Absent elsewhere.",
+    )
+
+
 #: A \\u escape of half a surrogate pair not followed (or preceded) by its other half.
 _LONE_SURROGATE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"

@@ -28,6 +28,7 @@ from bus.payloads import (
     DeviceStatus,
     ErrorCode,
     Event,
+    JobProgress,
     Sharing,
     describe_validation_error,
     now,
@@ -391,9 +392,13 @@ class DeviceActor:
         while (job := self.queue.pop(better_than=current)) is not None:
             await self._run(job)
 
-    def progress(self, job: Job, done: int, total: int) -> None:
-        """Tell the requester how far a long job has come."""
-        self.emit("progress", {"request_id": job.request_id, "done": done, "total": total}, to_client=job.client)
+    def progress(self, job: Job, done: int, total: int, *, printed: int | None = None) -> None:
+        """Tell the requester how far a long job has come (a label printer: and how many
+        of the tags it sent have come out of the printer)."""
+        data = JobProgress(request_id=job.request_id, done=done, total=total, printed=printed)
+        self.emit(
+            "progress", data.model_dump(exclude=set() if printed is not None else {"printed"}), to_client=job.client
+        )
 
     async def _run(self, job: Job) -> None:
         if job.future.done():  # the requester gave up while it waited

@@ -391,14 +391,17 @@ class LabelPrinter(EscposActor):
             sent.append(PrintedTag(sku=tag.sku, price_version=tag.price_version, copies=copies))
             if ask:  # no whole answer (or none to ask) vouches as before: for what went out
                 _vouch(sent, printed, after or LabelStatus())
-            self.progress(job, index + 1, len(run.tags))
+            self.progress(job, index + 1, len(run.tags), printed=len(printed))
             await self.between_items()
-        await self._until_printed(sent, printed, after)
+        await self._until_printed(job, sent, printed, after)
 
-    async def _until_printed(self, sent: list[PrintedTag], printed: list[PrintedTag], last: LabelStatus | None) -> None:
+    async def _until_printed(
+        self, job: Job, sent: list[PrintedTag], printed: list[PrintedTag], last: LabelStatus | None
+    ) -> None:
         """Wait while the printer works through the labels in its buffer: a tag is printed
         when it has left the buffer, not when it reached it (a Zebra takes in a batch far
-        faster than it prints it, and a roll running out strands what is still inside)."""
+        faster than it prints it, and a roll running out strands what is still inside).
+        The requester hears each time the count of printed tags grows."""
         stalled_since = time.monotonic()
         while last is not None and last.waiting:
             await asyncio.sleep(BUFFER_POLL_S)
@@ -409,6 +412,7 @@ class LabelPrinter(EscposActor):
                 _vouch(sent, printed, answer)
                 if len(printed) > vouched:
                     stalled_since = time.monotonic()
+                    self.progress(job, len(sent), len(sent), printed=len(printed))
                 last = answer
             if time.monotonic() - stalled_since > BUFFER_STALL_S:
                 raise LabelStopped(LabelStatus(other=("not_printing",), waiting=last.waiting))
@@ -496,7 +500,7 @@ class LabelPrinter(EscposActor):
         finally:
             await self._report(job, run, printed)
         self.counters["sheets_written"] += 1
-        self.progress(job, len(run.tags), len(run.tags))
+        self.progress(job, len(run.tags), len(run.tags), printed=len(printed))
         return self._done(job, run, printed, file=sheet.path.name, pages=sheet.pages)
 
     # -- actions ----------------------------------------------------------------------

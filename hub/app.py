@@ -36,6 +36,7 @@ from hub.db import create_store_engine, migrate
 from hub.device_port import BusDevicePort
 from hub.health import HubHealth
 from hub.idempotency import IdempotencyKeys
+from hub.job_events import JobEvents
 from hub.metrics import HubMetrics
 from hub.presence import ClientPresence
 from hub.requests import RequestRouter
@@ -97,6 +98,8 @@ class Hub:
         self.devices: DeviceSupervisor | None = None
         self.health: HubHealth | None = None
         self.router: RequestRouter | None = None
+        #: What devices tell a requester, heard in the hub's own process (the Labels page's runs).
+        self.job_events = JobEvents()
         self.cloud_link: CloudLink | None = None
         self.api_server: EmbeddedApiServer | None = None
         self._api_task: asyncio.Task[None] | None = None
@@ -201,7 +204,10 @@ class Hub:
         journal = StoreDeviceJournal(self.engine, self.room)
         store = self.store
         assert store is not None
-        self.devices = DeviceSupervisor(lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal, store))
+        job_events = self.job_events
+        self.devices = DeviceSupervisor(
+            lambda spec: BusDevicePort(bus, self.topics, spec, metrics, journal, store, job_events)
+        )
         self.devices.start(device_specs(self.config))
         metrics.watch_devices(self.devices.actors)
 
@@ -316,6 +322,7 @@ class Hub:
                 metrics=self.metrics,
                 store=self.store,
                 link=self.cloud_link,
+                job_events=self.job_events,
             )
         )
         install_web(app)  # the managers' page, beside the REST API

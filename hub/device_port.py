@@ -1,5 +1,6 @@
 """The devices' door to the bus: what a device actor publishes goes out under its own
-topics (``dev/{id}/state``, ``dev/{id}/event``, a client's ``event``), and what the store
+topics (``dev/{id}/state``, ``dev/{id}/event``, a client's ``event``, which the hub's own
+listeners for that job hear too: ``hub.job_events``), and what the store
 must book from it (a closed receipt, the shelf labels printed) goes to the store, and
 what it must print from it (the shelf labels' tags) comes from the store.  The supervisor gives each actor
 one, made by the hub's start-up.
@@ -14,6 +15,7 @@ from devices.actor import DevicePort, DeviceSpec
 from devices.fiscal_register import ClosedReceipt
 from devices.journal import DeviceJournal
 from devices.labels.tag import LabelSelection, LabelsPrinted, TagData
+from hub.job_events import JobEvents
 from hub.metrics import HubMetrics
 from hub.store.domain import StoreDomain
 
@@ -29,8 +31,10 @@ class BusDevicePort(DevicePort):
         metrics: HubMetrics,
         journal: DeviceJournal,
         store: StoreDomain,
+        job_events: JobEvents,
     ) -> None:
         self._bus = bus
+        self._job_events = job_events
         self._journal = journal
         self._store = store
         self._state_topic = topics.device_state(spec.id)
@@ -49,6 +53,7 @@ class BusDevicePort(DevicePort):
 
     def send_to_client(self, client: str, event: Event) -> None:
         self._bus.publish(self._topics.client_event(client), event.to_bytes())
+        self._job_events.sent_to_client(client, event)
 
     def observe(self, measure: str, seconds: float) -> None:
         self._durations[measure].observe(seconds)

@@ -21,6 +21,7 @@ from bus.payloads import ErrorCode
 from cloud_link.link import CloudLink
 from devices.supervisor import DeviceSupervisor
 from hub.config import ClientConfig, StoreHubConfig
+from hub.job_events import JobEvents
 from hub.metrics import HubMetrics
 from hub.permissions import check_store_access
 from hub.requests import RequestRouter
@@ -41,6 +42,7 @@ class ApiServices:
     metrics: HubMetrics
     store: StoreDomain
     link: CloudLink
+    job_events: JobEvents
 
 
 def _services(request: Request) -> ApiServices:
@@ -75,6 +77,10 @@ async def _link(request: Request) -> CloudLink:
     return _services(request).link
 
 
+async def _job_events(request: Request) -> JobEvents:
+    return _services(request).job_events
+
+
 Config = Annotated[StoreHubConfig, Depends(_config)]
 Readiness = Annotated[Callable[[], tuple[bool, str]], Depends(_ready)]
 Router = Annotated[RequestRouter, Depends(_router)]
@@ -82,6 +88,7 @@ Devices = Annotated[DeviceSupervisor, Depends(_devices)]
 Metrics = Annotated[HubMetrics, Depends(_metrics)]
 Store = Annotated[StoreDomain, Depends(_store)]
 Link = Annotated[CloudLink, Depends(_link)]
+JobEventsDep = Annotated[JobEvents, Depends(_job_events)]
 
 
 # -- who calls -------------------------------------------------------------------------

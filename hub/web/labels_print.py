@@ -6,7 +6,10 @@ The page sends the same ``print_labels`` request a till sends over the bus and
 ``storehub labels print`` through REST, to the same request router; nothing here
 prints.  A run answers when its last tag is done, so the page starts it in the
 background and polls a fragment of it (``/manage/labels/runs/{id}``) until it answers:
-the tags printed, or what stopped it and which tags did not print."""
+the tags printed, or what stopped it and which tags did not print.  Meanwhile the
+fragment shows how many tags the printer has printed and how many it was sent: the run
+listens (``hub.job_events``) for the printer's ``progress`` events to the manager about
+this request, in the hub's own process, and stops listening once it is answered."""
 
 from __future__ import annotations
 
@@ -19,13 +22,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
+from bus.payloads import Event, JobProgress
 from bus.payloads import Request as DeviceRequest
 from bus.payloads import Response as DeviceResponse
 from devices.labels.tag import MAX_TAGS
 from devices.labels.template import known_templates
 from devices.labels.wording import rubles
-from hub.api.deps import Config, Devices, Router, Store
+from hub.api.deps import Config, Devices, JobEventsDep, Router, Store
+from hub.job_events import JobEvents
 from hub.label_sheets import sheet_path
 from hub.store.errors import StoreError
 from hub.web.frame import PostedBySignedIn, SignedIn, WebRefusal, render
@@ -51,10 +57,27 @@ class PrintRun:
     tags: int
     task: asyncio.Task[DeviceResponse] | None = None
     answer: DeviceResponse | None = None
+    #: The printer's last word on the way (its ``progress``): tags sent to it, and out of it.
+    sent: int = 0
+    printed: int = 0
+    #: The tags in the run as the printer counts them (0 until it first says).
+    total: int = 0
 
     @property
     def done(self) -> bool:
         return self.answer is not None
+
+    def heard(self, event: Event) -> None:
+        """The printer told the manager how far this run has come."""
+        if event.type != "progress":
+            return
+        try:
+            progress = JobProgress.model_validate(event.data)
+        except ValidationError:
+            log.warning("labels page: run %s: unreadable progress from %s: %r", self.id, self.printer, event.data)
+            return
+        self.sent, self.total = progress.done, progress.total
+        self.printed = progress.printed or 0
 
 
 @dataclass
@@ -106,6 +129,7 @@ async def print_labels(
     store: Store,
     devices: Devices,
     request_router: Router,
+    job_events: JobEventsDep,
     printer: Annotated[str, Form(max_length=64)] = "",
     template: Annotated[str, Form(max_length=64)] = "",
     sku: Annotated[list[str] | None, Form()] = None,
@@ -136,14 +160,20 @@ async def print_labels(
         tags=len(what["items"] if reprint else what["queue"]["skus"]),
     )
     device_request = DeviceRequest(action="print_labels", args=args, request_id=f"web-{run.id}")
-    run.task = asyncio.create_task(_run(request_router, run, device_request))
+    run.task = asyncio.create_task(_run(request_router, job_events, run, device_request))
     _runs(request).add(run)
     log.info("labels page: %s prints %d labels on %s (run %s)", session.client_id, run.tags, printer, run.id)
     return RedirectResponse(f"/manage/labels/runs/{run.id}", status_code=303)
 
 
-async def _run(request_router: Any, run: PrintRun, device_request: DeviceRequest) -> DeviceResponse:
-    answer = await request_router.execute(run.client, run.printer, device_request)
+async def _run(
+    request_router: Any, job_events: JobEvents, run: PrintRun, device_request: DeviceRequest
+) -> DeviceResponse:
+    stop_listening = job_events.listen(run.client, device_request.request_id, run.heard)
+    try:
+        answer = await request_router.execute(run.client, run.printer, device_request)
+    finally:
+        stop_listening()
     run.answer = answer
     if not answer.ok:
         log.info("labels page: run %s on %s stopped: %s", run.id, run.printer, answer.error)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import zxingcpp
 
-from bus.payloads import DeviceError, ErrorCode
+from bus.payloads import DeviceError, ErrorCode, Event
 from devices import label_printer as label_printer_module
 from devices import supervisor as supervisor_module
 from devices.actor import DeviceSpec, Job
@@ -245,6 +245,8 @@ async def test_every_tag_reports_progress_to_the_requester(rig: Rig):
     await run(rig.device, "print_labels", {"queue": {"limit": 5}})
     progress = [(c, e.data["done"], e.data["total"]) for c, e in rig.port.client_events if e.type == "progress"]
     assert progress == [("manager-1", n, 5) for n in range(1, 6)]
+    # At full speed each tag is out of the printer by the time it is asked: printed as sent.
+    assert [e.data["printed"] for _, e in rig.port.client_events if e.type == "progress"] == [1, 2, 3, 4, 5]
     assert rig.port.printed[0].from_queue
     assert rig.port.selections[-1].queue is not None and rig.port.selections[-1].queue.limit == 5
 
@@ -281,6 +283,30 @@ async def test_a_batch_is_printed_once_it_is_out_of_the_printer_not_once_it_is_i
     assert len(rig.sim.labels) == 8 and rig.sim.held_labels == 0
     assert rig.sim.status_queries - questions > 1 + 8
     assert rig.port.printed_skus() == QUEUE[:8]
+
+
+async def test_a_batch_in_a_slow_printer_s_buffer_is_told_printed_tag_by_tag_as_it_comes_out(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+):
+    rig.sim.labels_per_s = 4  # the head is still on the first tag when the last one is in
+    heard: list[tuple[dict[str, Any], int]] = []  # each progress, and the labels out of the printer then
+    recorded = rig.port.send_to_client
+
+    def hear(client: str, event: Event) -> None:
+        recorded(client, event)
+        if event.type == "progress":
+            heard.append((event.data, len(rig.sim.labels)))
+
+    monkeypatch.setattr(rig.port, "send_to_client", hear)
+    assert (await run(rig.device, "print_labels", {"queue": {"limit": 4}}, timeout=30))["printed"] == 4
+    assert all(data["total"] == 4 for data, _ in heard)
+    printed = [data["printed"] for data, _ in heard]
+    assert printed == sorted(printed) and printed[-1] == 4
+    # A tag is told printed only once it has come out of the printer, and was sent.
+    assert all(data["printed"] <= min(out, data["done"]) for data, out in heard), heard
+    # After the last tag went in, each count that grew while the buffer drained was told.
+    draining = [data["printed"] for data, _ in heard if data["done"] == 4]
+    assert draining[0] < 4 and draining == sorted(set(draining)), heard
 
 
 async def test_a_roll_that_runs_out_mid_buffer_leaves_the_stranded_tags_queued_and_cancelled(rig: Rig):

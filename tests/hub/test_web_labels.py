@@ -155,6 +155,47 @@ async def test_a_run_stopped_by_paper_out_tells_which_labels_did_not_print(tmp_p
             fragment = await _run_answered(web, started.headers["location"])
             assert 'data-run="stopped"' in fragment, fragment
             assert re.findall(r'data-not-printed="([^"]+)"', fragment) == ["B-00000"]
+            assert _progress(fragment) == (0, 1), "none of the one printed"
             page = web.get(started.headers["location"])
             assert page.status_code == 200 and 'data-run="stopped"' in page.text
             assert sorted(_rows(web.get("/manage/labels").text)) == ["B-00000", "B-00001"], "both still stale"
+
+
+def _progress(fragment: str) -> tuple[int, int] | None:
+    """The run's progress bar: labels printed, of how many; None before anything was sent."""
+    bar = re.search(r'<progress[^>]*\bvalue="(\d+)"[^>]*\bmax="(\d+)"', fragment)
+    return (int(bar.group(1)), int(bar.group(2))) if bar else None
+
+
+async def test_a_slow_zebra_shows_how_many_labels_have_printed_while_it_prints(
+    tmp_path: Path, cloud: CloudProcess
+) -> None:
+    zebra = ZplPrinterSimulator(dpmm=8)
+    async with store_with_a_zebra(tmp_path, cloud, zebra) as hub:
+        products, prices = shelf_products(3)
+        await publish_stale(cloud, hub, products, prices)
+        await until(lambda: _idle(hub, "labels-1"), 15, "the printer ready")
+        zebra.labels_per_s = 1  # the desk's `speed`: the three tags wait in its buffer, one comes out a second
+        with httpx.Client(base_url=hub.api_url) as web:
+            token = _sign_in(hub, web)
+            three = ["B-00000", "B-00001", "B-00002"]
+            started = web.post("/manage/labels/print", data={"csrf": token, "printer": "labels-1", "sku": three})
+            run = started.headers["location"]
+            fragment = ""
+
+            def partly_printed() -> bool:
+                nonlocal fragment
+                fragment = web.get(run, headers={"HX-Request": "true"}).text
+                bar = _progress(fragment)
+                return bar is not None and 0 < bar[0] < 3
+
+            await until(partly_printed, 60, "a run part printed")
+            printed, _ = _progress(fragment) or (0, 0)
+            assert "hx-trigger" in fragment, "still polled: the run has not answered"
+            assert f"labels-1: напечатано {printed} из 3, отправлено 3" in fragment, fragment
+            assert 'aria-label="Напечатано ценников"' in fragment
+            assert printed <= len(zebra.labels), "never more than came out of the printer"
+
+            fragment = await _run_answered(web, run)
+            assert _progress(fragment) == (3, 3) and 'data-run="printed"' in fragment
+            assert re.findall(r'data-printed="([^"]+)"', fragment) == three and len(zebra.labels) == 3

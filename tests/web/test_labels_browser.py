@@ -77,6 +77,8 @@ async def test_three_labels_print_on_the_zebra_from_the_browser(
             await page.get_by_role("button", name="Печать").click()
             await page.wait_for_selector('[data-run="printed"]', timeout=30_000)  # htmx swapped the answer in
             assert await page.locator("[data-printed]").count() == len(skus)
+            bar = page.get_by_role("progressbar", name="Напечатано ценников")
+            assert (await bar.get_attribute("value"), await bar.get_attribute("max")) == (str(len(skus)),) * 2
             await screenshot(page, "labels-printed")
             await page.goto(f"{hub.api_url}/manage/labels")
             for sku in skus:

@@ -18,6 +18,7 @@ from cloud_link.reference.intake import read_batch
 from devices.actor import DeviceSpec
 from devices.labels.tag import LabelSelection, LabelsPrinted, PrintedTag
 from hub.device_port import BusDevicePort
+from hub.job_events import JobEvents
 from hub.metrics import HubMetrics
 from hub.store import outbox
 from hub.store.domain import StoreDomain
@@ -170,6 +171,7 @@ async def test_the_label_printer_s_port_reads_and_writes_the_store_from_its_work
         metrics=HubMetrics(),
         journal=None,  # type: ignore[arg-type]
         store=domain,
+        job_events=JobEvents(),
     )
     [(tag, copies)] = await asyncio.to_thread(port.label_tags, queue())
     assert (tag.sku, tag.price, tag.price_version, copies) == (TEA.sku, 16990, 2, 1)
