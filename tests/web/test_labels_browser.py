@@ -152,6 +152,13 @@ async def test_a_tag_preview_opens_over_the_list_by_mouse_and_keyboard(
             await screenshot(page, "labels-preview")
             await page.keyboard.press("Escape")
             assert not await dialog.evaluate("d => d.open"), "Escape closes the preview"
+            await page.get_by_label("Шаблон", exact=True).select_option("promo-58x40")  # no old price: refused
+            await opener.click()
+            await dialog.get_by_role("alert").wait_for()
+            assert "Этот ценник не напечатать" in await dialog.get_by_role("alert").inner_text()
+            assert await dialog.evaluate("d => d.open") and await dialog.locator("img").count() == 0
+            await screenshot(page, "labels-preview-refused")
+            await page.keyboard.press("Escape")
             await page.goto(f"{hub.api_url}{await opener.get_attribute('href')}")  # without htmx: its own page
             await page.get_by_label("Шаблон", exact=True).select_option("shelf-58x40")
             await page.get_by_role("button", name="Показать").click()
