@@ -1,7 +1,10 @@
 """Hubs with stale shelf labels for the label tests: ``stale_shelf``, whose queue the
 reference cloud filled with ``SHELF`` products (one in five in the category "Чай", the
 rest "Бакалея") to search, filter and page through; ``store_with_a_zebra``, whose label
-printer is the simulated Zebra, and ``publish_stale`` to fill its queue."""
+printer is the simulated Zebra, and ``publish_stale`` to fill its queue (both at once:
+``zebra_with_stale_labels``).  Beside them:
+``sign_in`` to the managers' page, ``idle`` for a printer ready, and ``sheet_barcodes``,
+what a barcode reader finds on an A4 sheet's PDF."""
 
 from __future__ import annotations
 
@@ -13,18 +16,46 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pypdfium2
+import zxingcpp
 
 from devices.sim.zpl_printer import ZplPrinterSimulator
 from hub.throwaway import shelf_products
 from tests.conftest import CloudProcess, HubProcess, start_hub, until
 
 SHELF = 250  # three pages of 100
+#: The office printer's A4 sheets (PDF files in the hub's folder), beside the Zebra.
+SHEET_PRINTER = {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}}
+#: An A4 sheet is read at the resolution an office printer prints it.
+SHEET_DPI = 300
 
 
 def csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, page
     return found.group(1)
+
+
+def sign_in(hub: HubProcess, web: httpx.Client, client_id: str = "manager-1") -> str:
+    """``client_id`` signed in to the managers' page through its form; the session's CSRF token."""
+    token = csrf(web.get("/manage/login").text)
+    web.post("/manage/login", data={"client_id": client_id, "secret": hub.secrets[client_id], "csrf": token})
+    return csrf(web.get("/manage/labels").text)
+
+
+def idle(hub: HubProcess, device: str) -> bool:
+    answer = httpx.get(f"{hub.api_url}/api/v1/devices/{device}", headers=hub.headers("manager-1"), timeout=10)
+    return answer.json()["status"] == "idle"
+
+
+def sheet_barcodes(pdf: bytes) -> list[str]:
+    """Every barcode zxing-cpp reads on the sheet's pages, page by page, as pdfium renders them."""
+    document = pypdfium2.PdfDocument(pdf)
+    return [
+        code.text
+        for page in document
+        for code in zxingcpp.read_barcodes(page.render(scale=SHEET_DPI / 72).to_pil().convert("L"))
+    ]
 
 
 @asynccontextmanager
@@ -75,6 +106,20 @@ async def store_with_a_zebra(
             await asyncio.to_thread(hub.cleanup)
     finally:
         await zebra.stop()
+
+
+@asynccontextmanager
+async def zebra_with_stale_labels(
+    tmp_path: Path, cloud: CloudProcess, zebra: ZplPrinterSimulator, count: int, *more: dict[str, Any]
+) -> AsyncIterator[tuple[HubProcess, list[dict[str, Any]]]]:
+    """``store_with_a_zebra`` once ``count`` new products (``shelf_products``) are stale
+    labels in its queue and every label printer is ready; the hub and the products."""
+    async with store_with_a_zebra(tmp_path, cloud, zebra, *more) as hub:
+        products, prices = shelf_products(count)
+        await publish_stale(cloud, hub, products, prices)
+        printers = ["labels-1", *(device["id"] for device in more if device["kind"] == "label_printer")]
+        await until(lambda: all(idle(hub, printer) for printer in printers), 15, "the printers ready")
+        yield hub, products
 
 
 async def publish_stale(cloud: CloudProcess, hub: HubProcess, products: list[dict], prices: list[dict]) -> None:

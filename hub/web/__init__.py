@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from hub.web import day, frame, labels, labels_print, pickups, products, sign_in
+from hub.web import day, frame, labels, labels_preview, labels_print, pickups, products, sign_in
 from hub.web.frame import STATIC_DIR, STATIC_URL, WebRefusal, WebState, install_web_refusals
 
 
@@ -19,7 +19,7 @@ def install_web(app: FastAPI) -> None:
     app.state.web = WebState.start()
     install_web_refusals(app)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
-    for pages in (frame, sign_in, labels, labels_print, pickups, products, day):
+    for pages in (frame, sign_in, labels, labels_print, labels_preview, pickups, products, day):
         app.include_router(pages.router)
 
 

@@ -45,13 +45,17 @@ class WebState:
 
 
 class WebRefusal(Exception):
-    """A page's refusal: its status and a message (a catalogue msgid) shown on a page."""
+    """A page's refusal: its status and a message (a catalogue msgid) shown on a page,
+    with the ``values`` its placeholders name."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, headers: dict[str, str] | None = None, *, values: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.values = values or {}
 
 
 class SignInRequired(Exception):
@@ -131,7 +135,7 @@ def install_web_refusals(app: FastAPI) -> None:
 
     @app.exception_handler(WebRefusal)
     async def refused(request: Request, exc: WebRefusal) -> Response:
-        answer = render(request, "refused.html", status=exc.status, message=exc.message)
+        answer = render(request, "refused.html", status=exc.status, message=exc.message, values=exc.values)
         answer.headers.update(exc.headers)
         return answer
 

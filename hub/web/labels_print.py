@@ -97,13 +97,17 @@ def _runs(request: Request) -> PrintRuns:
 
 
 def label_printers(devices: Any) -> list[dict[str, Any]]:
-    """The label printers for the form: id, status, and whether it writes an A4 PDF."""
+    """The label printers for the form: id, status, whether it writes an A4 PDF, and its
+    capabilities (dots per mm, template: what a preview draws it at)."""
     printers = []
     for actor in devices.actors():
         state = actor.state_document()
         if state.kind == "label_printer":
-            sheet = (state.capabilities or {}).get("language") == "pdf"
-            printers.append({"id": state.device_id, "status": state.status, "sheet": sheet})
+            capabilities = state.capabilities or {}
+            sheet = capabilities.get("language") == "pdf"
+            printers.append(
+                {"id": state.device_id, "status": state.status, "sheet": sheet, "capabilities": capabilities}
+            )
     return printers
 
 

@@ -20,7 +20,7 @@ from devices.sim.escpos_printer import EscposPrinterSimulator
 from devices.sim.zpl_printer import ZplPrinterSimulator
 from hub.throwaway import shelf_products
 from tests.conftest import CloudProcess, Connect, HubProcess, until, until_device_online
-from tests.stale_shelf import publish_stale, store_with_a_zebra
+from tests.stale_shelf import SHEET_PRINTER, publish_stale, store_with_a_zebra
 
 #: The hub opens its devices after it reports ready; the printers are up well within this.
 DEVICE_ONLINE_TIMEOUT_S = 10.0
@@ -40,8 +40,7 @@ async def test_a_manager_prints_the_stale_labels_and_the_queue_empties(
     tmp_path: Path, cloud: CloudProcess, connect: Connect
 ):
     printer = ZplPrinterSimulator(dpmm=8)
-    sheets = {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}}
-    async with store_with_a_zebra(tmp_path, cloud, printer, sheets) as hub:
+    async with store_with_a_zebra(tmp_path, cloud, printer, SHEET_PRINTER) as hub:
         manager = await connect(hub, "manager-1")
         deadline = time.monotonic() + DEVICE_ONLINE_TIMEOUT_S
         for device in ("labels-1", "sheets-1"):

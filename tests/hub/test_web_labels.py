@@ -9,14 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pypdfium2
 import pytest
-import zxingcpp
 
 from devices.sim.zpl_printer import ZplPrinterSimulator
-from hub.throwaway import shelf_products
 from tests.conftest import CloudProcess, HubProcess, until
-from tests.stale_shelf import SHELF, csrf, publish_stale, stale_shelf, store_with_a_zebra
+from tests.stale_shelf import SHEET_PRINTER, SHELF, sheet_barcodes, sign_in, stale_shelf, zebra_with_stale_labels
 
 
 def _rows(page: str) -> list[str]:
@@ -74,18 +71,6 @@ async def test_a_form_filled_in_wrong_is_told_next_to_its_field(shop: tuple[HubP
     assert api.status_code == 400 and api.json()["error"]["code"] == "invalid_request"
 
 
-def _sign_in(hub: HubProcess, web: httpx.Client) -> str:
-    """manager-1 signed in; the session's CSRF token."""
-    token = csrf(web.get("/manage/login").text)
-    web.post("/manage/login", data={"client_id": "manager-1", "secret": hub.secrets["manager-1"], "csrf": token})
-    return csrf(web.get("/manage/labels").text)
-
-
-def _idle(hub: HubProcess, device: str) -> bool:
-    answer = httpx.get(f"{hub.api_url}/api/v1/devices/{device}", headers=hub.headers("manager-1"), timeout=10)
-    return answer.json()["status"] == "idle"
-
-
 async def _run_answered(web: httpx.Client, run: str) -> str:
     """The run's fragment, polled as the page's htmx does, once it shows the printer's answer."""
     fragment = ""
@@ -101,13 +86,9 @@ async def _run_answered(web: httpx.Client, run: str) -> str:
 
 async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: Path, cloud: CloudProcess) -> None:
     zebra = ZplPrinterSimulator(dpmm=8)
-    sheets = {"id": "sheets-1", "kind": "label_printer", "options": {"profile": "a4-sheet"}}
-    async with store_with_a_zebra(tmp_path, cloud, zebra, sheets) as hub:
-        products, prices = shelf_products(5)
-        await publish_stale(cloud, hub, products, prices)
-        await until(lambda: _idle(hub, "labels-1") and _idle(hub, "sheets-1"), 15, "the printers ready")
+    async with zebra_with_stale_labels(tmp_path, cloud, zebra, 5, SHEET_PRINTER) as (hub, products):
         with httpx.Client(base_url=hub.api_url) as web:
-            token = _sign_in(hub, web)
+            token = sign_in(hub, web)
             three = ["B-00000", "B-00002", "B-00004"]
             refused = web.post("/manage/labels/print", data={"printer": "labels-1", "sku": three})
             assert refused.status_code == 403 and zebra.labels == [], "a post without its CSRF token prints nothing"
@@ -132,8 +113,7 @@ async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: 
             assert sheet, fragment
             pdf = web.get(sheet.group(1))
             assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-            page = pypdfium2.PdfDocument(pdf.content)[0].render(scale=300 / 72).to_pil().convert("L")
-            assert [code.text for code in zxingcpp.read_barcodes(page)] == [products[3]["gtin"]]
+            assert sheet_barcodes(pdf.content) == [products[3]["gtin"]]
 
             assert web.get("/manage/labels/sheets/..%2Fhub.toml").status_code == 404
             assert (
@@ -143,13 +123,10 @@ async def test_three_labels_print_on_the_zebra_and_all_on_an_a4_sheet(tmp_path: 
 
 async def test_a_run_stopped_by_paper_out_tells_which_labels_did_not_print(tmp_path: Path, cloud: CloudProcess) -> None:
     zebra = ZplPrinterSimulator(dpmm=8)
-    async with store_with_a_zebra(tmp_path, cloud, zebra) as hub:
-        products, prices = shelf_products(2)
-        await publish_stale(cloud, hub, products, prices)
-        await until(lambda: _idle(hub, "labels-1"), 15, "the printer ready")
+    async with zebra_with_stale_labels(tmp_path, cloud, zebra, 2) as (hub, _):
         zebra.paper_out_after(1)
         with httpx.Client(base_url=hub.api_url) as web:
-            token = _sign_in(hub, web)
+            token = sign_in(hub, web)
             started = web.post("/manage/labels/print", data={"csrf": token, "printer": "labels-1", "sku": ["B-00000"]})
             assert started.status_code == 303
             fragment = await _run_answered(web, started.headers["location"])
