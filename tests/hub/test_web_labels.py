@@ -148,13 +148,10 @@ async def test_a_slow_zebra_shows_how_many_labels_have_printed_while_it_prints(
     tmp_path: Path, cloud: CloudProcess
 ) -> None:
     zebra = ZplPrinterSimulator(dpmm=8)
-    async with store_with_a_zebra(tmp_path, cloud, zebra) as hub:
-        products, prices = shelf_products(3)
-        await publish_stale(cloud, hub, products, prices)
-        await until(lambda: _idle(hub, "labels-1"), 15, "the printer ready")
+    async with zebra_with_stale_labels(tmp_path, cloud, zebra, 3) as (hub, _):
         zebra.labels_per_s = 1  # the desk's `speed`: the three tags wait in its buffer, one comes out a second
         with httpx.Client(base_url=hub.api_url) as web:
-            token = _sign_in(hub, web)
+            token = sign_in(hub, web)
             three = ["B-00000", "B-00001", "B-00002"]
             started = web.post("/manage/labels/print", data={"csrf": token, "printer": "labels-1", "sku": three})
             run = started.headers["location"]
