@@ -135,7 +135,11 @@ def install_web_refusals(app: FastAPI) -> None:
 
     @app.exception_handler(WebRefusal)
     async def refused(request: Request, exc: WebRefusal) -> Response:
-        answer = render(request, "refused.html", status=exc.status, message=exc.message, values=exc.values)
+        # The header as on every page (sections, sign out) for a manager who is signed in.
+        session = web_state(request).sessions.find(request.cookies.get(SESSION_COOKIE))
+        answer = render(
+            request, "refused.html", status=exc.status, message=exc.message, values=exc.values, session=session
+        )
         answer.headers.update(exc.headers)
         return answer
 

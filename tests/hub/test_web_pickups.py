@@ -137,6 +137,8 @@ def test_a_manager_sets_an_order_aside_and_hands_it_over_only_with_the_shoppers_
 def test_a_step_without_the_pages_form_token_is_refused(counter: httpx.Client, shared_hub: HubProcess) -> None:
     answer = counter.post("/manage/pickups/PKP-LATER", data={"to": "ready"})
     assert answer.status_code == 403 and state_of(shared_hub, "PKP-LATER") == "arrived"
+    # The refusal keeps the page's header: the sections and the way to sign out.
+    assert 'aria-current="page"' in answer.text and 'action="/manage/logout"' in answer.text
 
 
 def test_a_technician_sees_the_orders_but_takes_no_steps(shared_hub: HubProcess, orders: dict[str, str]) -> None:
