@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
+
+from tui.screens.footer import KeysFooter
 
 
 class ConsoleScreen(Screen):
@@ -27,7 +29,7 @@ class ConsoleScreen(Screen):
         yield from self.body()
         yield Input(id="jump")
         yield Input(id="filter")
-        yield Footer()
+        yield KeysFooter()
 
     def body(self) -> list[Widget]:
         return []
