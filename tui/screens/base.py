@@ -3,7 +3,7 @@ inputs, and the footer of keys."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -48,8 +48,8 @@ class ConsoleScreen(Screen):
             banner.update(text)
             banner.display = bool(text)
 
-    def store_changed(self, device: str | None) -> None:
-        """The app heard something new about ``device`` (``None``: about the whole store)."""
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        """The app heard something new about ``devices`` (``None``: about the whole store)."""
 
     def filter_changed(self, text: str) -> None:
         """The ``/`` filter changed."""

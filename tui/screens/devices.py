@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -66,17 +67,18 @@ class DevicesScreen(ConsoleScreen):
         haystack = " ".join(str(doc.get(k) or "") for k in ("device_id", "kind", "status", "claimed_by"))
         return self.filter_text.lower() in haystack.lower()
 
-    def store_changed(self, device: str | None) -> None:
-        """One device's row, or every row; a row that looks as it did is not redrawn."""
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        """These devices' rows, or every row; a row that looks as it did is not redrawn."""
         table = self.table  # kept, not looked up: a busy store calls this 1,000 times a second
         if table is None or not table.is_mounted:
             return
         now, stale = self.app.clock(), self.app.stale
-        if device is not None:
-            if device in self.app.devices and self._matches(device):
-                table.set_row(device, *row_of(self.app.devices[device], now, stale))
-            else:
-                table.remove_row(device)
+        if devices is not None:
+            for device in devices:
+                if device in self.app.devices and self._matches(device):
+                    table.set_row(device, *row_of(self.app.devices[device], now, stale))
+                else:
+                    table.remove_row(device)
             return
         wanted = self.shown()
         for key in set(table.rows) - set(wanted):
