@@ -17,7 +17,7 @@ from tui.link import BusChanged, BusLink, DeviceEventArrived, DeviceStatesChange
 from tui.screens.devices import DevicesScreen
 from tui.screens.keys import KeysScreen
 from tui.settings import ConsoleSettings
-from tui.words import words
+from tui.words import key_words, words
 
 #: How many events the console keeps per device.
 EVENTS_KEPT = 50
@@ -59,6 +59,7 @@ class ConsoleApp(App):
             self.theme = "ansi-dark"
         self.settings = settings
         self.words = words(settings.language)
+        self.key_words = key_words(settings.language)
         self.devices: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[dict[str, Any]]] = {}
         self.hub_state: dict[str, Any] | None = None

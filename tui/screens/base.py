@@ -4,10 +4,11 @@ inputs, and the footer of keys."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Header, Input, Static
@@ -33,6 +34,18 @@ class ConsoleScreen(Screen):
 
     def body(self) -> list[Widget]:
         return []
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys as Textual finds them, each saying what it does in the console's
+        language (``tui/words.py``): the footer shows these."""
+        said = self.app.key_words
+        return {
+            key: active._replace(
+                binding=replace(active.binding, description=said.get(active.binding.action, active.binding.description))
+            )
+            for key, active in super().active_bindings.items()
+        }
 
     def on_mount(self) -> None:
         words = self.app.words
