@@ -125,14 +125,8 @@ class LiveTable(ScrollView, can_focus=True):
         """The rows' keys, in order."""
         return list(self._keys)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._cells
-
     def get_cell(self, key: str, column: str) -> str:
         return self._cells[key][self.column_keys.index(column)]
-
-    def row_style(self, key: str) -> str:
-        return self._styles[key]
 
     @property
     def cursor_key(self) -> str | None:
