@@ -424,7 +424,7 @@ class BusConnection:
             if sock is None:
                 return
             # TLS may hold decrypted bytes the socket no longer signals (paho's own loop checks too).
-            if getattr(sock, "pending", lambda: 0)() <= 0 and not select.select([sock], [], [], 0)[0]:
+            if getattr(sock, "pending", lambda: 0)() <= 0 and not _has_data(sock):
                 return
 
     def _on_wants_write(self, client, userdata, sock) -> None:
@@ -520,6 +520,14 @@ class BusConnection:
         self._connected.clear()
         if not self._closing:
             log.warning("%s lost the broker (%s); reconnecting", self.client_id, reason)
+
+
+def _has_data(sock) -> bool:
+    """Whether ``sock`` can be read now (poll, not select: a busy hub's descriptors may
+    pass select's limit of 1,024)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _send_small_packets_at_once(sock) -> None:
