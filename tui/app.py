@@ -23,7 +23,8 @@ from tui.words import key_words, words
 EVENTS_KEPT = 50
 #: How long a device's change may wait to be drawn with the others that come meanwhile:
 #: a busy store's 1,000 changes a second are drawn 50 times a second, not one by one
-#: (`storehub bench tui`: publish to screen p50 34 ms, p99 88 ms; at 0.05 s 62 / 132 ms).
+#: (the bench's console and publisher, two 3 s runs on the shared VM at a load average
+#: of ~4: publish to screen p50 34 ms, p99 88 ms; at 0.05 s 62 / 132 ms).
 REDRAW_S = 0.02
 
 #: How many events of the whole store (devices and hub) the Events screen can show.
