@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -50,6 +51,15 @@ CLOSE_TIMEOUT_S = 2.0
 #: Messages held while the broker is away.  Beyond this, publishing fails fast: what
 #: matters (retained state) is republished in full after every reconnect anyway.
 OUTGOING_QUEUE_LIMIT = 1000
+
+#: Packets read in one go when the socket says it has data: all that came meanwhile
+#: (1,000 state changes a second reach a console in a few reads, not a loop turn each),
+#: bounded so a flood still lets the loop draw and answer keys between reads.
+READ_BATCH = 200
+
+#: Topics whose matching subscriptions are remembered (a store's topics are a few per
+#: device and client); past this the memory starts again.
+ROUTES_KEPT = 10_000
 
 #: While the broker stays unreachable, say so in the log this often, not on every retry.
 UNREACHABLE_LOG_INTERVAL_S = 30.0
@@ -148,6 +158,8 @@ class BusConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._subscriptions: dict[str, _Subscription] = {}
+        #: A topic -> the patterns it matches (paho's matcher costs ~5 µs a pattern).
+        self._routes: dict[str, list[str]] = {}
         self._connected_hooks: list[ConnectedHook] = []
         self._first_connack: asyncio.Future[ReasonCode] | None = None
         self._connected = asyncio.Event()
@@ -292,6 +304,7 @@ class BusConnection:
         entry = self._subscriptions.get(pattern)
         if entry is None:
             entry = self._subscriptions[pattern] = wanted
+            self._routes.clear()
             entry.handlers.append(handler)
             if self.connected:
                 self._send_subscribe(pattern, entry)
@@ -313,6 +326,7 @@ class BusConnection:
                 current.handlers.remove(handler)
             if not current.handlers:
                 del self._subscriptions[pattern]
+                self._routes.clear()
                 if self.connected:
                     self._client.unsubscribe(pattern)
 
@@ -402,12 +416,16 @@ class BusConnection:
         self._watching_writes = False
 
     def _read(self) -> None:
-        self._client.loop_read()
-        sock = self._client.socket()
-        # TLS may hold decrypted bytes the socket no longer signals (paho's own loop checks too).
-        while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
+        # paho reads one packet a call when nothing of its own is in flight (a console,
+        # a till listening): read on while the socket has more, up to READ_BATCH.
+        for _ in range(READ_BATCH):
             self._client.loop_read()
             sock = self._client.socket()
+            if sock is None:
+                return
+            # TLS may hold decrypted bytes the socket no longer signals (paho's own loop checks too).
+            if getattr(sock, "pending", lambda: 0)() <= 0 and not _has_data(sock):
+                return
 
     def _on_wants_write(self, client, userdata, sock) -> None:
         self._on_loop(self._schedule_flush)
@@ -453,8 +471,8 @@ class BusConnection:
             correlation_data = getattr(props, "CorrelationData", None)
             expiry = getattr(props, "MessageExpiryInterval", None)
         retain = bool(msg.retain)
-        for pattern, subscription in list(self._subscriptions.items()):
-            if mqtt.topic_matches_sub(pattern, msg.topic):
+        for pattern in self._routes_of(msg.topic):
+            if (subscription := self._subscriptions.get(pattern)) is not None:
                 message = Message(
                     msg.topic,
                     msg.payload,
@@ -469,6 +487,16 @@ class BusConnection:
                         handler(message)
                     except Exception:
                         log.exception("handler for %s failed on %s", pattern, message.topic)
+
+    def _routes_of(self, topic: str) -> list[str]:
+        """The subscribed patterns ``topic`` matches (a handler may unsubscribe meanwhile:
+        the list is never changed, only replaced)."""
+        patterns = self._routes.get(topic)
+        if patterns is None:
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            patterns = self._routes[topic] = [p for p in self._subscriptions if mqtt.topic_matches_sub(p, topic)]
+        return patterns
 
     def _connected_on_loop(self, reason: ReasonCode) -> None:
         if self._first_connack is not None and not self._first_connack.done():
@@ -492,6 +520,14 @@ class BusConnection:
         self._connected.clear()
         if not self._closing:
             log.warning("%s lost the broker (%s); reconnecting", self.client_id, reason)
+
+
+def _has_data(sock) -> bool:
+    """Whether ``sock`` can be read now (poll, not select: a busy hub's descriptors may
+    pass select's limit of 1,024)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _send_small_packets_at_once(sock) -> None:

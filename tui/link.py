@@ -33,11 +33,19 @@ WATCH_INTERVAL_S = 0.25
 FIRST_CONNECT_WAIT_S = 24 * 3600.0
 
 
-class DeviceStateChanged(Message):
-    def __init__(self, device: str, doc: dict[str, Any] | None) -> None:
+class DeviceStatesChanged(Message):
+    """Device state documents heard since the app last took them: the newest of each
+    device (``None``: cleared).  The link adds to ``states`` until the app takes it, so a
+    busy store's 1,000 documents a second cost the app a few messages, not 1,000."""
+
+    def __init__(self, states: dict[str, dict[str, Any] | None]) -> None:
         super().__init__()
-        self.device = device
-        self.doc = doc
+        self.states = states
+
+    def take(self) -> dict[str, dict[str, Any] | None]:
+        taken = dict(self.states)
+        self.states.clear()
+        return taken
 
 
 class DeviceEventArrived(Message):
@@ -83,6 +91,8 @@ class BusLink:
             address=BrokerAddress(settings.host, settings.port),
         )
         self._connected: bool | None = None
+        #: Documents waiting for the app (the ``DeviceStatesChanged`` on its way holds it).
+        self._states: dict[str, dict[str, Any] | None] = {}
 
     async def run(self) -> None:
         """The worker: subscribe once, connect, then watch the connection.
@@ -121,7 +131,10 @@ class BusLink:
     def _on_document(self, topic: str, doc: Any) -> None:
         match self.client.topics.parse(topic):
             case DeviceStateTopic(device):
-                self.target.post_message(DeviceStateChanged(device, doc if isinstance(doc, dict) else None))
+                first = not self._states
+                self._states[device] = doc if isinstance(doc, dict) else None
+                if first:
+                    self.target.post_message(DeviceStatesChanged(self._states))
             case DeviceEventTopic(device) if isinstance(doc, dict):
                 self.target.post_message(DeviceEventArrived(device, doc))
             case HubStateTopic():

@@ -152,5 +152,94 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
+#: What a key does, as the footer says it, by the action it presses.
+KEY_WORDS: dict[str, dict[str, str]] = {
+    "ru": {
+        "jump": "экран",
+        "filter": "фильтр",
+        "back": "назад",
+        "keys": "клавиши",
+        "quit": "выход",
+        "status": "статус",
+        "test_print": "печать",
+        "open_drawer": "ящик",
+        "cancel_job": "отмена",
+        "force_release": "освободить",
+        "restart": "перезапуск",
+        "pause": "пауза",
+        "resume": "продолжить",
+        "print_queue": "печать",
+        "follow": "следить",
+        "command_palette": "команды",
+    },
+    "en": {
+        "jump": "screen",
+        "filter": "filter",
+        "back": "back",
+        "keys": "keys",
+        "quit": "quit",
+        "status": "status",
+        "test_print": "print",
+        "open_drawer": "drawer",
+        "cancel_job": "cancel",
+        "force_release": "release",
+        "restart": "restart",
+        "pause": "pause",
+        "resume": "resume",
+        "print_queue": "print",
+        "follow": "follow",
+        "command_palette": "palette",
+    },
+}
+
+#: The keys screen (``?``), a row each: the key's name in the keys file
+#: (``tui.settings.DEFAULT_KEYS``) or, for a key that does not move, the key as shown;
+#: and what it does.
+KEY_HELP: dict[str, list[tuple[str, str]]] = {
+    "ru": [
+        ("jump", "экран: clients events cloud labels hub, id"),
+        ("filter", "фильтр"),
+        ("Enter", "открыть"),
+        ("back", "назад"),
+        ("keys", "клавиши"),
+        ("status", "статус устройства"),
+        ("test_print", "пробная печать"),
+        ("open_drawer", "открыть ящик"),
+        ("cancel_job", "отменить задание в очереди"),
+        ("force_release", "освободить захват (с подтверждением)"),
+        ("restart", "перезапуск устройства (с подтверждением)"),
+        ("p", "облако: пауза; ценники: печать очереди"),
+        ("r", "облако: продолжить"),
+        ("End", "события: снова следить за потоком"),
+        ("quit", "выход"),
+    ],
+    "en": [
+        ("jump", "screen: clients events cloud labels hub, id"),
+        ("filter", "filter"),
+        ("Enter", "open"),
+        ("back", "back"),
+        ("keys", "keys"),
+        ("status", "device status"),
+        ("test_print", "test print"),
+        ("open_drawer", "open the drawer"),
+        ("cancel_job", "cancel a queued job"),
+        ("force_release", "force-release the claim (asks first)"),
+        ("restart", "restart the device (asks first)"),
+        ("p", "cloud: pause; labels: print the queue"),
+        ("r", "cloud: resume"),
+        ("End", "events: follow the stream again"),
+        ("quit", "quit"),
+    ],
+}
+
+
 def words(language: str) -> dict[str, str]:
     return WORDS.get(language, WORDS["ru"])
+
+
+def key_words(language: str) -> dict[str, str]:
+    return KEY_WORDS.get(language, KEY_WORDS["ru"])
+
+
+def key_help(language: str) -> list[tuple[str, str]]:
+    return KEY_HELP.get(language, KEY_HELP["ru"])

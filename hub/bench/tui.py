@@ -40,17 +40,15 @@ class BenchConsole(ConsoleApp):
     """The console, telling the bench which state each device's row showed when a
     drawing of the screen reached the terminal."""
 
-    def __init__(self, settings: ConsoleSettings, shown: Callable[[str, int], None]) -> None:
+    def __init__(self, settings: ConsoleSettings, shown: Callable[[dict[str, int]], None]) -> None:
         super().__init__(settings)
         self._shown = shown
 
     def _redraw_changed(self) -> None:
-        changed = set(self._changed)
+        changed = self._changed
         super()._redraw_changed()
-        for device in changed:
-            seq = self.devices.get(device, {}).get("queue_depth")
-            if isinstance(seq, int):
-                self.call_after_refresh(self._shown, device, seq)
+        drawn = {device: self.devices.get(device, {}).get("queue_depth") for device in changed}
+        self.call_after_refresh(self._shown, {device: seq for device, seq in drawn.items() if isinstance(seq, int)})
 
 
 class Publisher:
@@ -121,10 +119,16 @@ async def run_tui_bench(devices: int = 100, rate: float = 10.0, seconds: float =
         publisher = Publisher(bus, devices)
         bus.publish(publisher.topics.hub_state(), json.dumps({"state": "online"}).encode(), retain=True)
         shown: dict[str, list[tuple[int, float]]] = {}
+
+        def drawn(seqs: dict[str, int]) -> None:
+            at = time.monotonic()
+            for device, seq in seqs.items():
+                shown.setdefault(device, []).append((seq, at))
+
         settings = ConsoleSettings(
             store=BENCH_STORE, client_id=technician.id, secret=technician.secret, port=store.mqtt_port, language="en"
         )
-        app = BenchConsole(settings, lambda device, seq: shown.setdefault(device, []).append((seq, time.monotonic())))
+        app = BenchConsole(settings, drawn)
         try:
             async with asyncio.timeout(seconds * 3 + presses * 4 * KEY_TIMEOUT_S + 60):
                 report = await _measure(app, publisher, shown, rate, seconds, presses)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tui.app import ConsoleApp
-from tui.link import BusChanged, DeviceEventArrived, DeviceStateChanged, HubStateChanged
+from tui.link import BusChanged, DeviceEventArrived, DeviceStatesChanged, HubStateChanged
 from tui.settings import ConsoleSettings
 
 #: 2026-01-15 10:00:00 UTC, the snapshots' "now".
@@ -61,8 +61,7 @@ class FixedLink:
     async def run(self) -> None:
         self.target.post_message(BusChanged(True))
         self.target.post_message(HubStateChanged({"state": "online"}))
-        for doc in FIXED_DEVICES:
-            self.target.post_message(DeviceStateChanged(doc["device_id"], dict(doc)))
+        self.target.post_message(DeviceStatesChanged({doc["device_id"]: dict(doc) for doc in FIXED_DEVICES}))
         for device, events in FIXED_EVENTS.items():
             for event in events:
                 self.target.post_message(DeviceEventArrived(device, event))

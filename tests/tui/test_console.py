@@ -6,12 +6,13 @@ import asyncio
 import os
 import signal
 
-from textual.widgets import DataTable
+from textual.widgets import Static
 
 from bus.client import StoreHubClient
 from bus.payloads import Event
 from tests.conftest import STORE, HubProcess, until
 from tui.app import ConsoleApp
+from tui.live_table import LiveTable
 from tui.screens.device import DeviceScreen
 from tui.screens.devices import DevicesScreen
 from tui.settings import ConsoleSettings
@@ -34,17 +35,17 @@ def console_for(hub: HubProcess, *, readonly: bool = False, keys: dict[str, str]
     return ConsoleApp(settings)
 
 
-def table_of(app: ConsoleApp) -> DataTable:
+def table_of(app: ConsoleApp) -> LiveTable:
     screen = app.screen_stack[1]
     assert isinstance(screen, DevicesScreen)
-    return screen.query_one("#devices", DataTable)
+    return screen.query_one("#devices", LiveTable)
 
 
 def cell(app: ConsoleApp, device: str, column: str) -> str:
     table = table_of(app)
     if device not in table.rows:
         return ""
-    return str(table.get_cell(device, column))
+    return table.get_cell(device, column)
 
 
 async def open_device(app: ConsoleApp, pilot, device: str, jump: str = "colon") -> DeviceScreen:
@@ -62,7 +63,7 @@ async def test_devices_appear_with_their_status(shared_hub: HubProcess) -> None:
         await until(lambda: not app.stale, 5, "the console fresh with the hub online")
         await pilot.press("slash", *"echo-2")
         await until(
-            lambda: list(table_of(app).rows) and [str(k.value) for k in table_of(app).rows] == ["echo-2"],
+            lambda: table_of(app).rows == ["echo-2"],
             5,
             "the filter",
         )
@@ -169,3 +170,32 @@ async def test_the_console_started_before_the_broker_connects_once_it_is_up(hub:
         await until(lambda: app.banner == "", 60, "the banner gone once the hub is up")
         counts = handler_counts(app)
         assert all(count == 1 for pattern, count in counts.items() if pattern != "(on connected)"), counts
+
+
+async def test_a_confirmed_restart_answers_the_running_job_and_the_device_comes_back(hub: HubProcess, connect) -> None:
+    till: StoreHubClient = await connect(hub, "till-1")
+    app = console_for(hub)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_device(app, pilot, "echo-1")
+        job = asyncio.ensure_future(till.request("echo-1", "sleep", {"ms": 8000}, timeout=30))
+        await until(lambda: app.devices["echo-1"].get("status") == "busy", 10, "the till's job running on echo-1")
+        app.stream.clear()
+        await pilot.press("r")
+        await until(lambda: type(app.screen).__name__ == "ConfirmScreen", 5, "the confirmation")
+        await pilot.press("y")
+        answer = await asyncio.wait_for(job, 15)
+        assert not answer.ok and answer.error is not None, answer
+        assert answer.error.code == "device_offline", answer
+        await until(lambda: screen.last_answer is not None, 10, "the restart's answer on screen")
+        assert screen.last_answer["ok"] and screen.last_answer["result"]["restarted"], screen.last_answer
+
+        def offline() -> list[str]:
+            return [e["data"].get("reason") for e in app.stream if e["source"] == "echo-1" and e["type"] == "offline"]
+
+        await until(offline, 10, "echo-1's offline event")
+        assert offline() == ["restarted by tech-1"], app.stream
+        shown = screen.query_one("#state", Static)
+        await until(lambda: 'status: "idle"' in str(shown.render()), 15, "echo-1 idle again on its screen")
+        await pilot.press("escape")
+        await until(lambda: cell(app, "echo-1", "status") == "idle", 5, "echo-1 idle in the table")
+        assert (await till.request("echo-1", "echo", {"after": "restart"})).ok, "echo-1 takes jobs again"

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from tests.conftest import HubProcess, until
+from tests.tui.snapshot_store import FIXED_DEVICES, frozen_console
 from tests.tui.test_console import console_for, open_device
+from tui.screens.device import DeviceScreen
 from tui.screens.keys import KeysScreen, key_rows
 from tui.settings import load_keys
+from tui.words import key_words
 
 
 def keys_file(tmp_path: Path, text: str) -> Path:
@@ -75,3 +79,48 @@ async def test_remapped_keys_open_what_they_should(shared_hub: HubProcess) -> No
         await pilot.press("t")
         await until(lambda: screen.last_answer is not None, 10, "the status answer on t")
         assert screen.last_answer.get("ok", True), screen.last_answer
+
+
+def footer_of(app) -> dict[str, str]:
+    """What the footer of the screen on top says for each action."""
+    return {key.action: key.description for key in app.screen.query(FooterKey)}
+
+
+@pytest.mark.parametrize(
+    ("language", "devices_footer", "device_footer", "help_line"),
+    [
+        (
+            "ru",
+            {"jump": "экран", "filter": "фильтр", "back": "назад", "keys": "клавиши", "quit": "выход"},
+            {"status": "статус", "test_print": "печать", "force_release": "освободить", "restart": "перезапуск"},
+            "статус устройства",
+        ),
+        (
+            "en",
+            {"jump": "screen", "filter": "filter", "back": "back", "keys": "keys", "quit": "quit"},
+            {"status": "status", "test_print": "print", "force_release": "release", "restart": "restart"},
+            "device status",
+        ),
+    ],
+)
+async def test_the_footer_and_the_keys_screen_speak_the_consoles_language(
+    language: str, devices_footer: dict[str, str], device_footer: dict[str, str], help_line: str
+) -> None:
+    app = frozen_console(language=language)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: len(app.devices) == len(FIXED_DEVICES), 5, "the fixed store shown")
+        await until(lambda: footer_of(app).get("quit") is not None, 5, "the footer's keys")
+        said = footer_of(app)
+        assert {action: said.get(action) for action in devices_footer} == devices_footer, said
+        assert said.get("command_palette") == key_words(language)["command_palette"]
+        await pilot.press("colon", *"printer-1", "enter")
+        await until(lambda: isinstance(app.screen, DeviceScreen), 5, "the device screen")
+        await until(lambda: "restart" in footer_of(app), 5, "the device screen's footer")
+        said = footer_of(app)
+        assert {action: said.get(action) for action in device_footer} == device_footer, said
+        await pilot.press("question_mark")
+        await until(lambda: isinstance(app.screen, KeysScreen), 5, "the keys screen")
+        assert help_line in str(app.screen.query_one("#keys", Static).render())
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, DeviceScreen), 5, "back on the device screen")
+        assert footer_of(app) == said, "the footer changed on coming back"

@@ -3,14 +3,17 @@ inputs, and the footer of keys."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
+
+from tui.screens.footer import KeysFooter
 
 
 class ConsoleScreen(Screen):
@@ -27,10 +30,22 @@ class ConsoleScreen(Screen):
         yield from self.body()
         yield Input(id="jump")
         yield Input(id="filter")
-        yield Footer()
+        yield KeysFooter()
 
     def body(self) -> list[Widget]:
         return []
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys as Textual finds them, each saying what it does in the console's
+        language (``tui/words.py``): the footer shows these."""
+        said = self.app.key_words
+        return {
+            key: active._replace(
+                binding=replace(active.binding, description=said.get(active.binding.action, active.binding.description))
+            )
+            for key, active in super().active_bindings.items()
+        }
 
     def on_mount(self) -> None:
         words = self.app.words
@@ -46,8 +61,8 @@ class ConsoleScreen(Screen):
             banner.update(text)
             banner.display = bool(text)
 
-    def store_changed(self, device: str | None) -> None:
-        """The app heard something new about ``device`` (``None``: about the whole store)."""
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        """The app heard something new about ``devices`` (``None``: about the whole store)."""
 
     def filter_changed(self, text: str) -> None:
         """The ``/`` filter changed."""

@@ -3,6 +3,7 @@ and the claims each holds (the hub's ``list_clients``, technicians only)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,9 @@ class ClientsScreen(ConsoleScreen):
                 rows[client] = [Text(cell, style=style.strip()) for cell in cells]
         return rows
 
-    def store_changed(self, device: str | None) -> None:
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        if devices is not None:
+            return  # nothing of a device's state shows here
         tables = list(self.query("#clients").results(DataTable))
         if not tables:
             return

@@ -3,6 +3,7 @@ age, problems — with pause and resume, each confirmed in the modal (technician
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,9 @@ class CloudScreen(PanelScreen):
             (w["database"], f"{size(doc.get('bytes_used'))} / {size(doc.get('bytes_allowed'))}"),
         ]
 
-    def store_changed(self, device: str | None) -> None:
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        if devices is not None:
+            return  # nothing of a device's state shows here
         if not self.query("#sync"):
             return
         doc = self.doc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,14 @@ class DeviceScreen(ConsoleScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.sub_title = f"{self.app.words['device']} {self.device}"
-        self.store_changed(self.device)
+        self.store_changed(None)
 
     @property
     def doc(self) -> dict[str, Any]:
         return self.app.devices.get(self.device, {})
 
-    def store_changed(self, device: str | None) -> None:
-        if not self.query("#state") or device not in (None, self.device):
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        if not self.query("#state") or (devices is not None and self.device not in devices):
             return
         words, doc = self.app.words, self.doc
         stale = " (stale)" if self.app.stale else ""

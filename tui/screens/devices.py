@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual.widget import Widget
-from textual.widgets import DataTable
 
+from tui.live_table import LiveTable
 from tui.screens.base import ConsoleScreen
 
 #: A status's colour (named ANSI colours, so they hold in 16 colours too).
@@ -21,21 +21,22 @@ def lease_left(doc: dict[str, Any], now: float) -> str:
     return "" if expires is None else f"{max(0.0, expires - now):.0f} s"
 
 
-def row_of(doc: dict[str, Any], now: float, stale: bool) -> list[Text]:
+def row_of(doc: dict[str, Any], now: float, stale: bool) -> tuple[list[str], str]:
+    """A device's cells and the row's style (its status's colour, dimmed when stale)."""
     error = doc.get("error") or {}
     cells = [
-        doc.get("device_id", "?"),
-        doc.get("kind", "?"),
-        doc.get("status", "?"),
-        doc.get("claimed_by") or "",
+        str(doc.get("device_id", "?")),
+        str(doc.get("kind", "?")),
+        str(doc.get("status", "?")),
+        str(doc.get("claimed_by") or ""),
         lease_left(doc, now),
         str(doc.get("queue_depth", 0)),
-        error.get("message") or error.get("code") or "",
+        str(error.get("message") or error.get("code") or ""),
     ]
     style = STATUS_STYLE.get(doc.get("status", ""), "")
     if stale:
         style = f"{style} dim".strip()
-    return [Text(cell, style=style) for cell in cells]
+    return cells, style
 
 
 class DevicesScreen(ConsoleScreen):
@@ -44,19 +45,17 @@ class DevicesScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filter_text = ""
+        self.table: LiveTable | None = None
 
     def body(self) -> list[Widget]:
-        table: DataTable = DataTable(id="devices", cursor_type="row", zebra_stripes=True)
-        return [table]
+        self.table = LiveTable([(key, self.app.words[key]) for key in COLUMNS], id="devices")
+        return [self.table]
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#devices", DataTable)
-        for key in COLUMNS:
-            table.add_column(self.app.words[key], key=key)
         self.sub_title = self.app.words["devices"]
         self.store_changed(None)
-        self.set_interval(1.0, lambda: self.store_changed(None))
+        self.set_interval(1.0, lambda: self.store_changed(None))  # the leases count down
 
     def shown(self) -> list[str]:
         return sorted(d for d in self.app.devices if self._matches(d))
@@ -68,35 +67,30 @@ class DevicesScreen(ConsoleScreen):
         haystack = " ".join(str(doc.get(k) or "") for k in ("device_id", "kind", "status", "claimed_by"))
         return self.filter_text.lower() in haystack.lower()
 
-    def store_changed(self, device: str | None) -> None:
-        tables = list(self.query("#devices").results(DataTable))
-        if not tables:
+    def store_changed(self, devices: Collection[str] | None) -> None:
+        """These devices' rows, or every row; a row that looks as it did is not redrawn."""
+        table = self.table  # kept, not looked up: a busy store calls this 1,000 times a second
+        if table is None or not table.is_mounted:
             return
-        table = tables[0]
         now, stale = self.app.clock(), self.app.stale
+        if devices is not None:
+            for device in devices:
+                if device in self.app.devices and self._matches(device):
+                    table.set_row(device, *row_of(self.app.devices[device], now, stale))
+                else:
+                    table.remove_row(device)
+            return
         wanted = self.shown()
-        for key in [str(row.value) for row in list(table.rows)]:
-            if key not in wanted:
-                table.remove_row(key)
-        added = False
+        for key in set(table.rows) - set(wanted):
+            table.remove_row(key)
         for name in wanted:
-            if device is not None and name != device and name in table.rows:
-                continue
-            cells = row_of(self.app.devices[name], now, stale)
-            if name in table.rows:
-                for column, cell in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(name, column, cell)
-            else:
-                table.add_row(*cells, key=name)
-                added = True
-        if added:  # the rows are sorted by id, which a change of state never moves
-            table.sort("id", key=lambda cell: cell.plain)
+            table.set_row(name, *row_of(self.app.devices[name], now, stale))
 
     def filter_changed(self, text: str) -> None:
         self.filter_text = text
         self.store_changed(None)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_live_table_row_selected(self, event: LiveTable.RowSelected) -> None:
         from tui.screens.device import DeviceScreen
 
-        self.app.push_screen(DeviceScreen(str(event.row_key.value)))
+        self.app.push_screen(DeviceScreen(event.key))

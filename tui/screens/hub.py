@@ -4,6 +4,7 @@ restarts (the hub's ``status``), the database's size and room (``sync/state``)."
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,6 @@ class HubScreen(PanelScreen):
             (w["device_count"], str(self.status.get("devices", len(self.app.devices)))),
         ]
 
-    def store_changed(self, device: str | None) -> None:
+    def store_changed(self, devices: Collection[str] | None) -> None:
         if self.query("#hub"):
             self.query_one("#hub", Static).update(panel(self.app.words["hub"], self.rows(), self.app.stale))

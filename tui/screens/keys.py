@@ -10,51 +10,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.settings import DEFAULT_KEYS, shown_keys
-
-#: Each row: the key's name in the keys file (or, for a key not movable, the key as
-#: shown), and what it does.
-KEYS = {
-    "ru": [
-        ("jump", "экран: clients events cloud labels hub, id"),
-        ("filter", "фильтр"),
-        ("Enter", "открыть"),
-        ("back", "назад"),
-        ("keys", "клавиши"),
-        ("status", "статус устройства"),
-        ("test_print", "пробная печать"),
-        ("open_drawer", "открыть ящик"),
-        ("cancel_job", "отменить задание в очереди"),
-        ("force_release", "освободить захват (с подтверждением)"),
-        ("restart", "перезапуск устройства (с подтверждением)"),
-        ("p", "облако: пауза; ценники: печать очереди"),
-        ("r", "облако: продолжить"),
-        ("End", "события: снова следить за потоком"),
-        ("quit", "выход"),
-    ],
-    "en": [
-        ("jump", "screen: clients events cloud labels hub, id"),
-        ("filter", "filter"),
-        ("Enter", "open"),
-        ("back", "back"),
-        ("keys", "keys"),
-        ("status", "device status"),
-        ("test_print", "test print"),
-        ("open_drawer", "open the drawer"),
-        ("cancel_job", "cancel a queued job"),
-        ("force_release", "force-release the claim (asks first)"),
-        ("restart", "restart the device (asks first)"),
-        ("p", "cloud: pause; labels: print the queue"),
-        ("r", "cloud: resume"),
-        ("End", "events: follow the stream again"),
-        ("quit", "quit"),
-    ],
-}
+from tui.words import key_help
 
 
 def key_rows(language: str, keymap: dict[str, str]) -> list[tuple[str, str]]:
     """(the keys now, what they do) for every row of the keys screen."""
-    rows = KEYS.get(language, KEYS["ru"])
-    return [(shown_keys(name, keymap) if name in DEFAULT_KEYS else name, what) for name, what in rows]
+    return [(shown_keys(name, keymap) if name in DEFAULT_KEYS else name, what) for name, what in key_help(language)]
 
 
 class KeysScreen(ModalScreen):

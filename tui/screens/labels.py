@@ -5,6 +5,7 @@ queue on the chosen one, with the label printer's own ``print_labels``."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class LabelsScreen(PanelScreen):
         docs = [d for d in self.app.devices.values() if d.get("kind") == "label_printer"]
         return sorted(docs, key=lambda d: d.get("device_id", ""))
 
-    def store_changed(self, device: str | None) -> None:
+    def store_changed(self, devices: Collection[str] | None) -> None:
         if not self.query("#stale"):
             return
         w, doc = self.app.words, self.app.retained.get("labels") or {}
