@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.web.catalogue import LANGUAGE_COOKIE, LANGUAGES, Catalogue, chosen_language
 from hub.web.sessions import SESSION_COOKIE, WebSession, WebSessions
@@ -142,6 +144,36 @@ def install_web_refusals(app: FastAPI) -> None:
         )
         answer.headers.update(exc.headers)
         return answer
+
+    # A mistyped address or a part of one the page cannot read, under /manage, is told
+    # on a page in the manager's language; the API keeps its JSON envelope.
+    api_turned_away = app.exception_handlers[StarletteHTTPException]
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def turned_away(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _on_the_page(request) or exc.status_code not in PAGE_REFUSALS:
+            return await api_turned_away(request, exc)
+        log.info("web %s %s: %d", request.method, request.url.path[:200], exc.status_code)
+        return await refused(request, WebRefusal(exc.status_code, PAGE_REFUSALS[exc.status_code], exc.headers))
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(request: Request, exc: RequestValidationError) -> Response:
+        if not _on_the_page(request):
+            return await api_invalid(request, exc)
+        log.info("web %s %s refused: %s", request.method, request.url.path[:200], exc.errors()[:3])
+        return await refused(request, WebRefusal(422, "This address has a part the page cannot read."))
+
+
+#: What the page says for the refusals that come before any page's own code.
+PAGE_REFUSALS = {
+    404: "There is no such page here.",
+    405: "This page cannot be used that way.",
+}
+
+
+def _on_the_page(request: Request) -> bool:
+    return request.url.path == "/manage" or request.url.path.startswith("/manage/")
 
 
 @router.get("", response_class=HTMLResponse)

@@ -47,6 +47,23 @@ def test_the_language_link_never_leads_off_the_hub(web: httpx.Client) -> None:
     assert answer.headers["location"] == "/manage/labels"
 
 
+def test_a_mistyped_address_is_told_on_a_page_and_the_api_keeps_its_json(
+    web: httpx.Client, shared_hub: HubProcess
+) -> None:
+    assert _sign_in(web, "manager-1", shared_hub.secrets["manager-1"]).status_code == 303
+    for path, status, says in (
+        ("/manage/nothing-here", 404, "Такой страницы здесь нет."),
+        ("/manage/static/nothing.css", 404, "Такой страницы здесь нет."),
+        ("/manage/labels/sheets/" + "x" * 300, 422, "В адресе есть часть, которую страница не может прочитать."),
+    ):
+        answer = web.get(path)
+        assert answer.status_code == status and answer.headers["content-type"].startswith("text/html"), path
+        assert says in answer.text and 'action="/manage/logout"' in answer.text, answer.text
+    assert web.put("/manage/day").status_code == 405
+    api = web.get("/api/v1/nothing-here")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found", api.text
+
+
 def test_every_asset_comes_from_the_hub(web: httpx.Client) -> None:
     page = web.get("/manage/login").text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
