@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from bus.payloads import Event, JobProgress
 from bus.payloads import Request as DeviceRequest
 from bus.payloads import Response as DeviceResponse
+from devices.label_printer import PROBLEM_WORDS
 from devices.labels.tag import MAX_TAGS
 from devices.labels.template import known_templates
 from devices.labels.wording import rubles
@@ -220,7 +221,25 @@ def _outcome(run: PrintRun) -> dict[str, Any] | None:
         "message": error.message if error else "",
         "not_printed": details.get("not_printed", []),
         "printed": details.get("printed", []),
+        "said": _in_words(error.code if error else None, details.get("reason")),
     }
+
+
+#: Why a run stopped, beyond what the printer itself reports (``PROBLEM_WORDS``): each a
+#: catalogue msgid, told to the manager in the page's language.
+STOPPED_WORDS = {
+    "disconnected": "the printer went off the line; check its cable or network, then print the rest again",
+    "not_encoded": "a tag cannot be put in this printer's language; print it on another printer",
+    "write_failed": "the sheet could not be written to the hub's disk; tell the technician",
+}
+OFFLINE_WORDS = "the printer is offline; check that it is on and connected, then print again"
+
+
+def _in_words(code: str | None, reason: Any) -> str | None:
+    """The msgid that tells a manager why the run stopped, or None to show the device's own words."""
+    if isinstance(reason, str) and (said := PROBLEM_WORDS.get(reason) or STOPPED_WORDS.get(reason)):
+        return said
+    return OFFLINE_WORDS if code == "device_offline" else None
 
 
 @router.get("/labels/sheets/{name}")

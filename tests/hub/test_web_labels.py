@@ -136,6 +136,9 @@ async def test_a_run_stopped_by_paper_out_tells_which_labels_did_not_print(tmp_p
             assert 'data-run="stopped"' in fragment, fragment
             assert re.findall(r'data-not-printed="([^"]+)"', fragment) == ["B-00000"]
             assert _progress(fragment) == (0, 1), "none of the one printed"
+            # In the manager's language, what to do; the printer's own words folded below.
+            assert "в принтере кончились этикетки; вставьте новый рулон" in fragment, fragment
+            assert "Что сказал принтер" in fragment and "out of labels" in fragment
             page = web.get(started.headers["location"])
             assert page.status_code == 200 and 'data-run="stopped"' in page.text
             assert sorted(_rows(web.get("/manage/labels").text)) == ["B-00000", "B-00001"], "both still stale"
@@ -176,3 +179,13 @@ async def test_a_slow_zebra_shows_how_many_labels_have_printed_while_it_prints(
             fragment = await _run_answered(web, run)
             assert _progress(fragment) == (3, 3) and 'data-run="printed"' in fragment
             assert re.findall(r'data-printed="([^"]+)"', fragment) == three and len(zebra.labels) == 3
+
+
+def test_every_reason_a_run_stops_for_is_told_in_russian() -> None:
+    from devices.label_printer import PROBLEM_WORDS
+    from hub.web.catalogue import Catalogue
+    from hub.web.labels_print import OFFLINE_WORDS, STOPPED_WORDS
+
+    russian = Catalogue.load().messages["ru"]
+    said = [*PROBLEM_WORDS.values(), *STOPPED_WORDS.values(), OFFLINE_WORDS]
+    assert [words for words in said if not russian.get(words)] == []
