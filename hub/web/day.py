@@ -93,4 +93,4 @@ async def day_page(request: Request, session: SignedIn, store: Store, link: Link
 
 
 def _moment(timestamp: float | None) -> str | None:
-    return local_time(dt.datetime.fromtimestamp(timestamp).astimezone()) if timestamp is not None else None
+    return local_time(dt.datetime.fromtimestamp(timestamp)) if timestamp is not None else None

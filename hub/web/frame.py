@@ -107,8 +107,13 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return HTMLResponse(page, status_code=status)
 
 
+def session_of(request: Request) -> WebSession | None:
+    """The signed-in manager whose cookie came with ``request``, if any."""
+    return web_state(request).sessions.find(request.cookies.get(SESSION_COOKIE))
+
+
 async def _signed_in(request: Request) -> WebSession:
-    session = web_state(request).sessions.find(request.cookies.get(SESSION_COOKIE))
+    session = session_of(request)
     if session is None:
         raise SignInRequired()
     return session
@@ -138,10 +143,10 @@ def install_web_refusals(app: FastAPI) -> None:
     @app.exception_handler(WebRefusal)
     async def refused(request: Request, exc: WebRefusal) -> Response:
         # The header as on every page (sections, sign out) for a manager who is signed in.
-        session = web_state(request).sessions.find(request.cookies.get(SESSION_COOKIE))
         answer = render(
-            request, "refused.html", status=exc.status, message=exc.message, values=exc.values, session=session
-        )
+            request, "refused.html", status=exc.status, message=exc.message, values=exc.values,
+            session=session_of(request),
+        )  # fmt: skip
         answer.headers.update(exc.headers)
         return answer
 

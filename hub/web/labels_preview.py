@@ -182,9 +182,17 @@ async def _in_worker(request: Request, work: Callable[[], T]) -> T:
         raise _cannot_print(refusal.message) from None
 
 
-async def _prepared(request: Request, store: Any, devices: Any, chosen: Chosen) -> Preview:
+async def _prepared(request: Request, store: Any, devices: Any, chosen: Chosen, *, laid_out: bool = False) -> Preview:
+    """The preview, in one worker trip; ``laid_out``: checked that its tag prints right."""
     printer = _printer(devices, chosen)
-    return await _in_worker(request, lambda: _preview(store, printer, chosen))
+
+    def prepare() -> Preview:
+        preview = _preview(store, printer, chosen)
+        if laid_out:
+            preview.lay_out()
+        return preview
+
+    return await _in_worker(request, prepare)
 
 
 @router.get("/labels/preview", response_class=HTMLResponse)
@@ -196,8 +204,7 @@ async def tag_preview(
     chosen = Chosen.read(sku, printer, template)
     preview, problem = None, None
     try:
-        preview = await _prepared(request, store, devices, chosen)
-        await _in_worker(request, preview.lay_out)
+        preview = await _prepared(request, store, devices, chosen, laid_out=True)
     except WebRefusal as refusal:
         log.info("labels page: preview of %r for %s refused: %s", chosen, session.client_id, refusal.message)
         preview, problem = None, refusal

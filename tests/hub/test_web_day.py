@@ -73,8 +73,7 @@ async def test_a_manager_sees_todays_receipts_money_and_tills_as_the_store_count
     assert till.split()[:2] == ["till-1", "1"] and rubles(RECEIPT_TOTAL - CHEESE) in till
     assert "Сегодня" in page and 'hx-trigger="every 15s"' in page  # today's page keeps itself fresh
 
-    # The cloud link as sync/state tells it: the demo's cloud is not configured, so the
-    # sale's events wait.
+    # The cloud link as sync/state tells it: this hub has no cloud, so the sale's events wait.
     state = rest(shop.hub, "manager-1", "GET", "/sync/state")
     assert f'data-level="{state["level"]}"' in page
     assert re.search(rf"\b{state['backlog']}\b", shown(page, "cloud", "backlog")), state

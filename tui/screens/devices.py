@@ -69,7 +69,7 @@ class DevicesScreen(ConsoleScreen):
 
     def store_changed(self, devices: Collection[str] | None) -> None:
         """These devices' rows, or every row; a row that looks as it did is not redrawn."""
-        table = self.table  # kept, not looked up: a busy store calls this 1,000 times a second
+        table = self.table  # kept, not looked up: a busy store calls this at every drawing, 50 a second
         if table is None or not table.is_mounted:
             return
         now, stale = self.app.clock(), self.app.stale
